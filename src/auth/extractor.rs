@@ -1,0 +1,33 @@
+//! `CurrentUser`: the verified caller with their roles. Handlers take it as an argument
+//! and never read the Authorization header themselves.
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+
+use crate::error::AppError;
+use crate::orgs::domain::Caller;
+use crate::orgs::store::load_caller;
+use crate::state::AppState;
+
+pub struct CurrentUser(pub Caller);
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(|t| t.trim().to_owned());
+        Box::pin(async move {
+            let state = state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("AppState is not registered")))?;
+            let token = token.ok_or_else(AppError::unauthenticated)?;
+            let user_id = state.jwt.verify(&token).ok_or_else(AppError::unauthenticated)?;
+            let caller = load_caller(&state.db, user_id).await?.ok_or_else(AppError::unauthenticated)?;
+            Ok(CurrentUser(caller))
+        })
+    }
+}

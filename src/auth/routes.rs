@@ -1,0 +1,45 @@
+//! HTTP for logins and token refresh.
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::service::{self, PasswordLogin, RefreshRequest, TokenResponse, WechatLogin};
+use crate::error::{ErrorBody, Result};
+use crate::state::AppState;
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/auth/wechat").route(web::post().to(wechat)))
+        .service(web::resource("/auth/password").route(web::post().to(password)))
+        .service(web::resource("/auth/refresh").route(web::post().to(refresh)));
+}
+
+/// Log in from the mini-program with a `wx.login()` code; creates the user on first login.
+#[utoipa::path(post, path = "/api/v1/auth/wechat", tag = "auth", request_body = WechatLogin,
+    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody),
+        (status = 401, description = "wechat_code_invalid", body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 502, description = "wechat_unavailable", body = ErrorBody),
+        (status = 503, description = "wechat_not_configured", body = ErrorBody)))]
+pub async fn wechat(state: web::Data<AppState>, body: web::Json<WechatLogin>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::login_wechat(&state, body.into_inner()).await?))
+}
+
+/// Staff log in with a username and password. Repeated failures are throttled (429).
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordLogin,
+    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody),
+        (status = 401, description = "invalid_credentials", body = ErrorBody),
+        (status = 429, description = "rate_limited", body = ErrorBody)))]
+pub async fn password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<PasswordLogin>,
+) -> Result<HttpResponse> {
+    // The peer address, not X-Forwarded-For: a client must not choose its own throttle key.
+    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+    Ok(HttpResponse::Ok().json(service::login_password(&state, body.into_inner(), &ip).await?))
+}
+
+/// Trade a refresh token for a new pair; the old one stops working.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody),
+        (status = 401, description = "unauthenticated or refresh_token_reused", body = ErrorBody)))]
+pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::refresh(&state, body.into_inner()).await?))
+}

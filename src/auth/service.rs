@@ -1,0 +1,266 @@
+//! Login and token rules: WeChat and password logins, refresh rotation with reuse
+//! detection, throttling of password guesses, and creating a super_admin.
+use std::sync::LazyLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::domain::{hash_refresh_token, Username, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
+use super::store;
+use crate::audit::{self, AuditEntry};
+use crate::error::{AppError, Result};
+use crate::infra::db::begin_write;
+use crate::infra::random;
+use crate::members::service::{self as members, MeView};
+use crate::members::store::{self as users, NewUser};
+use crate::orgs::domain::Role;
+use crate::orgs::store as orgs_store;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub user: MeView,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WechatLogin {
+    /// The `code` from `wx.login()`.
+    pub code: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordLogin {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+const INVALID_CREDENTIALS: AppError =
+    AppError::Unauthenticated { code: "invalid_credentials", message: "用户名或密码错误" };
+
+const REFRESH_INVALID: AppError =
+    AppError::Unauthenticated { code: "unauthenticated", message: "登录已失效，请重新登录" };
+
+const REFRESH_REUSED: AppError =
+    AppError::Unauthenticated { code: "refresh_token_reused", message: "登录凭证已被使用，请重新登录" };
+
+/// Verified against when the username is unknown, so both failures cost the same time.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password(&random::token_alnum(24)).expect("hashing a random password"));
+
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let mut salt_bytes = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt_bytes);
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| anyhow::anyhow!("argon2 salt: {e}"))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+/// Mint an access token and a refresh token (in `family`, or a new family).
+async fn issue_tokens<C: ConnectionTrait>(
+    state: &AppState,
+    conn: &C,
+    user_id: i64,
+    family: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<TokenResponse> {
+    let family = family.map_or_else(|| random::token_hex(16), str::to_owned);
+    let refresh_token = random::token_alnum(48);
+    let expires_at = now + Duration::days(state.settings.refresh_ttl_days);
+    store::insert_refresh(conn, user_id, &family, &hash_refresh_token(&refresh_token), expires_at, now).await?;
+    Ok(TokenResponse {
+        access_token: state.jwt.issue(user_id, now)?,
+        refresh_token,
+        token_type: "Bearer".to_owned(),
+        expires_in: state.jwt.ttl_secs(),
+        user: members::me(conn, user_id).await?,
+    })
+}
+
+pub async fn login_wechat(state: &AppState, req: WechatLogin) -> Result<TokenResponse> {
+    let code = req.code.trim();
+    if code.is_empty() || code.len() > 128 {
+        return Err(AppError::field("code", "登录凭证无效"));
+    }
+    let session = state.wechat.code_to_session(code).await?;
+    let now = state.clock.now();
+    let user = match users::find_by_openid(&state.db, &session.openid).await? {
+        Some(user) => user,
+        None => {
+            let new = NewUser {
+                display_name: "微信用户",
+                openid: Some(&session.openid),
+                username: None,
+                password_hash: None,
+                phone: None,
+            };
+            match users::insert_user(&state.db, new, now).await {
+                Ok(user) => {
+                    tracing::info!(user_id = user.id, has_unionid = session.unionid.is_some(), "new wechat user");
+                    user
+                }
+                // Two first logins raced; the other one created the user.
+                Err(err) if matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+                    users::find_by_openid(&state.db, &session.openid).await?.ok_or(AppError::NotFound)?
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    };
+    let txn = begin_write(&state.db).await?;
+    let tokens = issue_tokens(state, &txn, user.id, None, now).await?;
+    txn.commit().await?;
+    Ok(tokens)
+}
+
+pub async fn login_password(state: &AppState, req: PasswordLogin, ip: &str) -> Result<TokenResponse> {
+    let settings = &state.settings;
+    let throttle_key = req.username.trim().to_lowercase();
+    match store::login_failures(&state.redis, &throttle_key, ip).await {
+        Ok((by_user, by_ip, retry_after)) => {
+            if by_user >= settings.login_max_failures_per_user || by_ip >= settings.login_max_failures_per_ip {
+                tracing::warn!(ip, "password login throttled");
+                return Err(AppError::RateLimited { retry_after_secs: retry_after as u64 });
+            }
+        }
+        // Throttling is a guard, not a dependency: without Redis, logins still work.
+        Err(err) => tracing::warn!(error = %err, "login throttle unavailable"),
+    }
+    let user = match Username::parse(req.username.trim()) {
+        Ok(name) => users::find_by_username(&state.db, name.as_str()).await?,
+        Err(_) => None,
+    };
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
+    let password = req.password;
+    let ok = password.len() <= MAX_PASSWORD_LEN
+        && tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .map_err(|e| anyhow::anyhow!("password check panicked: {e}"))?;
+    let user = match user {
+        Some(user) if ok => user,
+        _ => {
+            if let Err(err) =
+                store::record_login_failure(&state.redis, &throttle_key, ip, settings.login_window_secs).await
+            {
+                tracing::warn!(error = %err, "could not record a failed login");
+            }
+            return Err(INVALID_CREDENTIALS);
+        }
+    };
+    if let Err(err) = store::clear_login_failures(&state.redis, &throttle_key).await {
+        tracing::warn!(error = %err, "could not clear failed logins");
+    }
+    let now = state.clock.now();
+    let txn = begin_write(&state.db).await?;
+    let tokens = issue_tokens(state, &txn, user.id, None, now).await?;
+    txn.commit().await?;
+    Ok(tokens)
+}
+
+/// Rotate a refresh token. A token presented a second time means it leaked: the whole
+/// family is revoked and the caller must log in again.
+pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenResponse> {
+    let token = req.refresh_token.trim();
+    if token.is_empty() || token.len() > 256 {
+        return Err(REFRESH_INVALID);
+    }
+    let now = state.clock.now();
+    let txn = begin_write(&state.db).await?;
+    let row = store::find_refresh(&txn, &hash_refresh_token(token)).await?.ok_or(REFRESH_INVALID)?;
+    let reused = row.used_at.is_some() || (row.revoked_at.is_none() && !store::mark_used(&txn, row.id, now).await?);
+    if reused {
+        let revoked = store::revoke_family(&txn, &row.family_id, now).await?;
+        txn.commit().await?;
+        tracing::warn!(user_id = row.user_id, revoked, "refresh token reused; family revoked");
+        return Err(REFRESH_REUSED);
+    }
+    if row.revoked_at.is_some() || row.expires_at <= now {
+        return Err(REFRESH_INVALID);
+    }
+    let tokens = issue_tokens(state, &txn, row.user_id, Some(&row.family_id), now).await?;
+    txn.commit().await?;
+    Ok(tokens)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateAdminError {
+    #[error("{0}")]
+    Invalid(&'static str),
+    #[error("username already taken")]
+    Clash,
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// `fivestar admin create`: a super_admin, recorded in the audit log with no actor.
+pub async fn create_super_admin(
+    db: &DatabaseConnection,
+    username: &str,
+    password: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, CreateAdminError> {
+    let username = Username::parse(username.trim()).map_err(CreateAdminError::Invalid)?;
+    if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&password.chars().count()) {
+        return Err(CreateAdminError::Invalid("password must be 8 to 256 characters"));
+    }
+    let hash = hash_password(password)?;
+    let txn = db.begin().await.map_err(anyhow::Error::from)?;
+    let new = NewUser {
+        display_name: username.as_str(),
+        openid: None,
+        username: Some(username.as_str()),
+        password_hash: Some(hash),
+        phone: None,
+    };
+    let user = match users::insert_user(&txn, new, now).await {
+        Ok(user) => user,
+        Err(err) => {
+            return Err(match AppError::from(err) {
+                AppError::Conflict { .. } => CreateAdminError::Clash,
+                other => CreateAdminError::Other(anyhow::anyhow!("{other}")),
+            })
+        }
+    };
+    orgs_store::insert_role(&txn, user.id, None, Role::SuperAdmin, None, now).await.map_err(anyhow::Error::from)?;
+    audit::record(
+        &txn,
+        AuditEntry {
+            actor_id: None,
+            action: "role.grant",
+            target_type: "user",
+            target_id: user.id.to_string(),
+            org_id: None,
+            before: None,
+            after: Some(json!({"role": "super_admin", "username": username.as_str()})),
+            reason: Some("fivestar admin create".to_owned()),
+            at: now,
+        },
+    )
+    .await
+    .map_err(anyhow::Error::from)?;
+    txn.commit().await.map_err(anyhow::Error::from)?;
+    Ok(user.id)
+}

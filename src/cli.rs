@@ -1,0 +1,130 @@
+//! The command line: `serve` (default), `migrate`, `admin create`, `seed-demo`,
+//! `rebuild-redis`, `openapi`.
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use migration::{Migrator, MigratorTrait};
+
+use crate::auth::service::{create_super_admin, CreateAdminError};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::startup::{build_state, Application};
+use crate::{infra, maintenance, openapi, seed, telemetry};
+
+#[derive(Parser)]
+#[command(name = "fivestar", version, about = "五星支部 backend")]
+pub struct Cli {
+    /// Configuration file (default: ./fivestar.toml if present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run migrations, then serve HTTP (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Administer accounts.
+    Admin {
+        #[command(subcommand)]
+        action: AdminCommand,
+    },
+    /// Create a small demo county and print how to log in to it.
+    SeedDemo,
+    /// Recompute every Redis structure from SQL.
+    RebuildRedis,
+    /// Print the OpenAPI 3.1 document.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a super_admin; the password is read from stdin (one line).
+    Create {
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
+        print!("{}", openapi::spec_json());
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(err) => {
+            eprintln!("fivestar: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.env);
+    match execute(command, settings).await {
+        Ok(code) => code,
+        Err(err) => {
+            tracing::error!(error = %format!("{err:#}"), "fivestar failed");
+            eprintln!("fivestar: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve => {
+            Application::build(settings).await?.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            let db = infra::db::connect(&settings.database_url).await?;
+            Migrator::up(&db, None).await?;
+            println!("migrations applied");
+        }
+        Command::Admin { action: AdminCommand::Create { username, .. } } => {
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let state = build_state(settings, Clock::default()).await?;
+            match create_super_admin(&state.db, &username, password, state.clock.now()).await {
+                Ok(id) => println!("{id}"),
+                Err(CreateAdminError::Clash) => {
+                    eprintln!("fivestar: username {username:?} is already taken");
+                    return Ok(ExitCode::FAILURE);
+                }
+                Err(CreateAdminError::Invalid(why)) => {
+                    eprintln!("fivestar: {why}");
+                    return Ok(ExitCode::from(2));
+                }
+                Err(CreateAdminError::Other(err)) => return Err(err),
+            }
+        }
+        Command::SeedDemo => {
+            let state = build_state(settings, Clock::default()).await?;
+            let report = seed::demo(&state).await?;
+            print!("{report}");
+        }
+        Command::RebuildRedis => {
+            let state = build_state(settings, Clock::default()).await?;
+            let bar = ProgressBar::new(0);
+            bar.set_style(ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} {msg}")?);
+            let report = maintenance::rebuild(&state, Some(&bar)).await?;
+            bar.finish_with_message("done");
+            for (step, count) in report.steps {
+                println!("{step}: {count}");
+            }
+            println!("redis rebuilt from SQL");
+        }
+        Command::Openapi => unreachable!("handled before settings are loaded"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

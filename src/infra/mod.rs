@@ -1,0 +1,7 @@
+//! Adapters to the world outside the process: SQL, Redis, WeChat, token signing, randomness.
+pub mod db;
+pub mod jwt;
+pub mod keys;
+pub mod random;
+pub mod redis;
+pub mod wechat;

@@ -1,0 +1,59 @@
+//! Keeping Redis derived from SQL: the deployment's epoch marker and `rebuild-redis`.
+//! Safe with several servers: one rebuild at a time, under a lock with a TTL.
+use indicatif::ProgressBar;
+use redis::AsyncCommands;
+
+use crate::state::AppState;
+
+const REBUILD_LOCK_SECS: u64 = 600;
+
+pub struct RebuildReport {
+    pub steps: Vec<(&'static str, u64)>,
+}
+
+/// Rebuild when Redis lacks this deployment's epoch marker (flushed or replaced).
+pub async fn ensure_epoch(state: &AppState) -> anyhow::Result<bool> {
+    let mut conn = state.redis.conn().await?;
+    let present: bool = conn.exists(state.redis.keys().epoch()).await?;
+    if present {
+        return Ok(false);
+    }
+    tracing::warn!("redis has no epoch marker; rebuilding derived data from SQL");
+    rebuild(state, None).await?;
+    Ok(true)
+}
+
+/// Recompute every Redis structure from SQL, then set the epoch marker. Each later
+/// domain (leaderboards, card pools) adds its step here.
+pub async fn rebuild(state: &AppState, progress: Option<&ProgressBar>) -> anyhow::Result<RebuildReport> {
+    let keys = state.redis.keys();
+    let mut conn = state.redis.conn().await?;
+    let token = crate::infra::random::token_hex(8);
+    let locked: bool = redis::cmd("SET")
+        .arg(keys.rebuild_lock())
+        .arg(&token)
+        .arg("NX")
+        .arg("EX")
+        .arg(REBUILD_LOCK_SECS)
+        .query_async::<Option<String>>(&mut conn)
+        .await?
+        .is_some();
+    if !locked {
+        anyhow::bail!("another process is rebuilding Redis");
+    }
+    let steps: Vec<(&'static str, u64)> = Vec::new();
+    if let Some(bar) = progress {
+        bar.set_length(1);
+        bar.set_message("epoch");
+    }
+    let _: () = conn.set(keys.epoch(), state.clock.now().to_rfc3339()).await?;
+    if let Some(bar) = progress {
+        bar.inc(1);
+    }
+    // Release only our own lock.
+    let release = redis::Script::new(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+    );
+    let _: i64 = release.key(keys.rebuild_lock()).arg(&token).invoke_async(&mut conn).await?;
+    Ok(RebuildReport { steps })
+}

@@ -1,0 +1,65 @@
+//! A person's own values: display name and phone number, parsed once.
+
+/// 1–32 characters, trimmed, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub fn parse(raw: &str) -> Result<DisplayName, &'static str> {
+        let name = raw.trim();
+        let len = name.chars().count();
+        if len == 0 || len > 32 {
+            return Err("昵称须为 1 到 32 个字符");
+        }
+        if name.chars().any(char::is_control) {
+            return Err("昵称不能包含控制字符");
+        }
+        Ok(DisplayName(name.to_owned()))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A mainland China mobile number: 11 digits starting 13–19.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub fn parse(raw: &str) -> Result<PhoneNumber, &'static str> {
+        let digits = raw.trim();
+        let b = digits.as_bytes();
+        let valid = b.len() == 11 && b.iter().all(u8::is_ascii_digit) && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]);
+        if valid {
+            Ok(PhoneNumber(digits.to_owned()))
+        } else {
+            Err("手机号须为 11 位中国大陆手机号")
+        }
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names() {
+        assert_eq!(DisplayName::parse("  张三 ").unwrap().into_inner(), "张三");
+        assert!(DisplayName::parse("   ").is_err());
+        assert!(DisplayName::parse(&"字".repeat(33)).is_err());
+        assert!(DisplayName::parse("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn phone_numbers() {
+        assert!(PhoneNumber::parse("13812340000").is_ok());
+        for bad in ["12812340000", "1381234000", "138123400001", "1381234000a", ""] {
+            assert!(PhoneNumber::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

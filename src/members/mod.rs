@@ -1,0 +1,8 @@
+//! People: the caller's own profile (`/me`), joining a branch by invite, and the member
+//! lists staff see (phones masked).
+pub mod domain;
+pub mod routes;
+pub mod service;
+pub mod store;
+
+pub use routes::config;

@@ -1,0 +1,59 @@
+//! HTTP for people: `/me`, joining by invite, member lists.
+use actix_web::{web, HttpResponse};
+
+use super::service::{self, JoinRequest, MeView, MemberView, ProfileUpdate};
+use crate::auth::extractor::CurrentUser;
+use crate::error::{ErrorBody, Result};
+use crate::pagination::{Page, PageQuery};
+use crate::state::AppState;
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/me").route(web::get().to(get_me)).route(web::patch().to(patch_me)))
+        .service(web::resource("/me/join").route(web::post().to(join)))
+        .service(web::resource("/orgs/{id}/members").route(web::get().to(members)));
+}
+
+/// The caller's profile and roles (the phone unmasked: it is their own).
+#[utoipa::path(get, path = "/api/v1/me", tag = "members", security(("bearer" = [])),
+    responses((status = 200, body = MeView), (status = 401, body = ErrorBody)))]
+pub async fn get_me(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::me(&state.db, user.0.user_id).await?))
+}
+
+/// Change the caller's display name or phone.
+#[utoipa::path(patch, path = "/api/v1/me", tag = "members", security(("bearer" = [])),
+    request_body = ProfileUpdate,
+    responses((status = 200, body = MeView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn patch_me(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<ProfileUpdate>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::update_me(&state, &user.0, body.into_inner()).await?))
+}
+
+/// Join a branch with an invite code; it becomes the caller's home branch.
+#[utoipa::path(post, path = "/api/v1/me/join", tag = "members", security(("bearer" = [])),
+    request_body = JoinRequest,
+    responses((status = 200, body = MeView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 410, description = "invite_expired", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn join(state: web::Data<AppState>, user: CurrentUser, body: web::Json<JoinRequest>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::join(&state, &user.0, body.into_inner()).await?))
+}
+
+/// People of an org's subtree, phones masked (staff over the org).
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/members", tag = "members", security(("bearer" = [])),
+    params(("id" = i64, Path), PageQuery),
+    responses((status = 200, body = Page<MemberView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn members(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse> {
+    let page = page.parse()?;
+    Ok(HttpResponse::Ok().json(service::list_members(&state, &user.0, id.into_inner(), page).await?))
+}

@@ -1,0 +1,168 @@
+//! Profiles, joining a branch, and member lists. Phone numbers leave the server masked,
+//! except to their owner.
+use sea_orm::ConnectionTrait;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use entity::{user_roles, users};
+
+use super::domain::{DisplayName, PhoneNumber};
+use super::store;
+use crate::error::{AppError, FieldErrors, Result};
+use crate::infra::db::begin_write;
+use crate::orgs::domain::{mask_phone, Caller, OrgKind, Role};
+use crate::orgs::{service as orgs_service, store as orgs_store};
+use crate::pagination::{Page, PageRequest};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleAt {
+    pub role: Role,
+    /// Null for `super_admin`.
+    pub org_id: Option<i64>,
+}
+
+/// The caller's own profile: the only response with the full phone number.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeView {
+    pub id: i64,
+    pub display_name: String,
+    /// The caller's own number, unmasked.
+    pub phone: Option<String>,
+    pub phone_masked: Option<String>,
+    pub home_branch_id: Option<i64>,
+    pub roles: Vec<RoleAt>,
+}
+
+/// Someone else, as staff see them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberView {
+    pub id: i64,
+    pub display_name: String,
+    pub phone_masked: Option<String>,
+    pub home_branch_id: Option<i64>,
+    /// Roles held inside the listed org's subtree.
+    pub roles: Vec<RoleAt>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProfileUpdate {
+    pub display_name: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct JoinRequest {
+    pub code: String,
+}
+
+fn role_at(r: user_roles::Model) -> Option<RoleAt> {
+    Some(RoleAt { role: Role::parse(&r.role)?, org_id: r.org_id })
+}
+
+pub async fn me<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<MeView> {
+    let user = store::find_user(db, user_id).await?.ok_or(AppError::NotFound)?;
+    let roles = store::roles_of(db, user_id).await?;
+    Ok(me_view(user, roles))
+}
+
+fn me_view(user: users::Model, roles: Vec<user_roles::Model>) -> MeView {
+    MeView {
+        id: user.id,
+        display_name: user.display_name,
+        phone_masked: user.phone.as_deref().map(mask_phone),
+        phone: user.phone,
+        home_branch_id: user.home_branch_id,
+        roles: roles.into_iter().filter_map(role_at).collect(),
+    }
+}
+
+pub async fn update_me(state: &AppState, caller: &Caller, req: ProfileUpdate) -> Result<MeView> {
+    let mut fields = FieldErrors::new();
+    let name = match req.display_name.as_deref().map(DisplayName::parse) {
+        Some(Err(why)) => {
+            fields.insert("display_name".into(), why.into());
+            None
+        }
+        Some(Ok(name)) => Some(name.into_inner()),
+        None => None,
+    };
+    let phone = match req.phone.as_deref().map(PhoneNumber::parse) {
+        Some(Err(why)) => {
+            fields.insert("phone".into(), why.into());
+            None
+        }
+        Some(Ok(phone)) => Some(phone.into_inner()),
+        None => None,
+    };
+    if !fields.is_empty() {
+        return Err(AppError::Validation(fields));
+    }
+    store::update_profile(&state.db, caller.user_id, name, phone, state.clock.now()).await?;
+    me(&state.db, caller.user_id).await
+}
+
+/// Join the invite's branch with its role; it becomes the caller's home branch. A retry
+/// by someone already holding that membership takes no second use.
+pub async fn join(state: &AppState, caller: &Caller, req: JoinRequest) -> Result<MeView> {
+    let code = req.code.trim().to_uppercase();
+    if code.is_empty() || code.len() > 32 {
+        return Err(AppError::field("code", "邀请码无效"));
+    }
+    let now = state.clock.now();
+    let txn = begin_write(&state.db).await?;
+    let invite = orgs_store::find_invite(&txn, &code).await?.ok_or(AppError::NotFound)?;
+    let role = Role::parse(&invite.role).ok_or_else(|| anyhow::anyhow!("bad role in invite {}", invite.id))?;
+    let user = store::find_user(&txn, caller.user_id).await?.ok_or(AppError::NotFound)?;
+    let already = user.home_branch_id == Some(invite.org_id)
+        && orgs_store::find_role(&txn, caller.user_id, Some(invite.org_id), role).await?.is_some();
+    if !already {
+        if !orgs_store::take_invite_use(&txn, invite.id, now).await? {
+            return Err(AppError::Gone { code: "invite_expired", message: "邀请码已过期或已用完" });
+        }
+        let branch = orgs_store::find_in_scope(&txn, &crate::orgs::domain::Scope::All, invite.org_id)
+            .await?
+            .filter(|o| o.kind == OrgKind::Branch.as_str())
+            .ok_or_else(|| anyhow::anyhow!("invite {} points at no branch", invite.id))?;
+        orgs_service::make_member(&txn, caller.user_id, &branch, role, None, now).await?;
+    }
+    let view = me(&txn, caller.user_id).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// Members of an org's subtree, for staff (grid worker and up) over that org.
+pub async fn list_members(
+    state: &AppState,
+    caller: &Caller,
+    org_id: i64,
+    page: PageRequest,
+) -> Result<Page<MemberView>> {
+    let org =
+        orgs_store::find_in_scope(&state.db, &caller.scope(Role::Resident), org_id).await?.ok_or(AppError::NotFound)?;
+    let staff = orgs_service::staff_scope(caller);
+    if !staff.contains(&org.path) {
+        return Err(AppError::Forbidden);
+    }
+    let rows = store::members_in_scope(&state.db, &staff, &org.path, page).await?;
+    let mut page = Page::from_rows(
+        rows,
+        page,
+        |u| u.id,
+        |u| MemberView {
+            id: u.id,
+            display_name: u.display_name,
+            phone_masked: u.phone.as_deref().map(mask_phone),
+            home_branch_id: u.home_branch_id,
+            roles: Vec::new(),
+        },
+    );
+    let ids: Vec<i64> = page.items.iter().map(|m| m.id).collect();
+    let subtree = crate::orgs::domain::Scope::Paths(vec![org.path.clone()]);
+    for role in orgs_store::roles_of_users_in_scope(&state.db, &subtree, &ids).await? {
+        if let Some(member) = page.items.iter_mut().find(|m| m.id == role.user_id) {
+            member.roles.extend(role_at(role));
+        }
+    }
+    Ok(page)
+}

@@ -1,0 +1,70 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations. `fivestar openapi`
+//! prints it; `api-docs/openapi.json` is its committed copy, checked for drift in tests.
+use actix_web::{web, HttpResponse};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::{auth, error, members, ops, orgs, pagination};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "fivestar",
+        description = "五星支部 backend: micro-task cards, points and volunteer hours, grid incident reports.\n\n\
+Errors are `{code, message}` (plus `fields` on 422 `validation_failed`). Lists are `{items, next_cursor}` \
+with `?cursor=&limit=` (limit 1–100, default 20). Out-of-scope resources answer 404; visible ones the caller \
+may not change answer 403."
+    ),
+    paths(
+        ops::health::healthz,
+        ops::health::readyz,
+        auth::routes::wechat,
+        auth::routes::password,
+        auth::routes::refresh,
+        members::routes::get_me,
+        members::routes::patch_me,
+        members::routes::join,
+        members::routes::members,
+        orgs::routes::create_org,
+        orgs::routes::get_org,
+        orgs::routes::children,
+        orgs::routes::create_invite,
+        orgs::routes::grant_role,
+        orgs::routes::revoke_role,
+    ),
+    components(schemas(error::ErrorBody, pagination::Page<orgs::service::OrgView>, pagination::Page<members::service::MemberView>)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Logins and tokens"),
+        (name = "members", description = "People and their profiles"),
+        (name = "orgs", description = "The org tree, roles and invites"),
+        (name = "ops", description = "Health and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// The document as pretty JSON with a trailing newline, exactly as committed.
+pub fn spec_json() -> String {
+    let mut json = ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serialises");
+    json.push('\n');
+    json
+}
+
+/// Holds the rendered document so each request does not render it again.
+pub struct SpecJson(pub String);
+
+pub async fn serve(spec: web::Data<SpecJson>) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(spec.0.clone())
+}

@@ -1,0 +1,95 @@
+//! Every error leaves as `{code, message}` JSON: actix's own extractor failures are mapped
+//! to `AppError`, and a last middleware rewrites any non-JSON error (unknown route, wrong
+//! method) into the same shape.
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::error::{AppError, ErrorBody};
+
+/// Largest JSON body any endpoint accepts.
+pub const JSON_LIMIT: usize = 256 * 1024;
+
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default().limit(JSON_LIMIT).error_handler(|err, _req| {
+        let app = match &err {
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                AppError::bad_request("payload_too_large", "请求体过大")
+            }
+            JsonPayloadError::ContentType => {
+                AppError::bad_request("unsupported_media_type", "请求体须为 application/json")
+            }
+            JsonPayloadError::Deserialize(e) => AppError::invalid_request(format!("请求格式错误：{e}")),
+            _ => AppError::invalid_request("请求格式错误"),
+        };
+        let status = match &err {
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            JsonPayloadError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        actix_web::error::InternalError::from_response(err, with_status(app, status)).into()
+    })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        let message = match &err {
+            QueryPayloadError::Deserialize(e) => format!("查询参数错误：{e}"),
+            _ => "查询参数错误".to_owned(),
+        };
+        AppError::invalid_request(message).into()
+    })
+}
+
+/// A path segment that does not parse (`/orgs/abc`) names nothing: 404.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_err, _req| AppError::NotFound.into())
+}
+
+fn with_status(err: AppError, status: StatusCode) -> HttpResponse {
+    use actix_web::ResponseError;
+    let mut resp = err.error_response();
+    *resp.status_mut() = status;
+    resp
+}
+
+/// The default service: unknown routes get a JSON 404.
+pub async fn not_found(_req: HttpRequest) -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
+pub async fn json_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let status = res.status();
+    let is_json =
+        res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return Ok(res.map_into_boxed_body());
+    }
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "资源不存在"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "不支持该请求方法"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "请求体过大"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "不支持的内容类型"),
+        StatusCode::UNAUTHORIZED => ("unauthenticated", "请先登录"),
+        StatusCode::FORBIDDEN => ("forbidden", "没有权限执行此操作"),
+        s if s.is_server_error() => ("internal_error", "服务器内部错误"),
+        _ => ("invalid_request", "请求格式错误"),
+    };
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let (req, _) = res.into_parts();
+    let mut builder = HttpResponse::build(status);
+    if let Some(allow) = allow {
+        builder.insert_header((header::ALLOW, allow));
+    }
+    let body = ErrorBody { code: code.to_owned(), message: message.to_owned(), fields: None };
+    Ok(ServiceResponse::new(req, builder.json(body)))
+}

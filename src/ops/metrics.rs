@@ -1,0 +1,58 @@
+//! Prometheus metrics: request counts and latency histograms per route pattern (not per
+//! URL, so ids do not explode the label set).
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl Metrics {
+    pub fn new() -> anyhow::Result<Metrics> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests by method, route and status"),
+            &["method", "route", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by method and route")
+                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            &["method", "route"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(Metrics { registry, requests, latency })
+    }
+}
+
+pub async fn track(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let res = next.call(req).await?;
+    if let Some(metrics) = metrics {
+        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+        let status = res.status().as_u16().to_string();
+        metrics.requests.with_label_values(&[method.as_str(), route.as_str(), status.as_str()]).inc();
+        metrics.latency.with_label_values(&[method.as_str(), route.as_str()]).observe(started.elapsed().as_secs_f64());
+    }
+    Ok(res)
+}
+
+pub async fn render(metrics: web::Data<Metrics>) -> HttpResponse {
+    let mut buf = Vec::new();
+    match TextEncoder::new().encode(&metrics.registry.gather(), &mut buf) {
+        Ok(()) => HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(buf),
+        Err(err) => actix_web::ResponseError::error_response(&crate::error::AppError::Internal(err.into())),
+    }
+}

@@ -1,0 +1,14 @@
+//! Operations: health and readiness, Prometheus metrics, the API reference, and the
+//! JSON shape of every error actix itself produces.
+pub mod errors;
+pub mod health;
+pub mod metrics;
+
+use actix_web::web;
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/healthz").route(web::get().to(health::healthz)))
+        .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+        .service(web::resource("/metrics").route(web::get().to(metrics::render)))
+        .service(web::resource("/api-docs/openapi.json").route(web::get().to(crate::openapi::serve)));
+}

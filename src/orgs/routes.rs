@@ -1,0 +1,102 @@
+//! HTTP for the org tree: extract, call one service function, shape the response.
+use actix_web::{web, HttpResponse};
+
+use super::service::{self, InviteView, NewInvite, NewOrg, OrgView, RoleChange, RoleView};
+use crate::auth::extractor::CurrentUser;
+use crate::error::{ErrorBody, Result};
+use crate::pagination::{Page, PageQuery};
+use crate::state::AppState;
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/orgs").route(web::post().to(create_org)))
+        .service(web::resource("/orgs/{id}").route(web::get().to(get_org)))
+        .service(web::resource("/orgs/{id}/children").route(web::get().to(children)))
+        .service(web::resource("/orgs/{id}/invites").route(web::post().to(create_invite)))
+        .service(
+            web::resource("/orgs/{id}/roles").route(web::put().to(grant_role)).route(web::delete().to(revoke_role)),
+        );
+}
+
+/// Create an org below a parent the caller administers (a county: super_admin only).
+#[utoipa::path(post, path = "/api/v1/orgs", tag = "orgs", security(("bearer" = [])),
+    request_body = NewOrg,
+    responses(
+        (status = 201, body = OrgView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, description = "kind is not the next level down", body = ErrorBody),
+    ))]
+pub async fn create_org(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<NewOrg>,
+) -> Result<HttpResponse> {
+    let org = service::create_org(&state, &user.0, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(org))
+}
+
+/// One org within the caller's scope.
+#[utoipa::path(get, path = "/api/v1/orgs/{id}", tag = "orgs", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = OrgView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_org(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::get_org(&state, &user.0, id.into_inner()).await?))
+}
+
+/// The children of an org, by id.
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/children", tag = "orgs", security(("bearer" = [])),
+    params(("id" = i64, Path), PageQuery),
+    responses((status = 200, body = Page<OrgView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn children(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse> {
+    let page = page.parse()?;
+    Ok(HttpResponse::Ok().json(service::children(&state, &user.0, id.into_inner(), page).await?))
+}
+
+/// An invite code into a branch, for `resident` or `party_member` (secretary or admin).
+#[utoipa::path(post, path = "/api/v1/orgs/{id}/invites", tag = "orgs", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = NewInvite,
+    responses((status = 201, body = InviteView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_invite(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    body: web::Json<NewInvite>,
+) -> Result<HttpResponse> {
+    let invite = service::create_invite(&state, &user.0, id.into_inner(), body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(invite))
+}
+
+/// Grant a role at this org. Nobody grants a role above their own.
+#[utoipa::path(put, path = "/api/v1/orgs/{id}/roles", tag = "orgs", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = RoleChange,
+    responses((status = 200, body = RoleView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn grant_role(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    body: web::Json<RoleChange>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::grant_role(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+}
+
+/// Revoke a role held at this org.
+#[utoipa::path(delete, path = "/api/v1/orgs/{id}/roles", tag = "orgs", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = RoleChange,
+    responses((status = 204, description = "revoked"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn revoke_role(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    body: web::Json<RoleChange>,
+) -> Result<HttpResponse> {
+    service::revoke_role(&state, &user.0, id.into_inner(), body.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

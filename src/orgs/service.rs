@@ -1,0 +1,370 @@
+//! The rules of the org tree: who may create which node, invite whom, grant and revoke
+//! which role. Every change writes its audit row in the same transaction.
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use entity::orgs;
+
+use super::domain::{Caller, OrgKind, Role, Scope};
+use super::store;
+use crate::audit::{self, AuditEntry};
+use crate::error::{AppError, FieldErrors, Result};
+use crate::infra::db::begin_write;
+use crate::pagination::{Page, PageRequest};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgView {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    pub name: String,
+    pub kind: OrgKind,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<orgs::Model> for OrgView {
+    fn from(m: orgs::Model) -> Self {
+        OrgView {
+            id: m.id,
+            parent_id: m.parent_id,
+            name: m.name,
+            kind: OrgKind::parse(&m.kind).unwrap_or(OrgKind::Grid),
+            created_at: m.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewOrg {
+    /// Absent or null only for a county (super_admin only).
+    pub parent_id: Option<i64>,
+    pub name: String,
+    /// `county`, `township`, `branch` or `grid`: the next level below the parent.
+    pub kind: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewInvite {
+    /// `resident` or `party_member`.
+    pub role: String,
+    /// 1–10000.
+    pub max_uses: i32,
+    /// In the future, at most a year ahead.
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InviteView {
+    pub code: String,
+    pub org_id: i64,
+    pub role: Role,
+    pub max_uses: i32,
+    pub uses: i32,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RoleChange {
+    pub user_id: i64,
+    pub role: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleView {
+    pub user_id: i64,
+    pub org_id: i64,
+    pub role: Role,
+}
+
+const MAX_INVITE_USES: i32 = 10_000;
+const MAX_INVITE_DAYS: i64 = 366;
+
+fn parse_name(name: &str, fields: &mut FieldErrors) -> String {
+    let name = name.trim();
+    let len = name.chars().count();
+    if len == 0 || len > 100 {
+        fields.insert("name".into(), "名称须为 1 到 100 个字符".into());
+    }
+    name.to_owned()
+}
+
+fn parse_role(role: &str) -> Result<Role> {
+    Role::parse(role).ok_or_else(|| AppError::field("role", "未知的角色"))
+}
+
+/// Find an org the caller can see at all (any role in its subtree or above), else 404.
+async fn visible_org<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> Result<orgs::Model> {
+    store::find_in_scope(db, &caller.scope(Role::Resident), id).await?.ok_or(AppError::NotFound)
+}
+
+/// The least role that may create a child of this kind.
+fn creator_role(child: OrgKind) -> Role {
+    match child {
+        OrgKind::County => Role::SuperAdmin,
+        OrgKind::Township => Role::CountyAdmin,
+        OrgKind::Branch => Role::TownshipAdmin,
+        OrgKind::Grid => Role::Secretary,
+    }
+}
+
+pub async fn create_org(state: &AppState, caller: &Caller, req: NewOrg) -> Result<OrgView> {
+    let mut fields = FieldErrors::new();
+    let name = parse_name(&req.name, &mut fields);
+    let kind = OrgKind::parse(&req.kind);
+    if kind.is_none() {
+        fields.insert("kind".into(), "须为 county、township、branch 或 grid".into());
+    }
+    if !fields.is_empty() {
+        return Err(AppError::Validation(fields));
+    }
+    let kind = kind.expect("checked above");
+    let now = state.clock.now();
+    let txn = begin_write(&state.db).await?;
+    let parent = match req.parent_id {
+        None => {
+            if !caller.is_super_admin() {
+                return Err(AppError::Forbidden);
+            }
+            if kind != OrgKind::County {
+                return Err(AppError::field("parent_id", "只有县（区）可以没有上级"));
+            }
+            None
+        }
+        Some(parent_id) => {
+            let parent = visible_org(&txn, caller, parent_id).await?;
+            let parent_kind = OrgKind::parse(&parent.kind).ok_or_else(|| anyhow::anyhow!("bad org kind in db"))?;
+            if !caller.has_at(&parent.path, creator_role(kind).max(Role::Secretary)) {
+                return Err(AppError::Forbidden);
+            }
+            if parent_kind.child() != Some(kind) {
+                return Err(AppError::field("kind", "下级组织类型须比上级低一级"));
+            }
+            Some(parent)
+        }
+    };
+    let org = store::insert_org(&txn, parent.as_ref(), &name, kind, now).await?;
+    audit::record(
+        &txn,
+        AuditEntry {
+            actor_id: Some(caller.user_id),
+            action: "org.create",
+            target_type: "org",
+            target_id: org.id.to_string(),
+            org_id: Some(org.id),
+            before: None,
+            after: Some(json!({"name": org.name, "kind": org.kind, "parent_id": org.parent_id})),
+            reason: None,
+            at: now,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(org_id = org.id, kind = %org.kind, actor = caller.user_id, "org created");
+    Ok(org.into())
+}
+
+pub async fn get_org(state: &AppState, caller: &Caller, id: i64) -> Result<OrgView> {
+    Ok(visible_org(&state.db, caller, id).await?.into())
+}
+
+pub async fn children(state: &AppState, caller: &Caller, id: i64, page: PageRequest) -> Result<Page<OrgView>> {
+    let parent = visible_org(&state.db, caller, id).await?;
+    let rows = store::children_in_scope(&state.db, &caller.scope(Role::Resident), parent.id, page).await?;
+    Ok(Page::from_rows(rows, page, |o| o.id, OrgView::from))
+}
+
+pub async fn create_invite(state: &AppState, caller: &Caller, org_id: i64, req: NewInvite) -> Result<InviteView> {
+    let now = state.clock.now();
+    let mut fields = FieldErrors::new();
+    let role = Role::parse(&req.role).filter(|r| r.is_membership());
+    if role.is_none() {
+        fields.insert("role".into(), "邀请只能授予 resident 或 party_member".into());
+    }
+    if !(1..=MAX_INVITE_USES).contains(&req.max_uses) {
+        fields.insert("max_uses".into(), format!("须在 1 到 {MAX_INVITE_USES} 之间"));
+    }
+    if req.expires_at <= now || req.expires_at > now + Duration::days(MAX_INVITE_DAYS) {
+        fields.insert("expires_at".into(), "须在未来一年之内".into());
+    }
+    let org = visible_org(&state.db, caller, org_id).await?;
+    if !caller.has_at(&org.path, Role::Secretary) {
+        return Err(AppError::Forbidden);
+    }
+    if org.kind != OrgKind::Branch.as_str() {
+        fields.insert("org_id".into(), "只能邀请加入支部".into());
+    }
+    if !fields.is_empty() {
+        return Err(AppError::Validation(fields));
+    }
+    let role = role.expect("checked above");
+    let txn = begin_write(&state.db).await?;
+    let code = crate::infra::random::human_code(10);
+    let new = store::NewInvite {
+        org_id: org.id,
+        code: &code,
+        role,
+        max_uses: req.max_uses,
+        expires_at: req.expires_at,
+        created_by: caller.user_id,
+    };
+    let invite = store::insert_invite(&txn, new, now).await?;
+    audit::record(
+        &txn,
+        AuditEntry {
+            actor_id: Some(caller.user_id),
+            action: "invite.create",
+            target_type: "invite",
+            target_id: invite.id.to_string(),
+            org_id: Some(org.id),
+            before: None,
+            after: Some(json!({"role": invite.role, "max_uses": invite.max_uses, "expires_at": invite.expires_at})),
+            reason: None,
+            at: now,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(InviteView {
+        code: invite.code,
+        org_id: invite.org_id,
+        role,
+        max_uses: invite.max_uses,
+        uses: invite.uses,
+        expires_at: invite.expires_at,
+    })
+}
+
+/// Check a grant or revoke of `role` at `org_id`: the org is visible, the role fits its
+/// kind, and the caller holds at least that role (and at least secretary) at or above it.
+async fn authorize_role_change<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    org_id: i64,
+    role: &str,
+) -> Result<(orgs::Model, Role)> {
+    let role = parse_role(role)?;
+    let org = visible_org(db, caller, org_id).await?;
+    if !caller.has_at(&org.path, role.max(Role::Secretary)) {
+        return Err(AppError::Forbidden);
+    }
+    let kind = OrgKind::parse(&org.kind).ok_or_else(|| anyhow::anyhow!("bad org kind in db"))?;
+    if !role.fits(kind) {
+        return Err(AppError::field("role", "该角色不能设在这一级组织"));
+    }
+    Ok((org, role))
+}
+
+pub async fn grant_role(state: &AppState, caller: &Caller, org_id: i64, req: RoleChange) -> Result<RoleView> {
+    let now = state.clock.now();
+    let txn = begin_write(&state.db).await?;
+    let (org, role) = authorize_role_change(&txn, caller, org_id, &req.role).await?;
+    if !store::user_exists(&txn, req.user_id).await? {
+        return Err(AppError::NotFound);
+    }
+    let view = RoleView { user_id: req.user_id, org_id: org.id, role };
+    if store::find_role(&txn, req.user_id, Some(org.id), role).await?.is_some() {
+        return Ok(view);
+    }
+    if role.is_membership() {
+        make_member(&txn, req.user_id, &org, role, Some(caller.user_id), now).await?;
+    } else {
+        store::insert_role(&txn, req.user_id, Some(org.id), role, Some(caller.user_id), now).await?;
+        audit_role(&txn, caller.user_id, "role.grant", &view, now).await?;
+    }
+    txn.commit().await?;
+    Ok(view)
+}
+
+pub async fn revoke_role(state: &AppState, caller: &Caller, org_id: i64, req: RoleChange) -> Result<()> {
+    let now = state.clock.now();
+    let txn = begin_write(&state.db).await?;
+    let (org, role) = authorize_role_change(&txn, caller, org_id, &req.role).await?;
+    let held = store::find_role(&txn, req.user_id, Some(org.id), role).await?.ok_or(AppError::NotFound)?;
+    store::delete_role(&txn, held.id).await?;
+    if role.is_membership() {
+        // Without a membership role the branch is no longer their home.
+        store::set_home_branch(&txn, req.user_id, None, now).await?;
+    }
+    let view = RoleView { user_id: req.user_id, org_id: org.id, role };
+    audit_role(&txn, caller.user_id, "role.revoke", &view, now).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Make `branch` the user's home with a membership `role`, dropping membership roles
+/// held at any other branch (a person has one home branch). Audited.
+pub async fn make_member<C: ConnectionTrait + TransactionTrait>(
+    txn: &C,
+    user_id: i64,
+    branch: &orgs::Model,
+    role: Role,
+    actor: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut dropped = Vec::new();
+    for held in store::membership_roles(txn, user_id).await? {
+        if held.org_id == Some(branch.id) && held.role == role.as_str() {
+            continue;
+        }
+        store::delete_role(txn, held.id).await?;
+        dropped.push(json!({"org_id": held.org_id, "role": held.role}));
+    }
+    if store::find_role(txn, user_id, Some(branch.id), role).await?.is_none() {
+        store::insert_role(txn, user_id, Some(branch.id), role, actor, now).await?;
+    }
+    store::set_home_branch(txn, user_id, Some(branch.id), now).await?;
+    audit::record(
+        txn,
+        AuditEntry {
+            actor_id: actor.or(Some(user_id)),
+            action: "role.grant",
+            target_type: "user",
+            target_id: user_id.to_string(),
+            org_id: Some(branch.id),
+            before: Some(json!({"membership": dropped})),
+            after: Some(json!({"org_id": branch.id, "role": role, "home_branch_id": branch.id})),
+            reason: None,
+            at: now,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn audit_role<C: ConnectionTrait>(
+    txn: &C,
+    actor: i64,
+    action: &str,
+    view: &RoleView,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (before, after) = if action == "role.grant" {
+        (None, Some(json!({"org_id": view.org_id, "role": view.role})))
+    } else {
+        (Some(json!({"org_id": view.org_id, "role": view.role})), None)
+    };
+    audit::record(
+        txn,
+        AuditEntry {
+            actor_id: Some(actor),
+            action,
+            target_type: "user",
+            target_id: view.user_id.to_string(),
+            org_id: Some(view.org_id),
+            before,
+            after,
+            reason: None,
+            at: now,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Where the caller may look for members: staff roles (grid worker and up) only.
+pub fn staff_scope(caller: &Caller) -> Scope {
+    caller.scope(Role::GridWorker)
+}

@@ -1,0 +1,235 @@
+//! SQL for orgs, roles and invites. Reads of org data take the caller's `Scope` and filter
+//! by it in SQL. No HTTP types here.
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+
+use entity::{invites, orgs, user_roles};
+
+use super::domain::{Caller, OrgKind, Role, RoleGrant, Scope};
+use crate::pagination::PageRequest;
+
+/// The caller and all their roles, in one query; None when the user does not exist.
+pub async fn load_caller<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<Option<Caller>, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        role: Option<String>,
+        org_id: Option<i64>,
+        path: Option<String>,
+    }
+    let stmt = Query::select()
+        .expr_as(Expr::col((user_roles::Entity, user_roles::Column::Role)), Alias::new("role"))
+        .expr_as(Expr::col((user_roles::Entity, user_roles::Column::OrgId)), Alias::new("org_id"))
+        .expr_as(Expr::col((orgs::Entity, orgs::Column::Path)), Alias::new("path"))
+        .from(entity::users::Entity)
+        .left_join(
+            user_roles::Entity,
+            Expr::col((user_roles::Entity, user_roles::Column::UserId))
+                .equals((entity::users::Entity, entity::users::Column::Id)),
+        )
+        .left_join(
+            orgs::Entity,
+            Expr::col((orgs::Entity, orgs::Column::Id)).equals((user_roles::Entity, user_roles::Column::OrgId)),
+        )
+        .and_where(Expr::col((entity::users::Entity, entity::users::Column::Id)).eq(user_id))
+        .to_owned();
+    let rows = Row::find_by_statement(db.get_database_backend().build(&stmt)).all(db).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let roles = rows
+        .into_iter()
+        .filter_map(|r| Some(RoleGrant { role: Role::parse(r.role.as_deref()?)?, org_id: r.org_id, org_path: r.path }))
+        .collect();
+    Ok(Some(Caller { user_id, roles }))
+}
+
+/// An org the scope can see.
+pub async fn find_in_scope<C: ConnectionTrait>(db: &C, scope: &Scope, id: i64) -> Result<Option<orgs::Model>, DbErr> {
+    orgs::Entity::find_by_id(id).filter(scope.condition((orgs::Entity, orgs::Column::Path))).one(db).await
+}
+
+pub async fn children_in_scope<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    parent_id: i64,
+    page: PageRequest,
+) -> Result<Vec<orgs::Model>, DbErr> {
+    let mut query = orgs::Entity::find()
+        .filter(orgs::Column::ParentId.eq(parent_id))
+        .filter(scope.condition((orgs::Entity, orgs::Column::Path)));
+    if let Some(after) = page.after {
+        query = query.filter(orgs::Column::Id.gt(after));
+    }
+    query.order_by_asc(orgs::Column::Id).limit(page.limit + 1).all(db).await
+}
+
+/// Insert an org and give it its materialised path (`parent path` + `id/`).
+pub async fn insert_org<C: ConnectionTrait>(
+    txn: &C,
+    parent: Option<&orgs::Model>,
+    name: &str,
+    kind: OrgKind,
+    now: DateTime<Utc>,
+) -> Result<orgs::Model, DbErr> {
+    let inserted = orgs::ActiveModel {
+        parent_id: Set(parent.map(|p| p.id)),
+        name: Set(name.to_owned()),
+        kind: Set(kind.as_str().to_owned()),
+        path: Set(String::new()),
+        depth: Set(parent.map_or(0, |p| p.depth + 1)),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    let path = format!("{}{}/", parent.map_or("/", |p| p.path.as_str()), inserted.id);
+    let mut active: orgs::ActiveModel = inserted.into();
+    active.path = Set(path);
+    active.update(txn).await
+}
+
+pub async fn find_role<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    org_id: Option<i64>,
+    role: Role,
+) -> Result<Option<user_roles::Model>, DbErr> {
+    let mut query = user_roles::Entity::find()
+        .filter(user_roles::Column::UserId.eq(user_id))
+        .filter(user_roles::Column::Role.eq(role.as_str()));
+    query = match org_id {
+        Some(id) => query.filter(user_roles::Column::OrgId.eq(id)),
+        None => query.filter(user_roles::Column::OrgId.is_null()),
+    };
+    query.one(db).await
+}
+
+pub async fn insert_role<C: ConnectionTrait>(
+    txn: &C,
+    user_id: i64,
+    org_id: Option<i64>,
+    role: Role,
+    granted_by: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<user_roles::Model, DbErr> {
+    user_roles::ActiveModel {
+        user_id: Set(user_id),
+        org_id: Set(org_id),
+        role: Set(role.as_str().to_owned()),
+        granted_by: Set(granted_by),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await
+}
+
+pub async fn delete_role<C: ConnectionTrait>(txn: &C, id: i64) -> Result<(), DbErr> {
+    user_roles::Entity::delete_by_id(id).exec(txn).await?;
+    Ok(())
+}
+
+/// Membership roles (resident, party_member) a user holds anywhere.
+pub async fn membership_roles<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<Vec<user_roles::Model>, DbErr> {
+    user_roles::Entity::find()
+        .filter(user_roles::Column::UserId.eq(user_id))
+        .filter(user_roles::Column::Role.is_in([Role::Resident.as_str(), Role::PartyMember.as_str()]))
+        .all(db)
+        .await
+}
+
+/// Roles held by these users at orgs inside the scope.
+pub async fn roles_of_users_in_scope<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    user_ids: &[i64],
+) -> Result<Vec<user_roles::Model>, DbErr> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let orgs_in_scope = Query::select()
+        .column(orgs::Column::Id)
+        .from(orgs::Entity)
+        .cond_where(scope.condition((orgs::Entity, orgs::Column::Path)))
+        .to_owned();
+    user_roles::Entity::find()
+        .filter(user_roles::Column::UserId.is_in(user_ids.iter().copied()))
+        .filter(user_roles::Column::OrgId.in_subquery(orgs_in_scope))
+        .order_by_asc(user_roles::Column::Id)
+        .all(db)
+        .await
+}
+
+pub struct NewInvite<'a> {
+    pub org_id: i64,
+    pub code: &'a str,
+    pub role: Role,
+    pub max_uses: i32,
+    pub expires_at: DateTime<Utc>,
+    pub created_by: i64,
+}
+
+pub async fn insert_invite<C: ConnectionTrait>(
+    txn: &C,
+    new: NewInvite<'_>,
+    now: DateTime<Utc>,
+) -> Result<invites::Model, DbErr> {
+    invites::ActiveModel {
+        org_id: Set(new.org_id),
+        code: Set(new.code.to_owned()),
+        role: Set(new.role.as_str().to_owned()),
+        max_uses: Set(new.max_uses),
+        uses: Set(0),
+        expires_at: Set(new.expires_at),
+        created_by: Set(new.created_by),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await
+}
+
+pub async fn find_invite<C: ConnectionTrait>(db: &C, code: &str) -> Result<Option<invites::Model>, DbErr> {
+    invites::Entity::find().filter(invites::Column::Code.eq(code)).one(db).await
+}
+
+/// Take one use of an invite if it has one left and has not expired; false otherwise.
+/// A conditional update, so two joins racing for the last use cannot both win.
+pub async fn take_invite_use<C: ConnectionTrait>(txn: &C, id: i64, now: DateTime<Utc>) -> Result<bool, DbErr> {
+    let result = invites::Entity::update_many()
+        .col_expr(invites::Column::Uses, Expr::col(invites::Column::Uses).add(1))
+        .filter(invites::Column::Id.eq(id))
+        .filter(Expr::col(invites::Column::Uses).lt(Expr::col(invites::Column::MaxUses)))
+        .filter(invites::Column::ExpiresAt.gt(now))
+        .exec(txn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+pub async fn count_orgs<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    orgs::Entity::find().count(db).await
+}
+
+pub async fn set_home_branch<C: ConnectionTrait>(
+    txn: &C,
+    user_id: i64,
+    branch_id: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use entity::users;
+    users::Entity::update_many()
+        .col_expr(users::Column::HomeBranchId, Expr::value(branch_id))
+        .col_expr(users::Column::UpdatedAt, Expr::value(now))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+pub async fn user_exists<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<bool, DbErr> {
+    Ok(entity::users::Entity::find_by_id(user_id).count(db).await? > 0)
+}

@@ -1,0 +1,116 @@
+//! `fivestar seed-demo`: a small demo county to click through. Idempotent: a second run
+//! only prints the logins again.
+use std::fmt;
+
+use sea_orm::TransactionTrait;
+
+use crate::auth::service::hash_password;
+use crate::members::store::{self as users, NewUser};
+use crate::orgs::domain::{OrgKind, Role};
+use crate::orgs::store as orgs;
+use crate::state::AppState;
+
+pub const DEMO_PASSWORD: &str = "fivestar-demo";
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    AlreadyPresent,
+    /// The database holds other data: a demo does not belong there.
+    Skipped,
+}
+
+pub struct DemoReport {
+    pub outcome: Outcome,
+    pub logins: Vec<(&'static str, &'static str)>,
+}
+
+impl fmt::Display for DemoReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.outcome {
+            Outcome::Created => writeln!(f, "demo county created: 示范县 (2 townships, 4 branches, 8 grids)")?,
+            Outcome::AlreadyPresent => writeln!(f, "demo county already present")?,
+            Outcome::Skipped => return writeln!(f, "the database already holds orgs; no demo data added"),
+        }
+        writeln!(
+            f,
+            "log in with POST /api/v1/auth/password {{\"username\", \"password\"}}; password for all: {DEMO_PASSWORD}"
+        )?;
+        for (username, what) in &self.logins {
+            writeln!(f, "  {username:<16} {what}")?;
+        }
+        Ok(())
+    }
+}
+
+const LOGINS: [(&str, &str); 7] = [
+    ("demo-admin", "super_admin"),
+    ("county-admin", "county_admin of 示范县"),
+    ("township-admin", "township_admin of 城关镇"),
+    ("secretary", "secretary of 东街社区党支部"),
+    ("grid-worker", "grid_worker of 东街社区 第一网格"),
+    ("resident", "resident of 东街社区党支部"),
+    ("party-member", "party_member of 东街社区党支部"),
+];
+
+pub async fn demo(state: &AppState) -> anyhow::Result<DemoReport> {
+    let logins = LOGINS.to_vec();
+    if users::find_by_username(&state.db, "demo-admin").await?.is_some() {
+        return Ok(DemoReport { outcome: Outcome::AlreadyPresent, logins });
+    }
+    if orgs::count_orgs(&state.db).await? > 0 {
+        return Ok(DemoReport { outcome: Outcome::Skipped, logins });
+    }
+    let now = state.clock.now();
+    let hash = hash_password(DEMO_PASSWORD)?;
+    let txn = state.db.begin().await?;
+    let county = orgs::insert_org(&txn, None, "示范县", OrgKind::County, now).await?;
+    let mut townships = Vec::new();
+    let mut branches = Vec::new();
+    let mut grids = Vec::new();
+    for (township_name, branch_names) in
+        [("城关镇", ["东街社区党支部", "西街社区党支部"]), ("河东乡", ["李庄村党支部", "王庄村党支部"])]
+    {
+        let township = orgs::insert_org(&txn, Some(&county), township_name, OrgKind::Township, now).await?;
+        for branch_name in branch_names {
+            let branch = orgs::insert_org(&txn, Some(&township), branch_name, OrgKind::Branch, now).await?;
+            for grid_name in ["第一网格", "第二网格"] {
+                grids.push(orgs::insert_org(&txn, Some(&branch), grid_name, OrgKind::Grid, now).await?);
+            }
+            branches.push(branch);
+        }
+        townships.push(township);
+    }
+    let township = &townships[0];
+    let east = &branches[0];
+    let grants: [(&str, &str, Role, i64, Option<&str>); 7] = [
+        ("demo-admin", "演示管理员", Role::SuperAdmin, 0, None),
+        ("county-admin", "县委组织部", Role::CountyAdmin, county.id, None),
+        ("township-admin", "城关镇党委", Role::TownshipAdmin, township.id, None),
+        ("secretary", "王书记", Role::Secretary, east.id, Some("13800000001")),
+        ("grid-worker", "李网格员", Role::GridWorker, grids[0].id, Some("13800000002")),
+        ("resident", "张居民", Role::Resident, east.id, Some("13800000003")),
+        ("party-member", "赵党员", Role::PartyMember, east.id, Some("13800000004")),
+    ];
+    for (username, name, role, org_id, phone) in grants {
+        let user = users::insert_user(
+            &txn,
+            NewUser {
+                display_name: name,
+                openid: None,
+                username: Some(username),
+                password_hash: Some(hash.clone()),
+                phone: phone.map(str::to_owned),
+            },
+            now,
+        )
+        .await?;
+        let org = (role != Role::SuperAdmin).then_some(org_id);
+        orgs::insert_role(&txn, user.id, org, role, None, now).await?;
+        if role.is_membership() || role == Role::Secretary || role == Role::GridWorker {
+            orgs::set_home_branch(&txn, user.id, Some(east.id), now).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(DemoReport { outcome: Outcome::Created, logins })
+}

@@ -1,0 +1,104 @@
+//! `Application::build(settings)`: connect, migrate, bind (port 0 in tests) and serve.
+//! The same function serves production and the integration tests.
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use migration::{Migrator, MigratorTrait};
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+use utoipa_scalar::{Scalar, Servable};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::infra::{db, jwt::JwtKeys, redis::Redis, wechat::WechatClient};
+use crate::openapi::{ApiDoc, SpecJson};
+use crate::ops::{errors, metrics};
+use crate::state::AppState;
+use crate::{auth, maintenance, members, ops, orgs};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+/// Connect to SQL and Redis and apply pending migrations: what every subcommand needs.
+pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<AppState> {
+    let db = db::connect(&settings.database_url).await?;
+    Migrator::up(&db, None).await?;
+    let redis =
+        Redis::new(&settings.redis_url, &settings.redis_prefix, Duration::from_millis(settings.redis_timeout_ms))?;
+    let jwt = JwtKeys::new(&settings.jwt_secret()?, settings.access_ttl_secs);
+    let wechat = WechatClient::new(&settings.wechat_api_base, settings.wechat_credentials())?;
+    Ok(AppState { db, redis, clock, settings: Arc::new(settings), jwt, wechat })
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Self::build_with_clock(settings, Clock::default()).await
+    }
+
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Application> {
+        settings.check_production()?;
+        let bind = settings.bind.clone();
+        let state = build_state(settings, clock).await?;
+        // Redis may be down at start: serve anyway (readyz says so) and rebuild later.
+        if let Err(err) = maintenance::ensure_epoch(&state).await {
+            tracing::warn!(error = %err, "could not check the redis epoch at start-up");
+        }
+        let listener = TcpListener::bind(&bind)?;
+        let port = listener.local_addr()?.port();
+        let server = serve(listener, state.clone())?;
+        tracing::info!(%bind, port, "listening");
+        Ok(Application { port, server, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops the server from another task (tests stop theirs when they end).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Runs until SIGINT/SIGTERM; in-flight requests get 30 s to finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let openapi = ApiDoc::openapi();
+    let spec = web::Data::new(SpecJson(crate::openapi::spec_json()));
+    let metrics = web::Data::new(metrics::Metrics::new()?);
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(from_fn(errors::json_errors))
+            .wrap(from_fn(metrics::track))
+            .wrap(TracingLogger::default())
+            .app_data(state.clone())
+            .app_data(metrics.clone())
+            .app_data(spec.clone())
+            .app_data(errors::json_config())
+            .app_data(errors::query_config())
+            .app_data(errors::path_config())
+            .configure(ops::config)
+            .service(Scalar::with_url("/docs", openapi.clone()))
+            .service(web::scope("/api/v1").configure(auth::config).configure(members::config).configure(orgs::config))
+            .default_service(web::to(errors::not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(30)
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,212 @@
+//! Logins, tokens and refresh rotation.
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use fivestar::infra::jwt::JwtKeys;
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::helpers::{parts, session, spawn_app, spawn_app_with, ADMIN_PASSWORD, TEST_JWT_SECRET};
+
+#[tokio::test]
+async fn wechat_login_creates_a_user_once_per_openid() {
+    let app = spawn_app().await;
+    app.mock_wechat_code("code-1", "openid-alice").await;
+    app.mock_wechat_code("code-2", "openid-alice").await;
+
+    let (status, first) = app.login_wechat("code-1").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["token_type"], "Bearer");
+    assert_eq!(first["expires_in"], 7200);
+    let (status, second) = app.login_wechat("code-2").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(first["user"]["id"], second["user"]["id"], "same openid, same user");
+
+    let me = session(&first);
+    let (status, body) = app.get("/me", &me.token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["id"], first["user"]["id"]);
+}
+
+#[tokio::test]
+async fn the_session_key_never_leaves_the_server() {
+    let app = spawn_app().await;
+    app.mock_wechat_code("code-sk", "openid-sk").await;
+    let resp = app.call(Method::POST, "/auth/wechat", None, Some(json!({"code": "code-sk"}))).await;
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("access_token"));
+    assert!(!text.contains("SESSIONKEY"), "session_key leaked: {text}");
+    assert!(!text.contains("session_key"));
+}
+
+#[tokio::test]
+async fn bad_and_reused_wechat_codes_are_401() {
+    let app = spawn_app().await;
+    app.mock_wechat_error("bad-code", 40029).await;
+    app.mock_wechat_error("used-code", 40163).await;
+    for code in ["bad-code", "used-code"] {
+        let (status, body) = app.login_wechat(code).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{code}: {body}");
+        assert_eq!(body["code"], "wechat_code_invalid");
+    }
+}
+
+#[tokio::test]
+async fn wechat_down_or_garbled_is_502() {
+    let app = spawn_app().await;
+    Mock::given(method("GET"))
+        .and(path("/sns/jscode2session"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("<html>oops</html>", "text/html"))
+        .mount(&app.wechat)
+        .await;
+    let (status, body) = app.login_wechat("any").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["code"], "wechat_unavailable");
+
+    // Nothing listens at the configured base URL at all.
+    let down = spawn_app_with(|s| s.wechat_api_base = "http://127.0.0.1:9".into()).await;
+    let (status, body) = down.login_wechat("any").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["code"], "wechat_unavailable");
+
+    // WeChat answers 500.
+    let app = spawn_app().await;
+    Mock::given(method("GET"))
+        .and(path("/sns/jscode2session"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&app.wechat)
+        .await;
+    let (status, _) = app.login_wechat("any").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+}
+
+#[tokio::test]
+async fn wechat_login_without_credentials_is_503() {
+    let app = spawn_app_with(|s| {
+        s.wechat_appid = None;
+        s.wechat_secret = None;
+    })
+    .await;
+    let (status, body) = app.login_wechat("any").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["code"], "wechat_not_configured");
+}
+
+#[tokio::test]
+async fn password_login_gives_the_same_answer_for_unknown_user_and_wrong_password() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let (_, me) = app.get("/me", &admin.token).await;
+    let username = me["display_name"].as_str().unwrap().to_owned();
+
+    let (status, wrong) = app.login_password(&username, "wrong password").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, unknown) = app.login_password("nobody-here", "wrong password").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong, unknown);
+    assert_eq!(wrong["code"], "invalid_credentials");
+}
+
+#[tokio::test]
+async fn repeated_password_failures_are_throttled() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let (_, me) = app.get("/me", &admin.token).await;
+    let username = me["display_name"].as_str().unwrap().to_owned();
+
+    for _ in 0..5 {
+        let (status, _) = app.login_password(&username, "guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let resp = app
+        .call(Method::POST, "/auth/password", None, Some(json!({"username": username, "password": ADMIN_PASSWORD})))
+        .await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+    assert!(resp.headers().get("retry-after").is_some());
+    let (_, body) = parts(resp).await;
+    assert_eq!(body["code"], "rate_limited");
+}
+
+#[tokio::test]
+async fn guesses_across_many_usernames_are_throttled_per_address() {
+    let app = spawn_app_with(|s| s.login_max_failures_per_ip = 4).await;
+    for i in 0..4 {
+        let (status, _) = app.login_password(&format!("user{i}"), "guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, body) = app.login_password("user-new", "guess").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let app = spawn_app().await;
+    let first = app.wechat_user("openid-rot").await;
+
+    let (status, body) = app.refresh(&first.refresh).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let second = session(&body);
+    assert_ne!(second.refresh, first.refresh);
+    let (status, _) = app.get("/me", &second.token).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The first token again: reuse. The family dies, including the second token.
+    let (status, body) = app.refresh(&first.refresh).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "refresh_token_reused");
+    let (status, body) = app.refresh(&second.refresh).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+
+    // Another login's family is untouched.
+    let other = app.wechat_user("openid-rot").await;
+    let (status, _) = app.refresh(&other.refresh).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn two_concurrent_refreshes_of_one_token_have_one_winner() {
+    let app = spawn_app().await;
+    let user = app.wechat_user("openid-race").await;
+    let (a, b) = tokio::join!(app.refresh(&user.refresh), app.refresh(&user.refresh));
+    let statuses = [a.0, b.0];
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(), 1);
+}
+
+#[tokio::test]
+async fn unknown_refresh_token_is_401() {
+    let app = spawn_app().await;
+    let (status, body) = app.refresh("not-a-token").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "unauthenticated");
+}
+
+#[tokio::test]
+async fn tampered_expired_foreign_and_unsigned_tokens_are_401() {
+    let app = spawn_app().await;
+    let user = app.wechat_user("openid-tok").await;
+
+    // Flip one character in the middle of the signature.
+    let (head, sig) = user.token.rsplit_once('.').unwrap();
+    let mut sig: Vec<char> = sig.chars().collect();
+    sig[10] = if sig[10] == 'A' { 'B' } else { 'A' };
+    let tampered = format!("{head}.{}", sig.into_iter().collect::<String>());
+
+    let keys = JwtKeys::new(&SecretString::from(TEST_JWT_SECRET), 7200);
+    let expired = keys.issue(user.user_id, chrono::Utc::now() - chrono::Duration::hours(3)).unwrap();
+    let foreign = JwtKeys::new(&SecretString::from("another-secret-another-secret-0000"), 7200)
+        .issue(user.user_id, chrono::Utc::now())
+        .unwrap();
+    let claims = user.token.split('.').nth(1).unwrap().to_owned();
+    let unsigned = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#), claims);
+
+    for (what, token) in [("tampered", tampered), ("expired", expired), ("foreign", foreign), ("alg none", unsigned)] {
+        let (status, body) = app.get("/me", &token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
+        assert_eq!(body["code"], "unauthenticated");
+    }
+    let resp = app.call(Method::GET, "/me", None, None).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "no token at all");
+}

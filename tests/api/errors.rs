@@ -1,0 +1,95 @@
+//! Every error is `{code, message}` JSON with the right status, including actix's own.
+use reqwest::{Method, StatusCode};
+
+use crate::helpers::{parts, spawn_app};
+
+#[tokio::test]
+async fn malformed_json_is_400_invalid_request() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .post(app.url("/api/v1/auth/wechat"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = parts(resp).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "invalid_request");
+    assert!(body["message"].is_string());
+}
+
+#[tokio::test]
+async fn a_missing_field_is_400_invalid_request() {
+    let app = spawn_app().await;
+    let (status, body) =
+        parts(app.call(Method::POST, "/auth/password", None, Some(serde_json::json!({"username": "x"}))).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["code"], "invalid_request");
+}
+
+#[tokio::test]
+async fn unknown_routes_are_json_404() {
+    let app = spawn_app().await;
+    let (status, body) = parts(app.client.get(app.url("/api/v1/no/such/thing")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["code"], "not_found");
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_json_405() {
+    let app = spawn_app().await;
+    let (status, body) = parts(app.client.get(app.url("/api/v1/auth/wechat")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn a_non_numeric_id_names_nothing() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let (status, body) = app.get("/orgs/abc", &admin.token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["code"], "not_found");
+}
+
+#[tokio::test]
+async fn an_out_of_range_limit_is_422_naming_the_field() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let tree = app.tree(&admin).await;
+    let (status, body) = app.get(&format!("/orgs/{}/children?limit=1000", tree.county), &admin.token).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "validation_failed");
+    assert!(body["fields"]["limit"].is_string(), "{body}");
+    let (status, body) = app.get(&format!("/orgs/{}/children?cursor=garbage!", tree.county), &admin.token).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["fields"]["cursor"].is_string(), "{body}");
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_refused_with_json() {
+    let app = spawn_app().await;
+    let resp = app.client.post(app.url("/api/v1/auth/wechat")).body("code=1").send().await.unwrap();
+    let (status, body) = parts(resp).await;
+    assert!(status.is_client_error(), "{status}");
+    assert!(body["code"].is_string(), "{body}");
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413() {
+    let app = spawn_app().await;
+    let huge = format!("{{\"code\": \"{}\"}}", "x".repeat(300 * 1024));
+    let resp = app
+        .client
+        .post(app.url("/api/v1/auth/wechat"))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = parts(resp).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["code"], "payload_too_large");
+}

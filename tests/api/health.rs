@@ -1,0 +1,112 @@
+//! Liveness, readiness (with a Redis that really stops), metrics and docs.
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::helpers::{parts, spawn_app, spawn_app_with};
+
+/// A redis-server of this test's own, on a free loopback port, killed on drop.
+struct OwnRedis {
+    child: Child,
+    port: u16,
+}
+
+impl OwnRedis {
+    async fn start() -> OwnRedis {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (make test installs it)");
+        // Owned at once, so Drop reaps it on every path.
+        let redis = OwnRedis { child, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return redis;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start");
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test]
+async fn healthz_answers_while_the_process_lives() {
+    let app = spawn_app().await;
+    let (status, body) = parts(app.client.get(app.url("/healthz")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn readyz_is_503_naming_redis_once_redis_stops() {
+    let mut redis = OwnRedis::start().await;
+    let port = redis.port;
+    let app = spawn_app_with(|s| s.redis_url = format!("redis://127.0.0.1:{port}")).await;
+    let (status, body) = parts(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    redis.stop();
+    let (status, body) = parts(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["code"], "not_ready");
+    assert_eq!(body["down"], serde_json::json!(["redis"]));
+
+    // And /healthz still says the process lives.
+    let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_server_starts_and_logs_in_staff_while_redis_is_down() {
+    let app = spawn_app_with(|s| s.redis_url = "redis://127.0.0.1:9".into()).await;
+    let (status, body) = parts(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["down"], serde_json::json!(["redis"]));
+    let admin = app.super_admin().await;
+    let (status, _) = app.get("/me", &admin.token).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_per_route_pattern() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let tree = app.tree(&admin).await;
+    app.get(&format!("/orgs/{}", tree.county), &admin.token).await;
+    app.get(&format!("/orgs/{}", tree.township), &admin.token).await;
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("http_requests_total")
+                && l.contains(r#"route="/api/v1/orgs/{id}""#)
+                && l.contains(r#"status="200""#)
+        })
+        .unwrap_or_else(|| panic!("no counter for /api/v1/orgs/{{id}}:\n{text}"));
+    assert!(line.ends_with(" 2"), "{line}");
+    assert!(text.contains("http_request_duration_seconds_bucket"));
+}
+
+#[tokio::test]
+async fn docs_are_served() {
+    let app = spawn_app().await;
+    let resp = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = resp.text().await.unwrap();
+    assert!(html.to_lowercase().contains("<html"), "{html}");
+}

@@ -1,0 +1,322 @@
+//! `spawn_app()` and `TestApp`: one method per endpoint, plus fixtures for a small tree.
+use std::sync::LazyLock;
+
+use fivestar::clock::Clock;
+use fivestar::config::Settings;
+use fivestar::startup::Application;
+use fivestar::state::AppState;
+use reqwest::{Method, Response, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var("TEST_LOG").is_ok() {
+        fivestar::telemetry::init(fivestar::config::Environment::Dev);
+    }
+});
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub wechat: MockServer,
+    pub state: AppState,
+    pub clock: Clock,
+    sqlite_file: Option<std::path::PathBuf>,
+    server: actix_web::dev::ServerHandle,
+}
+
+/// A logged-in person: their tokens and id.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub token: String,
+    pub refresh: String,
+    pub user_id: i64,
+}
+
+/// county > township > (branch A > grid A, branch B > grid B)
+pub struct Tree {
+    pub county: i64,
+    pub township: i64,
+    pub branch_a: i64,
+    pub grid_a: i64,
+    pub branch_b: i64,
+    pub grid_b: i64,
+}
+
+pub fn redis_url() -> String {
+    std::env::var("FIVESTAR_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A new, empty database: a PostgreSQL database of its own when
+/// FIVESTAR_TEST_DATABASE_URL is set, else a new SQLite file.
+async fn fresh_database() -> (String, Option<std::path::PathBuf>) {
+    let name = format!("fs_test_{}", uuid::Uuid::new_v4().simple());
+    match std::env::var("FIVESTAR_TEST_DATABASE_URL") {
+        Ok(admin_url) => {
+            let admin = Database::connect(&admin_url).await.expect("connect to the test PostgreSQL");
+            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create a test database");
+            admin.close().await.ok();
+            let base = admin_url.rsplit_once('/').expect("a database URL has a path").0;
+            (format!("{base}/{name}"), None)
+        }
+        Err(_) => {
+            let dir = std::env::temp_dir().join("fivestar-tests");
+            std::fs::create_dir_all(&dir).expect("create the test directory");
+            let file = dir.join(format!("{name}.db"));
+            (format!("sqlite://{}?mode=rwc", file.display()), Some(file))
+        }
+    }
+}
+
+pub async fn test_settings() -> (Settings, Option<std::path::PathBuf>, MockServer) {
+    LazyLock::force(&TRACING);
+    let wechat = MockServer::start().await;
+    let (database_url, sqlite_file) = fresh_database().await;
+    let mut settings = Settings::defaults();
+    settings.bind = "127.0.0.1:0".into();
+    settings.database_url = database_url;
+    settings.redis_url = redis_url();
+    settings.redis_prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    settings.jwt_secret = Some(SecretString::from(TEST_JWT_SECRET));
+    settings.wechat_appid = Some("wx-test-appid".into());
+    settings.wechat_secret = Some(SecretString::from("wx-test-secret"));
+    settings.wechat_api_base = wechat.uri();
+    let media = std::env::temp_dir().join("fivestar-tests").join(format!("media-{}", settings.redis_prefix));
+    settings.media_dir = media.display().to_string();
+    settings.data_dir = std::env::temp_dir().join("fivestar-tests").display().to_string();
+    (settings, sqlite_file, wechat)
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let (mut settings, sqlite_file, wechat) = test_settings().await;
+    customize(&mut settings);
+    start(settings, sqlite_file, wechat).await
+}
+
+async fn start(settings: Settings, sqlite_file: Option<std::path::PathBuf>, wechat: MockServer) -> TestApp {
+    let clock = Clock::default();
+    let app = Application::build_with_clock(settings, clock.clone()).await.expect("the application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    let server = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        wechat,
+        state,
+        clock,
+        sqlite_file,
+        server,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // The stop command is sent at once; the returned future only waits for it.
+        drop(self.server.stop(false));
+        if let Some(file) = &self.sqlite_file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{}", file.display(), suffix));
+            }
+        }
+    }
+}
+
+/// Read a response as (status, JSON body); a non-JSON body becomes `Value::String`.
+pub async fn parts(resp: Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    let text = resp.text().await.expect("a body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Any request to the API (`/api/v1` + path), with an optional token and JSON body.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+        let mut req = self.client.request(method, self.url(&format!("/api/v1{path}")));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.expect("the request is sent")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        parts(self.call(Method::GET, path, Some(token), None).await).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        parts(self.call(Method::POST, path, Some(token), Some(body)).await).await
+    }
+
+    // --- WeChat fake -------------------------------------------------------------
+
+    /// WeChat answers this code with this openid, as text/plain like the real one.
+    pub async fn mock_wechat_code(&self, code: &str, openid: &str) {
+        let body =
+            json!({"openid": openid, "session_key": format!("SESSIONKEY-{openid}"), "unionid": format!("U-{openid}")});
+        Mock::given(method("GET"))
+            .and(path("/sns/jscode2session"))
+            .and(query_param("js_code", code))
+            .and(query_param("appid", "wx-test-appid"))
+            .and(query_param("secret", "wx-test-secret"))
+            .and(query_param("grant_type", "authorization_code"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body.to_string(), "text/plain"))
+            .mount(&self.wechat)
+            .await;
+    }
+
+    /// WeChat answers this code with an error code.
+    pub async fn mock_wechat_error(&self, code: &str, errcode: i64) {
+        let body = json!({"errcode": errcode, "errmsg": "invalid code"});
+        Mock::given(method("GET"))
+            .and(path("/sns/jscode2session"))
+            .and(query_param("js_code", code))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body.to_string(), "text/plain"))
+            .mount(&self.wechat)
+            .await;
+    }
+
+    // --- auth ----------------------------------------------------------------------
+
+    pub async fn login_wechat(&self, code: &str) -> (StatusCode, Value) {
+        parts(self.call(Method::POST, "/auth/wechat", None, Some(json!({"code": code}))).await).await
+    }
+
+    pub async fn login_password(&self, username: &str, password: &str) -> (StatusCode, Value) {
+        parts(
+            self.call(Method::POST, "/auth/password", None, Some(json!({"username": username, "password": password})))
+                .await,
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> (StatusCode, Value) {
+        parts(self.call(Method::POST, "/auth/refresh", None, Some(json!({"refresh_token": refresh_token}))).await).await
+    }
+
+    /// A new WeChat user, logged in.
+    pub async fn wechat_user(&self, openid: &str) -> Session {
+        let code = format!("code-{openid}-{}", uuid::Uuid::new_v4().simple());
+        self.mock_wechat_code(&code, openid).await;
+        let (status, body) = self.login_wechat(&code).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        session(&body)
+    }
+
+    /// A super_admin made the way `fivestar admin create` makes one, logged in by password.
+    pub async fn super_admin(&self) -> Session {
+        let username = format!("root{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        fivestar::auth::service::create_super_admin(&self.state.db, &username, ADMIN_PASSWORD, self.clock.now())
+            .await
+            .expect("create a super admin");
+        let (status, body) = self.login_password(&username, ADMIN_PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        session(&body)
+    }
+
+    // --- orgs ----------------------------------------------------------------------
+
+    pub async fn create_org(&self, token: &str, parent_id: Option<i64>, name: &str, kind: &str) -> (StatusCode, Value) {
+        self.post("/orgs", token, json!({"parent_id": parent_id, "name": name, "kind": kind})).await
+    }
+
+    pub async fn grant(&self, token: &str, org_id: i64, user_id: i64, role: &str) -> (StatusCode, Value) {
+        parts(
+            self.call(
+                Method::PUT,
+                &format!("/orgs/{org_id}/roles"),
+                Some(token),
+                Some(json!({"user_id": user_id, "role": role})),
+            )
+            .await,
+        )
+        .await
+    }
+
+    pub async fn revoke(&self, token: &str, org_id: i64, user_id: i64, role: &str) -> (StatusCode, Value) {
+        parts(
+            self.call(
+                Method::DELETE,
+                &format!("/orgs/{org_id}/roles"),
+                Some(token),
+                Some(json!({"user_id": user_id, "role": role})),
+            )
+            .await,
+        )
+        .await
+    }
+
+    pub async fn invite(
+        &self,
+        token: &str,
+        branch_id: i64,
+        role: &str,
+        max_uses: i64,
+        expires_in_hours: i64,
+    ) -> (StatusCode, Value) {
+        let expires_at = self.clock.now() + chrono::Duration::hours(expires_in_hours);
+        self.post(
+            &format!("/orgs/{branch_id}/invites"),
+            token,
+            json!({"role": role, "max_uses": max_uses, "expires_at": expires_at}),
+        )
+        .await
+    }
+
+    pub async fn join(&self, token: &str, code: &str) -> (StatusCode, Value) {
+        self.post("/me/join", token, json!({"code": code})).await
+    }
+
+    /// county > township > two branches, each with one grid; created by `admin`.
+    pub async fn tree(&self, admin: &Session) -> Tree {
+        let make = |parent: Option<i64>, name: &'static str, kind: &'static str| {
+            let token = admin.token.clone();
+            async move {
+                let (status, body) = self.create_org(&token, parent, name, kind).await;
+                assert_eq!(status, StatusCode::CREATED, "{body}");
+                body["id"].as_i64().unwrap()
+            }
+        };
+        let county = make(None, "测试县", "county").await;
+        let township = make(Some(county), "测试镇", "township").await;
+        let branch_a = make(Some(township), "甲村党支部", "branch").await;
+        let grid_a = make(Some(branch_a), "甲村第一网格", "grid").await;
+        let branch_b = make(Some(township), "乙村党支部", "branch").await;
+        let grid_b = make(Some(branch_b), "乙村第一网格", "grid").await;
+        Tree { county, township, branch_a, grid_a, branch_b, grid_b }
+    }
+
+    /// A WeChat user holding `role` at `org_id`, granted by `admin`.
+    pub async fn user_with_role(&self, admin: &Session, openid: &str, org_id: i64, role: &str) -> Session {
+        let user = self.wechat_user(openid).await;
+        let (status, body) = self.grant(&admin.token, org_id, user.user_id, role).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        user
+    }
+}
+
+pub fn session(body: &Value) -> Session {
+    Session {
+        token: body["access_token"].as_str().expect("access_token").to_owned(),
+        refresh: body["refresh_token"].as_str().expect("refresh_token").to_owned(),
+        user_id: body["user"]["id"].as_i64().expect("user.id"),
+    }
+}

@@ -1,0 +1,11 @@
+//! Black-box tests of the HTTP API: a real server on port 0, a fresh database (SQLite, or
+//! PostgreSQL when FIVESTAR_TEST_DATABASE_URL is set) and a fresh Redis prefix per test.
+//! The only fake is WeChat (wiremock).
+mod auth;
+mod errors;
+mod health;
+mod helpers;
+mod invites;
+mod members;
+mod openapi;
+mod orgs;

@@ -1,0 +1,169 @@
+//! The org tree: nesting rules, scope, role grants, audit rows.
+use entity::audit_log;
+use reqwest::StatusCode;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn orgs_nest_one_level_at_a_time() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let (status, county) = app.create_org(&admin.token, None, "县", "county").await;
+    assert_eq!(status, StatusCode::CREATED, "{county}");
+    assert_eq!(county["kind"], "county");
+    let county = county["id"].as_i64().unwrap();
+
+    let (status, body) = app.create_org(&admin.token, Some(county), "支部", "branch").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a branch directly under a county");
+    assert_eq!(body["code"], "validation_failed");
+    assert!(body["fields"]["kind"].is_string(), "{body}");
+
+    let (status, body) = app.create_org(&admin.token, Some(county), "县二", "county").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = app.create_org(&admin.token, None, "镇", "township").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "only a county has no parent: {body}");
+    let (status, body) = app.create_org(&admin.token, Some(county), "", "village").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["fields"]["kind"].is_string() && body["fields"]["name"].is_string(), "{body}");
+
+    let (status, township) = app.create_org(&admin.token, Some(county), "镇", "township").await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(township["parent_id"], county);
+    let (status, body) = app.create_org(&admin.token, Some(township["id"].as_i64().unwrap()), "网格", "grid").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}
+
+#[tokio::test]
+async fn only_a_super_admin_creates_a_county_and_admins_create_below_them() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let tree = app.tree(&admin).await;
+    let county_admin = app.user_with_role(&admin, "o-county", tree.county, "county_admin").await;
+    let secretary = app.user_with_role(&admin, "o-sec", tree.branch_a, "secretary").await;
+
+    let (status, _) = app.create_org(&county_admin.token, None, "另一个县", "county").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app.create_org(&county_admin.token, Some(tree.county), "新镇", "township").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _) = app.create_org(&secretary.token, Some(tree.branch_a), "新网格", "grid").await;
+    assert_eq!(status, StatusCode::CREATED, "a secretary adds grids to their branch");
+    let (status, _) = app.create_org(&secretary.token, Some(tree.township), "新支部", "branch").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the township is above the secretary's scope");
+}
+
+#[tokio::test]
+async fn a_secretary_of_branch_a_sees_nothing_of_branch_b() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let tree = app.tree(&admin).await;
+    let sec_a = app.user_with_role(&admin, "o-sec-a", tree.branch_a, "secretary").await;
+    let outsider = app.wechat_user("o-outsider").await;
+
+    let (status, _) = app.get(&format!("/orgs/{}", tree.branch_a), &sec_a.token).await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        format!("/orgs/{}", tree.branch_b),
+        format!("/orgs/{}/children", tree.branch_b),
+        format!("/orgs/{}/members", tree.branch_b),
+        format!("/orgs/{}", tree.grid_b),
+        format!("/orgs/{}", tree.township),
+    ] {
+        let (status, body) = app.get(&path, &sec_a.token).await;
+        assert!(matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "{path}: {status} {body}");
+    }
+    let (status, _) = app.invite(&sec_a.token, tree.branch_b, "resident", 5, 24).await;
+    assert!(matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN));
+    let (status, _) = app.grant(&sec_a.token, tree.branch_b, outsider.user_id, "resident").await;
+    assert!(matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN));
+    let (status, _) = app.create_org(&sec_a.token, Some(tree.branch_b), "网格", "grid").await;
+    assert!(matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN));
+
+    // A user with no role sees no org at all.
+    let (status, _) = app.get(&format!("/orgs/{}", tree.county), &outsider.token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn children_are_paginated_by_cursor() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let tree = app.tree(&admin).await;
+    let (status, page1) = app.get(&format!("/orgs/{}/children?limit=1", tree.township), &admin.token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page1["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page1["items"][0]["id"], tree.branch_a);
+    let cursor = page1["next_cursor"].as_str().expect("a second page exists");
+    let (_, page2) = app.get(&format!("/orgs/{}/children?limit=1&cursor={cursor}", tree.township), &admin.token).await;
+    assert_eq!(page2["items"][0]["id"], tree.branch_b);
+    assert!(page2["next_cursor"].is_null());
+}
+
+#[tokio::test]
+async fn nobody_grants_a_role_above_their_own() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let tree = app.tree(&admin).await;
+    let secretary = app.user_with_role(&admin, "o-sec", tree.branch_a, "secretary").await;
+    let resident = app.user_with_role(&admin, "o-res", tree.branch_a, "resident").await;
+    let someone = app.wechat_user("o-someone").await;
+
+    let (status, _) = app.grant(&secretary.token, tree.branch_a, someone.user_id, "secretary").await;
+    assert_eq!(status, StatusCode::OK, "a secretary may make a fellow secretary");
+    let (status, _) = app.grant(&secretary.token, tree.grid_a, someone.user_id, "grid_worker").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.grant(&secretary.token, tree.branch_a, someone.user_id, "county_admin").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.grant(&resident.token, tree.branch_a, someone.user_id, "resident").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a resident grants nothing");
+    let (status, body) = app.grant(&admin.token, tree.branch_a, someone.user_id, "super_admin").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "super_admin comes only from the CLI: {body}");
+    let (status, body) = app.grant(&admin.token, tree.grid_a, someone.user_id, "secretary").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a secretary sits at a branch: {body}");
+    let (status, _) = app.grant(&admin.token, tree.branch_a, 999_999, "resident").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The grant is effective at once, and so is its revocation.
+    let (status, _) = app.get(&format!("/orgs/{}/members", tree.branch_a), &someone.token).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.revoke(&secretary.token, tree.branch_a, someone.user_id, "secretary").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.revoke(&secretary.token, tree.grid_a, someone.user_id, "grid_worker").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.get(&format!("/orgs/{}/members", tree.branch_a), &someone.token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.revoke(&secretary.token, tree.branch_a, someone.user_id, "secretary").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing left to revoke");
+}
+
+#[tokio::test]
+async fn privileged_changes_are_audited() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let tree = app.tree(&admin).await;
+    let secretary = app.user_with_role(&admin, "o-sec", tree.branch_a, "secretary").await;
+    let (status, _) = app.invite(&secretary.token, tree.branch_a, "resident", 3, 24).await;
+    assert_eq!(status, StatusCode::CREATED);
+    app.revoke(&admin.token, tree.branch_a, secretary.user_id, "secretary").await;
+
+    let rows = audit_log::Entity::find().all(&app.state.db).await.unwrap();
+    let count = |action: &str| rows.iter().filter(|r| r.action == action).count();
+    assert_eq!(count("org.create"), 6, "one per org of the tree");
+    let grant = rows
+        .iter()
+        .find(|r| r.action == "role.grant" && r.target_id == secretary.user_id.to_string())
+        .expect("the grant is audited");
+    assert_eq!(grant.actor_id, Some(admin.user_id));
+    assert_eq!(grant.after.as_ref().unwrap()["role"], "secretary");
+    let invite = rows.iter().find(|r| r.action == "invite.create").expect("the invite is audited");
+    assert_eq!(invite.actor_id, Some(secretary.user_id));
+    assert_eq!(invite.org_id, Some(tree.branch_a));
+    let revoke = audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq("role.revoke"))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .expect("the revocation is audited");
+    assert_eq!(revoke.before.as_ref().unwrap()["role"], "secretary");
+    assert!(revoke.after.is_none());
+}
