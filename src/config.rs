@@ -54,6 +54,9 @@ pub struct Settings {
     pub login_max_failures_per_ip: u32,
     #[serde(default = "defaults::login_window_secs")]
     pub login_window_secs: u64,
+    /// How often the background reconciler checks Redis against SQL, in seconds.
+    #[serde(default = "defaults::reconcile_interval_secs")]
+    pub reconcile_interval_secs: u64,
 }
 
 mod defaults {
@@ -99,6 +102,9 @@ mod defaults {
     }
     pub fn login_window_secs() -> u64 {
         15 * 60
+    }
+    pub fn reconcile_interval_secs() -> u64 {
+        10
     }
 }
 

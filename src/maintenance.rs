@@ -23,8 +23,8 @@ pub async fn ensure_epoch(state: &AppState) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-/// Recompute every Redis structure from SQL, then set the epoch marker. Each later
-/// domain (leaderboards, card pools) adds its step here.
+/// Recompute every Redis structure from SQL, then set the epoch marker. Each domain that
+/// keeps derived data in Redis adds its step to `rebuild_steps`.
 pub async fn rebuild(state: &AppState, progress: Option<&ProgressBar>) -> anyhow::Result<RebuildReport> {
     let keys = state.redis.keys();
     let mut conn = state.redis.conn().await?;
@@ -41,19 +41,22 @@ pub async fn rebuild(state: &AppState, progress: Option<&ProgressBar>) -> anyhow
     if !locked {
         anyhow::bail!("another process is rebuilding Redis");
     }
-    let steps: Vec<(&'static str, u64)> = Vec::new();
-    if let Some(bar) = progress {
-        bar.set_length(1);
-        bar.set_message("epoch");
-    }
-    let _: () = conn.set(keys.epoch(), state.clock.now().to_rfc3339()).await?;
-    if let Some(bar) = progress {
-        bar.inc(1);
+    let result = rebuild_steps(state, progress).await;
+    if result.is_ok() {
+        let _: () = conn.set(keys.epoch(), state.clock.now().to_rfc3339()).await?;
     }
     // Release only our own lock.
     let release = redis::Script::new(
         "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
     );
     let _: i64 = release.key(keys.rebuild_lock()).arg(&token).invoke_async(&mut conn).await?;
-    Ok(RebuildReport { steps })
+    Ok(RebuildReport { steps: result? })
+}
+
+async fn rebuild_steps(state: &AppState, progress: Option<&ProgressBar>) -> anyhow::Result<Vec<(&'static str, u64)>> {
+    if let Some(bar) = progress {
+        bar.set_message("leaderboards");
+    }
+    let boards = crate::points::reconcile::rebuild_boards(state, progress).await?;
+    Ok(vec![("leaderboard keys", boards)])
 }

@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, error, members, ops, orgs, pagination};
+use crate::{auth, error, members, ops, orgs, pagination, points};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,13 +31,29 @@ may not change answer 403."
         orgs::routes::create_invite,
         orgs::routes::grant_role,
         orgs::routes::revoke_role,
+        points::routes::my_points,
+        points::routes::my_ledger,
+        points::routes::my_logs,
+        points::routes::create_log,
+        points::routes::branch_logs,
+        points::routes::review_log,
+        points::routes::adjust,
+        points::routes::leaderboard,
+        points::routes::branch_ranking,
     ),
-    components(schemas(error::ErrorBody, pagination::Page<orgs::service::OrgView>, pagination::Page<members::service::MemberView>)),
+    components(schemas(
+        error::ErrorBody,
+        pagination::Page<orgs::service::OrgView>,
+        pagination::Page<members::service::MemberView>,
+        pagination::Page<points::service::LedgerEntryView>,
+        pagination::Page<points::volunteer::LogView>,
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Logins and tokens"),
         (name = "members", description = "People and their profiles"),
         (name = "orgs", description = "The org tree, roles and invites"),
+        (name = "points", description = "Points, volunteer hours, the ledger and leaderboards"),
         (name = "ops", description = "Health and readiness"),
     )
 )]

@@ -18,7 +18,7 @@ use crate::infra::{db, jwt::JwtKeys, redis::Redis, wechat::WechatClient};
 use crate::openapi::{ApiDoc, SpecJson};
 use crate::ops::{errors, metrics};
 use crate::state::AppState;
-use crate::{auth, maintenance, members, ops, orgs};
+use crate::{auth, maintenance, members, ops, orgs, points};
 
 pub struct Application {
     port: u16,
@@ -34,7 +34,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         Redis::new(&settings.redis_url, &settings.redis_prefix, Duration::from_millis(settings.redis_timeout_ms))?;
     let jwt = JwtKeys::new(&settings.jwt_secret()?, settings.access_ttl_secs);
     let wechat = WechatClient::new(&settings.wechat_api_base, settings.wechat_credentials())?;
-    Ok(AppState { db, redis, clock, settings: Arc::new(settings), jwt, wechat })
+    Ok(AppState { db, redis, clock, settings: Arc::new(settings), jwt, wechat, names: Default::default() })
 }
 
 impl Application {
@@ -50,6 +50,10 @@ impl Application {
         if let Err(err) = maintenance::ensure_epoch(&state).await {
             tracing::warn!(error = %err, "could not check the redis epoch at start-up");
         }
+        points::reconcile::spawn_reconciler(
+            state.clone(),
+            Duration::from_secs(state.settings.reconcile_interval_secs.max(1)),
+        );
         let listener = TcpListener::bind(&bind)?;
         let port = listener.local_addr()?.port();
         let server = serve(listener, state.clone())?;
@@ -94,7 +98,13 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(errors::path_config())
             .configure(ops::config)
             .service(Scalar::with_url("/docs", openapi.clone()))
-            .service(web::scope("/api/v1").configure(auth::config).configure(members::config).configure(orgs::config))
+            .service(
+                web::scope("/api/v1")
+                    .configure(auth::config)
+                    .configure(members::config)
+                    .configure(orgs::config)
+                    .configure(points::config),
+            )
             .default_service(web::to(errors::not_found))
     })
     .listen(listener)?

@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::infra::jwt::JwtKeys;
+use crate::infra::names::NameCache;
 use crate::infra::redis::Redis;
 use crate::infra::wechat::WechatClient;
 
@@ -18,4 +19,5 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub jwt: JwtKeys,
     pub wechat: WechatClient,
+    pub names: Arc<NameCache>,
 }

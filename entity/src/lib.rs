@@ -1,7 +1,12 @@
 //! sea-orm entities, one file per table. Plain data: no logic lives here.
 pub mod audit_log;
 pub mod invites;
+pub mod leaderboard_dirty;
+pub mod media;
 pub mod orgs;
+pub mod points_ledger;
+pub mod points_summary;
 pub mod refresh_tokens;
 pub mod user_roles;
 pub mod users;
+pub mod volunteer_logs;

@@ -12,6 +12,8 @@ pub struct Model {
     /// Materialised path of ids, e.g. `/1/7/42/`; a subtree is `path LIKE '/1/7/%'`.
     pub path: String,
     pub depth: i32,
+    /// Points credited per hour of approved volunteer service.
+    pub points_per_hour: i32,
     pub created_at: DateTimeUtc,
 }
 

@@ -26,6 +26,27 @@ impl Keys {
         format!("{}:lock:rebuild", self.prefix)
     }
 
+    /// A leaderboard: sorted set of user ids by encoded score (see `points::domain`).
+    /// Hash-tagged by org, so one org's keys share a Redis Cluster slot.
+    pub fn board(&self, org_id: i64, metric: &str, period: &str) -> String {
+        format!("{}:{{o{}}}:lb:{}:{}", self.prefix, org_id, metric, period)
+    }
+
+    /// Per-branch totals below a township or county: sorted set of branch ids by score.
+    pub fn branch_totals(&self, org_id: i64, metric: &str, period: &str) -> String {
+        format!("{}:{{o{}}}:bt:{}:{}", self.prefix, org_id, metric, period)
+    }
+
+    /// Patterns matching every board and branch-total key, for rebuilds.
+    pub fn board_patterns(&self) -> [String; 2] {
+        [format!("{}:{{o*}}:lb:*", self.prefix), format!("{}:{{o*}}:bt:*", self.prefix)]
+    }
+
+    /// Held by the one process reconciling Redis with SQL at a time.
+    pub fn reconcile_lock(&self) -> String {
+        format!("{}:lock:reconcile", self.prefix)
+    }
+
     /// Failed password logins for one username (lower-cased), within the window.
     pub fn login_failures_user(&self, username: &str) -> String {
         format!("{}:login_fail:u:{}", self.prefix, username.to_lowercase())
@@ -46,5 +67,7 @@ mod tests {
         let keys = Keys::new("t1");
         assert_eq!(keys.epoch(), "t1:epoch");
         assert_eq!(keys.login_failures_user("Admin"), "t1:login_fail:u:admin");
+        assert_eq!(keys.board(42, "points", "w2026-47"), "t1:{o42}:lb:points:w2026-47");
+        assert_eq!(keys.branch_totals(7, "points", "all"), "t1:{o7}:bt:points:all");
     }
 }

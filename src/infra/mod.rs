@@ -2,6 +2,7 @@
 pub mod db;
 pub mod jwt;
 pub mod keys;
+pub mod names;
 pub mod random;
 pub mod redis;
 pub mod wechat;

@@ -142,6 +142,28 @@ impl Caller {
         Scope::Paths(paths)
     }
 
+    /// Every org the caller relates to: the subtrees of all their roles and the
+    /// ancestors of those orgs (a resident may read their township's board).
+    pub fn reach(&self) -> Scope {
+        if self.is_super_admin() {
+            return Scope::All;
+        }
+        let mut paths: Vec<String> = Vec::new();
+        for path in self.roles.iter().filter_map(|g| g.org_path.as_deref()) {
+            paths.push(path.to_owned());
+            let mut end = 0;
+            while let Some(i) = path[end + 1..].find('/') {
+                end += i + 1;
+                if end + 1 < path.len() {
+                    paths.push(format!("={}", &path[..=end]));
+                }
+            }
+        }
+        paths.sort();
+        paths.dedup();
+        Scope::Paths(paths)
+    }
+
     /// The highest role the caller holds at this org or any of its ancestors.
     pub fn level_at(&self, path: &str) -> Option<Role> {
         self.roles
@@ -166,6 +188,7 @@ impl Caller {
 pub enum Scope {
     All,
     /// Materialised paths (`/1/7/`); a row is in scope when its path starts with one.
+    /// A path written `=/1/7/` matches that org exactly, not its subtree.
     Paths(Vec<String>),
 }
 
@@ -173,7 +196,10 @@ impl Scope {
     pub fn contains(&self, path: &str) -> bool {
         match self {
             Scope::All => true,
-            Scope::Paths(paths) => paths.iter().any(|p| path.starts_with(p.as_str())),
+            Scope::Paths(paths) => paths.iter().any(|p| match p.strip_prefix('=') {
+                Some(exact) => path == exact,
+                None => path.starts_with(p.as_str()),
+            }),
         }
     }
 
@@ -182,9 +208,10 @@ impl Scope {
         match self {
             Scope::All => Condition::all(),
             Scope::Paths(paths) if paths.is_empty() => Condition::all().add(Expr::val(1).eq(0)),
-            Scope::Paths(paths) => paths
-                .iter()
-                .fold(Condition::any(), |cond, p| cond.add(Expr::col(path_col.clone()).like(format!("{p}%")))),
+            Scope::Paths(paths) => paths.iter().fold(Condition::any(), |cond, p| match p.strip_prefix('=') {
+                Some(exact) => cond.add(Expr::col(path_col.clone()).eq(exact)),
+                None => cond.add(Expr::col(path_col.clone()).like(format!("{p}%"))),
+            }),
         }
     }
 }
@@ -242,6 +269,16 @@ mod tests {
         assert!(c.scope(Role::Secretary).contains("/1/2/3/"));
         assert!(!c.scope(Role::Secretary).contains("/1/2/9/"));
         assert!(c.scope(Role::Resident).contains("/1/2/9/"));
+    }
+
+    #[test]
+    fn reach_adds_ancestors_but_not_their_other_children() {
+        let c = caller(&[(Role::Resident, "/1/2/3/")]);
+        let reach = c.reach();
+        assert!(reach.contains("/1/") && reach.contains("/1/2/") && reach.contains("/1/2/3/"));
+        assert!(reach.contains("/1/2/3/9/"), "the subtree of the role");
+        assert!(!reach.contains("/1/2/4/"), "a sibling branch is outside");
+        assert!(!reach.contains("/1/5/"));
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub async fn insert_org<C: ConnectionTrait>(
         kind: Set(kind.as_str().to_owned()),
         path: Set(String::new()),
         depth: Set(parent.map_or(0, |p| p.depth + 1)),
+        points_per_hour: Set(10),
         created_at: Set(now),
         ..Default::default()
     }

@@ -1,5 +1,8 @@
 //! `spawn_app()` and `TestApp`: one method per endpoint, plus fixtures for a small tree.
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use fivestar::clock::Clock;
 use fivestar::config::Settings;
@@ -90,6 +93,7 @@ pub async fn test_settings() -> (Settings, Option<std::path::PathBuf>, MockServe
     let media = std::env::temp_dir().join("fivestar-tests").join(format!("media-{}", settings.redis_prefix));
     settings.media_dir = media.display().to_string();
     settings.data_dir = std::env::temp_dir().join("fivestar-tests").display().to_string();
+    settings.reconcile_interval_secs = 1;
     (settings, sqlite_file, wechat)
 }
 
@@ -304,6 +308,54 @@ impl TestApp {
         Tree { county, township, branch_a, grid_a, branch_b, grid_b }
     }
 
+    // --- points --------------------------------------------------------------------
+
+    /// Report `minutes` of service that ended an hour ago.
+    pub async fn log_service(&self, token: &str, branch_id: i64, minutes: i64, star: &str) -> (StatusCode, Value) {
+        let ended = self.clock.now() - chrono::Duration::hours(1);
+        let started = ended - chrono::Duration::minutes(minutes);
+        self.post(
+            &format!("/orgs/{branch_id}/volunteer-logs"),
+            token,
+            json!({"description": "敬老院帮厨", "star": star, "started_at": started, "ended_at": ended, "media_ids": []}),
+        )
+        .await
+    }
+
+    pub async fn review_log(&self, token: &str, log_id: i64, approve: bool) -> (StatusCode, Value) {
+        self.post(&format!("/volunteer-logs/{log_id}/review"), token, json!({"approve": approve, "comment": "好"}))
+            .await
+    }
+
+    pub async fn adjust(
+        &self,
+        token: &str,
+        branch_id: i64,
+        user_id: i64,
+        delta: i64,
+        key: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .post(self.url(&format!("/api/v1/orgs/{branch_id}/points/adjust")))
+            .bearer_auth(token)
+            .json(&json!({"user_id": user_id, "delta": delta, "reason": "补录积分"}));
+        if let Some(key) = key {
+            req = req.header("Idempotency-Key", key);
+        }
+        parts(req.send().await.unwrap()).await
+    }
+
+    /// Credit `points` to a member through a secretary's adjustment (asserting success).
+    pub async fn credit(&self, secretary: &Session, branch_id: i64, user_id: i64, points: i64) {
+        let (status, body) = self.adjust(&secretary.token, branch_id, user_id, points, None).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    pub async fn board(&self, token: &str, org_id: i64, metric: &str, period: &str) -> (StatusCode, Value) {
+        self.get(&format!("/orgs/{org_id}/leaderboard?metric={metric}&period={period}"), token).await
+    }
+
     /// A WeChat user holding `role` at `org_id`, granted by `admin`.
     pub async fn user_with_role(&self, admin: &Session, openid: &str, org_id: i64, role: &str) -> Session {
         let user = self.wechat_user(openid).await;
@@ -318,5 +370,64 @@ pub fn session(body: &Value) -> Session {
         token: body["access_token"].as_str().expect("access_token").to_owned(),
         refresh: body["refresh_token"].as_str().expect("refresh_token").to_owned(),
         user_id: body["user"]["id"].as_i64().expect("user.id"),
+    }
+}
+
+/// A redis-server of this test's own, on a free loopback port, killed on drop.
+pub struct OwnRedis {
+    child: Child,
+    pub port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl OwnRedis {
+    pub async fn start() -> OwnRedis {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = std::env::temp_dir().join(format!("fivestar-redis-{port}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        OwnRedis::start_at(port, dir).await
+    }
+
+    /// (Re)start on this port with this data directory (a dump there is loaded).
+    pub async fn start_at(port: u16, dir: std::path::PathBuf) -> OwnRedis {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (make test installs it)");
+        // Owned at once, so Drop reaps it on every path.
+        let redis = OwnRedis { child, port, dir };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return redis;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start");
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Write a dump (so a restart keeps the data), then stop.
+    pub fn save_and_stop(mut self) -> (u16, std::path::PathBuf) {
+        let status = Command::new("redis-cli").args(["-p", &self.port.to_string(), "SAVE"]).output().unwrap();
+        assert!(status.status.success());
+        self.stop();
+        (self.port, self.dir.clone())
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

@@ -1,0 +1,4 @@
+//! Photos: upload, safe decoding and re-encoding, content-addressed storage, signed URLs,
+//! and the check every other domain uses before it accepts `media_ids`.
+pub mod service;
+pub mod store;

@@ -1,0 +1,199 @@
+//! Making Redis agree with the ledger: a full rebuild of every board from SQL, and the
+//! background repair of members whose post-commit board update failed. Both are safe
+//! with several app servers: rebuild runs under the rebuild lock, repair under its own
+//! lock with a TTL, and repairs write absolute scores, so running one twice is harmless.
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use indicatif::ProgressBar;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+
+use entity::orgs;
+
+use super::boards::{self, path_ids};
+use super::domain::{board_expiry, encode_score, Metric, PeriodKind};
+use super::store::{self, PeriodSum};
+use crate::orgs::domain::OrgKind;
+use crate::state::AppState;
+
+/// (org, metric, period) → member → (points, latest moment in Unix seconds)
+type Boards = HashMap<(i64, Metric, String), HashMap<i64, (i64, i64)>>;
+/// (ancestor org, metric, period) → branch → total
+type Totals = HashMap<(i64, Metric, String), HashMap<i64, i64>>;
+
+/// Branch id → the orgs whose boards its entries reach (ancestors and itself).
+async fn branch_reach<C: ConnectionTrait>(db: &C) -> Result<HashMap<i64, Vec<i64>>, sea_orm::DbErr> {
+    let rows: Vec<(i64, String)> = orgs::Entity::find()
+        .select_only()
+        .column(orgs::Column::Id)
+        .column(orgs::Column::Path)
+        .filter(orgs::Column::Kind.eq(OrgKind::Branch.as_str()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(id, path)| (id, path_ids(&path))).collect())
+}
+
+fn live(period: &str, now: DateTime<Utc>) -> bool {
+    board_expiry(period).is_none_or(|t| t > now)
+}
+
+fn fan_out(
+    rows: Vec<PeriodSum>,
+    reach: &HashMap<i64, Vec<i64>>,
+    now: DateTime<Utc>,
+    boards: &mut Boards,
+    totals: &mut Totals,
+) {
+    for row in rows {
+        if !live(&row.period, now) {
+            continue;
+        }
+        let Some(orgs) = reach.get(&row.branch_id) else { continue };
+        for (metric, sum, last) in [
+            (Metric::Points, row.points, row.last_points_at),
+            (Metric::VolunteerMinutes, row.minutes, row.last_minutes_at),
+        ] {
+            let Some(last) = last else { continue };
+            for org in orgs {
+                let entry =
+                    boards.entry((*org, metric, row.period.clone())).or_default().entry(row.user_id).or_insert((0, 0));
+                entry.0 += sum;
+                entry.1 = entry.1.max(last);
+                if *org != row.branch_id {
+                    *totals.entry((*org, metric, row.period.clone())).or_default().entry(row.branch_id).or_insert(0) +=
+                        sum;
+                }
+            }
+        }
+    }
+}
+
+fn score(points: i64, last: i64) -> f64 {
+    encode_score(points, DateTime::from_timestamp(last, 0).unwrap_or_default())
+}
+
+/// Recompute every board and branch total from the ledger, replacing each key whole,
+/// and drop board keys the ledger no longer supports. Returns how many keys it wrote.
+pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) -> anyhow::Result<u64> {
+    let now = state.clock.now();
+    let reach = branch_reach(&state.db).await?;
+    let keys = state.redis.keys();
+    let mut conn = state.redis.conn().await?;
+    let before: HashSet<String> = boards::existing_keys(&mut conn, keys).await?.into_iter().collect();
+    let token = crate::infra::random::token_hex(6);
+    let mut written = HashSet::new();
+    for kind in PeriodKind::ALL {
+        let (mut boards_map, mut totals) = (Boards::new(), Totals::new());
+        fan_out(store::period_sums(&state.db, kind, None).await?, &reach, now, &mut boards_map, &mut totals);
+        if let Some(bar) = progress {
+            bar.inc_length((boards_map.len() + totals.len()) as u64);
+        }
+        for ((org, metric, period), members) in boards_map {
+            let key = keys.board(org, metric.as_str(), &period);
+            let scored: Vec<(i64, f64)> = members.into_iter().map(|(u, (p, last))| (u, score(p, last))).collect();
+            boards::replace(&mut conn, &key, &scored, &token).await?;
+            written.insert(key);
+            if let Some(bar) = progress {
+                bar.inc(1);
+            }
+        }
+        for ((org, metric, period), branches) in totals {
+            let key = keys.branch_totals(org, metric.as_str(), &period);
+            let scored: Vec<(i64, f64)> = branches.into_iter().map(|(b, t)| (b, t as f64)).collect();
+            boards::replace(&mut conn, &key, &scored, &token).await?;
+            written.insert(key);
+            if let Some(bar) = progress {
+                bar.inc(1);
+            }
+        }
+    }
+    let stale: Vec<&String> = before.difference(&written).collect();
+    for chunk in stale.chunks(500) {
+        let _: () = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await?;
+    }
+    Ok(written.len() as u64)
+}
+
+/// Recompute one member's scores on every board (and their branches' totals) from SQL.
+pub async fn repair_user(state: &AppState, user_id: i64) -> anyhow::Result<()> {
+    let now = state.clock.now();
+    let reach = branch_reach(&state.db).await?;
+    let keys = state.redis.keys();
+    let mut writes = Vec::new();
+    let mut branches = HashSet::new();
+    for kind in PeriodKind::ALL {
+        let rows = store::period_sums(&state.db, kind, Some(user_id)).await?;
+        branches.extend(rows.iter().map(|r| r.branch_id));
+        let (mut boards_map, mut ignored) = (Boards::new(), Totals::new());
+        fan_out(rows, &reach, now, &mut boards_map, &mut ignored);
+        for ((org, metric, period), members) in boards_map {
+            for (member, (points, last)) in members {
+                writes.push((keys.board(org, metric.as_str(), &period), member, score(points, last)));
+            }
+        }
+    }
+    for branch in branches {
+        for kind in PeriodKind::ALL {
+            let rows = store::branch_period_sums(&state.db, kind, branch).await?;
+            for row in rows.into_iter().filter(|r| live(&r.period, now)) {
+                let ancestors = reach.get(&branch).map(|o| o.as_slice()).unwrap_or_default();
+                for org in ancestors.iter().filter(|o| **o != branch) {
+                    writes.push((
+                        keys.branch_totals(*org, Metric::Points.as_str(), &row.period),
+                        branch,
+                        row.points as f64,
+                    ));
+                    writes.push((
+                        keys.branch_totals(*org, Metric::VolunteerMinutes.as_str(), &row.period),
+                        branch,
+                        row.minutes as f64,
+                    ));
+                }
+            }
+        }
+    }
+    boards::set_scores(&state.redis, &writes).await?;
+    Ok(())
+}
+
+/// One pass of the background reconciler: rebuild if Redis lost its epoch, then repair
+/// the members marked dirty. Only one server does it at a time.
+pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
+    let keys = state.redis.keys();
+    let mut conn = state.redis.conn().await?;
+    let locked: Option<String> =
+        redis::cmd("SET").arg(keys.reconcile_lock()).arg(1).arg("NX").arg("EX").arg(60).query_async(&mut conn).await?;
+    if locked.is_none() {
+        return Ok(0);
+    }
+    let result = async {
+        crate::maintenance::ensure_epoch(state).await?;
+        let marks = store::dirty_marks(&state.db, 200).await?;
+        for mark in &marks {
+            repair_user(state, mark.user_id).await?;
+            store::clear_dirty(&state.db, mark.user_id, mark.marked_at).await?;
+        }
+        anyhow::Ok(marks.len())
+    }
+    .await;
+    let _: () = redis::cmd("DEL").arg(keys.reconcile_lock()).query_async(&mut conn).await?;
+    result
+}
+
+/// Runs `reconcile_once` every `every` until the process ends.
+pub fn spawn_reconciler(state: AppState, every: Duration) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match reconcile_once(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(repaired = n, "leaderboards repaired from the ledger"),
+                Err(err) => tracing::debug!(error = %format!("{err:#}"), "reconcile pass skipped"),
+            }
+        }
+    });
+}

@@ -1,0 +1,151 @@
+//! HTTP for points, the ledger, volunteer logs, adjustments and leaderboards.
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::service::{self, AdjustRequest, BoardQuery, BoardView, BranchRankingView, LedgerEntryView, PointsView};
+use super::volunteer::{self, LogListQuery, LogView, NewLogRequest, ReviewRequest};
+use crate::auth::extractor::CurrentUser;
+use crate::error::{AppError, ErrorBody, Result};
+use crate::pagination::{Page, PageQuery};
+use crate::state::AppState;
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/me/points").route(web::get().to(my_points)))
+        .service(web::resource("/me/ledger").route(web::get().to(my_ledger)))
+        .service(web::resource("/me/volunteer-logs").route(web::get().to(my_logs)))
+        .service(
+            web::resource("/orgs/{id}/volunteer-logs")
+                .route(web::post().to(create_log))
+                .route(web::get().to(branch_logs)),
+        )
+        .service(web::resource("/volunteer-logs/{id}/review").route(web::post().to(review_log)))
+        .service(web::resource("/orgs/{id}/points/adjust").route(web::post().to(adjust)))
+        .service(web::resource("/orgs/{id}/leaderboard").route(web::get().to(leaderboard)))
+        .service(web::resource("/orgs/{id}/branch-ranking").route(web::get().to(branch_ranking)));
+}
+
+/// The caller's balance, totals and points per star.
+#[utoipa::path(get, path = "/api/v1/me/points", tag = "points", security(("bearer" = [])),
+    responses((status = 200, body = PointsView), (status = 401, body = ErrorBody)))]
+pub async fn my_points(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::my_points(&state, &user.0).await?))
+}
+
+/// The caller's ledger entries, newest first.
+#[utoipa::path(get, path = "/api/v1/me/ledger", tag = "points", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Page<LedgerEntryView>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn my_ledger(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::my_ledger(&state, &user.0, page.parse()?).await?))
+}
+
+/// The caller's volunteer logs, newest first.
+#[utoipa::path(get, path = "/api/v1/me/volunteer-logs", tag = "points", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Page<LogView>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn my_logs(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(volunteer::list_mine(&state, &user.0, page.parse()?).await?))
+}
+
+/// Report volunteer service (at most 24 h, ended, not in the future); pending review.
+#[utoipa::path(post, path = "/api/v1/orgs/{id}/volunteer-logs", tag = "points", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "branch")), request_body = NewLogRequest,
+    responses((status = 201, body = LogView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_log(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    body: web::Json<NewLogRequest>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Created().json(volunteer::create(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+}
+
+/// A branch's volunteer logs for its secretaries; `status=pending` is the review queue.
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/volunteer-logs", tag = "points", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "branch"), LogListQuery),
+    responses((status = 200, body = Page<LogView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn branch_logs(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    q: web::Query<LogListQuery>,
+) -> Result<HttpResponse> {
+    let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit }.parse()?;
+    let logs = volunteer::list_for_branch(&state, &user.0, id.into_inner(), q.status.as_deref(), page).await?;
+    Ok(HttpResponse::Ok().json(logs))
+}
+
+/// Approve (credits minutes and points at the branch's rate) or reject a log.
+#[utoipa::path(post, path = "/api/v1/volunteer-logs/{id}/review", tag = "points", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = ReviewRequest,
+    responses((status = 200, body = LogView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "already_reviewed", body = ErrorBody)))]
+pub async fn review_log(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    body: web::Json<ReviewRequest>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(volunteer::review(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+}
+
+/// A secretary's adjustment: a ledger entry of kind `adjust` with a reason. Send an
+/// `Idempotency-Key` header to make retries safe.
+#[utoipa::path(post, path = "/api/v1/orgs/{id}/points/adjust", tag = "points", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "branch"),
+        ("Idempotency-Key" = Option<String>, Header, description = "optional; the same key credits once")),
+    request_body = AdjustRequest,
+    responses((status = 201, body = LedgerEntryView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "insufficient_points", body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn adjust(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    body: web::Json<AdjustRequest>,
+) -> Result<HttpResponse> {
+    let key = match req.headers().get("idempotency-key") {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| AppError::invalid_request("Idempotency-Key 须为 ASCII"))?.to_owned()),
+    };
+    let entry = service::adjust(&state, &user.0, id.into_inner(), body.into_inner(), key).await?;
+    Ok(HttpResponse::Created().json(entry))
+}
+
+/// Top members of an org's board and the caller's own rank. Ties: who got there first
+/// ranks higher.
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/leaderboard", tag = "points", security(("bearer" = [])),
+    params(("id" = i64, Path), BoardQuery),
+    responses((status = 200, body = BoardView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn leaderboard(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    q: web::Query<BoardQuery>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::leaderboard(&state, &user.0, id.into_inner(), q.into_inner()).await?))
+}
+
+/// Branches below a township or county by score per member (staff).
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/branch-ranking", tag = "points", security(("bearer" = [])),
+    params(("id" = i64, Path), BoardQuery),
+    responses((status = 200, body = BranchRankingView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn branch_ranking(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    q: web::Query<BoardQuery>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::branch_ranking(&state, &user.0, id.into_inner(), q.into_inner()).await?))
+}

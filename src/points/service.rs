@@ -1,0 +1,392 @@
+//! The ledger's rules. `post_entry` is the ONE function that writes the ledger: cards,
+//! volunteer logs and adjustments all credit through it, inside their own transaction,
+//! and call `publish` after commit to move the leaderboards.
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use entity::{orgs, points_ledger, users};
+
+use super::boards::{self, path_ids, BoardUpdate};
+use super::domain::{period_key, LedgerKind, Metric, PeriodKind};
+use super::store::{self, NewEntry};
+use crate::audit::{self, AuditEntry};
+use crate::error::{AppError, FieldErrors, Result};
+use crate::infra::db::begin_write;
+use crate::orgs::domain::{Caller, OrgKind, Role};
+use crate::orgs::store as orgs_store;
+use crate::pagination::{Page, PageRequest};
+use crate::stars::Star;
+use crate::state::AppState;
+
+pub const INSUFFICIENT_POINTS: AppError =
+    AppError::Conflict { code: "insufficient_points", message: "积分余额不足" };
+
+/// Write one ledger entry and its summary change in the caller's transaction. Returns the
+/// board update to publish after commit, or None when an entry with the same idempotency
+/// key already exists (nothing is credited twice). A deduction that would take the
+/// balance below zero fails with 409 `insufficient_points`.
+pub async fn post_entry<C: ConnectionTrait>(
+    txn: &C,
+    entry: &NewEntry,
+    branch_path: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<BoardUpdate>> {
+    let Some(row) = store::insert_entry(txn, entry, at).await? else {
+        return Ok(None);
+    };
+    if !store::apply_to_summary(txn, entry, at).await? {
+        return Err(INSUFFICIENT_POINTS);
+    }
+    if !entry.kind.counts_on_boards() {
+        return Ok(None);
+    }
+    Ok(Some(BoardUpdate {
+        user_id: row.user_id,
+        branch_id: row.branch_id,
+        org_ids: path_ids(branch_path),
+        delta_points: row.delta_points,
+        delta_minutes: row.delta_minutes,
+        at: row.created_at,
+    }))
+}
+
+/// After commit: move the boards. If Redis fails the request still succeeds; the member
+/// is marked for the reconciler to repair from the ledger.
+pub async fn publish(state: &AppState, updates: &[BoardUpdate]) {
+    if updates.is_empty() {
+        return;
+    }
+    if let Err(err) = boards::bump(&state.redis, updates).await {
+        tracing::warn!(error = %err, "leaderboard update failed; marking for reconcile");
+        for u in updates {
+            if let Err(err) = store::mark_dirty(&state.db, u.user_id, state.clock.now()).await {
+                tracing::error!(error = %err, user_id = u.user_id, "could not mark a leaderboard for repair");
+            }
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PointsView {
+    pub balance: i64,
+    pub earned_total: i64,
+    pub volunteer_minutes_total: i64,
+    /// Net points earned per star; every star is present.
+    #[schema(value_type = Object)]
+    pub by_star: BTreeMap<String, i64>,
+}
+
+pub async fn my_points(state: &AppState, caller: &Caller) -> Result<PointsView> {
+    let summary = store::summary(&state.db, caller.user_id).await?;
+    let by_star = Star::ALL
+        .iter()
+        .map(|s| (s.as_str().to_owned(), summary.as_ref().map_or(0, |m| store::star_points(m, *s))))
+        .collect();
+    Ok(PointsView {
+        balance: summary.as_ref().map_or(0, |s| s.balance),
+        earned_total: summary.as_ref().map_or(0, |s| s.earned_total),
+        volunteer_minutes_total: summary.as_ref().map_or(0, |s| s.volunteer_minutes_total),
+        by_star,
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerEntryView {
+    pub id: i64,
+    pub delta_points: i64,
+    pub delta_minutes: i64,
+    pub star: Option<Star>,
+    /// `task`, `volunteer`, `adjust` or `redeem`.
+    pub kind: String,
+    /// What caused it, e.g. `volunteer_log:12`, `card:7`, `adjust:…`.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub branch_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub note: Option<String>,
+}
+
+impl From<points_ledger::Model> for LedgerEntryView {
+    fn from(m: points_ledger::Model) -> Self {
+        LedgerEntryView {
+            id: m.id,
+            delta_points: m.delta_points,
+            delta_minutes: m.delta_minutes,
+            star: m.star.as_deref().and_then(Star::parse),
+            kind: m.kind,
+            reference: format!("{}:{}", m.ref_type, m.ref_id),
+            branch_id: m.branch_id,
+            created_at: m.created_at,
+            note: m.note,
+        }
+    }
+}
+
+pub async fn my_ledger(state: &AppState, caller: &Caller, page: PageRequest) -> Result<Page<LedgerEntryView>> {
+    let rows = store::entries_of(&state.db, caller.user_id, page).await?;
+    Ok(Page::from_rows(rows, page, |r| r.id, LedgerEntryView::from))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct BoardQuery {
+    /// `points` (default) or `volunteer_minutes`.
+    pub metric: Option<String>,
+    /// `week` (default), `month`, `year` or `all`; Asia/Shanghai calendar, ISO weeks.
+    pub period: Option<String>,
+    /// 1–100, default 20.
+    pub limit: Option<u64>,
+}
+
+struct ParsedBoardQuery {
+    metric: Metric,
+    period: PeriodKind,
+    limit: u64,
+}
+
+impl BoardQuery {
+    fn parse(&self) -> Result<ParsedBoardQuery> {
+        let mut fields = FieldErrors::new();
+        let metric = Metric::parse(self.metric.as_deref().unwrap_or("points"));
+        if metric.is_none() {
+            fields.insert("metric".into(), "须为 points 或 volunteer_minutes".into());
+        }
+        let period = PeriodKind::parse(self.period.as_deref().unwrap_or("week"));
+        if period.is_none() {
+            fields.insert("period".into(), "须为 week、month、year 或 all".into());
+        }
+        let limit = self.limit.unwrap_or(20);
+        if !(1..=100).contains(&limit) {
+            fields.insert("limit".into(), "须在 1 到 100 之间".into());
+        }
+        match (metric, period) {
+            (Some(metric), Some(period)) if fields.is_empty() => Ok(ParsedBoardQuery { metric, period, limit }),
+            _ => Err(AppError::Validation(fields)),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BoardEntry {
+    pub rank: u64,
+    pub user_id: i64,
+    pub display_name: String,
+    pub score: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyRank {
+    pub rank: u64,
+    pub score: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BoardView {
+    pub period_key: String,
+    pub entries: Vec<BoardEntry>,
+    /// The caller's place; null when they have no entry in the period.
+    pub me: Option<MyRank>,
+}
+
+/// Visible to anyone holding a role in the org's subtree or above it.
+async fn board_org(state: &AppState, caller: &Caller, org_id: i64) -> Result<orgs::Model> {
+    orgs_store::find_in_scope(&state.db, &caller.reach(), org_id).await?.ok_or(AppError::NotFound)
+}
+
+pub async fn leaderboard(state: &AppState, caller: &Caller, org_id: i64, q: BoardQuery) -> Result<BoardView> {
+    let q = q.parse()?;
+    let org = board_org(state, caller, org_id).await?;
+    let period = period_key(q.period, state.clock.now());
+    let key = state.redis.keys().board(org.id, q.metric.as_str(), &period);
+    let page = boards::read(&state.redis, &key, q.limit, caller.user_id).await?;
+    let ids: Vec<i64> = page.top.iter().map(|(id, _)| *id).collect();
+    let names = state.names.names(&state.db, &ids).await?;
+    let entries = page
+        .top
+        .into_iter()
+        .enumerate()
+        .map(|(i, (user_id, score))| BoardEntry {
+            rank: i as u64 + 1,
+            user_id,
+            display_name: names.get(&user_id).cloned().unwrap_or_default(),
+            score,
+        })
+        .collect();
+    Ok(BoardView { period_key: period, entries, me: page.me.map(|(rank, score)| MyRank { rank, score }) })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BranchRankEntry {
+    pub rank: u64,
+    pub branch_id: i64,
+    pub name: String,
+    /// Members whose home branch it is.
+    pub members: u64,
+    pub total: i64,
+    /// `total / members`, 0 for a branch without members.
+    pub per_member: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BranchRankingView {
+    pub period_key: String,
+    pub branches: Vec<BranchRankEntry>,
+    pub total: i64,
+    pub members: u64,
+}
+
+/// Branches below a township or county ranked by score per member (staff only).
+pub async fn branch_ranking(
+    state: &AppState,
+    caller: &Caller,
+    org_id: i64,
+    q: BoardQuery,
+) -> Result<BranchRankingView> {
+    let q = q.parse()?;
+    let org = board_org(state, caller, org_id).await?;
+    if !caller.has_at(&org.path, Role::TownshipAdmin) {
+        return Err(AppError::Forbidden);
+    }
+    if org.kind != OrgKind::Township.as_str() && org.kind != OrgKind::County.as_str() {
+        return Err(AppError::field("org_id", "只能对乡镇或县（区）排名"));
+    }
+    let period = period_key(q.period, state.clock.now());
+    let key = state.redis.keys().branch_totals(org.id, q.metric.as_str(), &period);
+    let totals: BTreeMap<i64, i64> = boards::branch_totals(&state.redis, &key).await?.into_iter().collect();
+    let branches: Vec<(i64, String)> = orgs::Entity::find()
+        .select_only()
+        .column(orgs::Column::Id)
+        .column(orgs::Column::Name)
+        .filter(orgs::Column::Kind.eq(OrgKind::Branch.as_str()))
+        .filter(orgs::Column::Path.starts_with(org.path.as_str()))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let counts: BTreeMap<i64, i64> = users::Entity::find()
+        .select_only()
+        .column(users::Column::HomeBranchId)
+        .column_as(users::Column::Id.count(), "n")
+        .filter(users::Column::HomeBranchId.is_in(branches.iter().map(|(id, _)| *id)))
+        .group_by(users::Column::HomeBranchId)
+        .into_tuple::<(i64, i64)>()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .collect();
+    let mut rows: Vec<BranchRankEntry> = branches
+        .into_iter()
+        .map(|(id, name)| {
+            let members = counts.get(&id).copied().unwrap_or(0).max(0) as u64;
+            let total = totals.get(&id).copied().unwrap_or(0);
+            let per_member = if members == 0 { 0.0 } else { total as f64 / members as f64 };
+            BranchRankEntry { rank: 0, branch_id: id, name, members, total, per_member }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.per_member.total_cmp(&a.per_member).then(b.total.cmp(&a.total)).then(a.branch_id.cmp(&b.branch_id))
+    });
+    for (i, row) in rows.iter_mut().enumerate() {
+        row.rank = i as u64 + 1;
+    }
+    let (total, members) = rows.iter().fold((0, 0), |(t, m), r| (t + r.total, m + r.members));
+    Ok(BranchRankingView { period_key: period, branches: rows, total, members })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AdjustRequest {
+    pub user_id: i64,
+    /// Non-zero, at most ±100000.
+    pub delta: i64,
+    /// Why: required, kept in the ledger and the audit log.
+    pub reason: String,
+}
+
+/// A secretary's correction: a ledger entry of kind `adjust`, audited with its reason.
+/// `client_key` (the Idempotency-Key header) makes a retried request credit once.
+pub async fn adjust(
+    state: &AppState,
+    caller: &Caller,
+    branch_id: i64,
+    req: AdjustRequest,
+    client_key: Option<String>,
+) -> Result<LedgerEntryView> {
+    let mut fields = FieldErrors::new();
+    if req.delta == 0 || req.delta.abs() > 100_000 {
+        fields.insert("delta".into(), "须为非零且绝对值不超过 100000".into());
+    }
+    let reason = req.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        fields.insert("reason".into(), "须填写原因（不超过 200 字）".into());
+    }
+    if client_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 64) {
+        return Err(AppError::bad_request("invalid_request", "Idempotency-Key 须为 1 到 64 个字符"));
+    }
+    let branch = orgs_store::find_in_scope(&state.db, &caller.scope(Role::Resident), branch_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !caller.has_at(&branch.path, Role::Secretary) {
+        return Err(AppError::Forbidden);
+    }
+    if branch.kind != OrgKind::Branch.as_str() {
+        return Err(AppError::field("branch_id", "须为支部"));
+    }
+    if !fields.is_empty() {
+        return Err(AppError::Validation(fields));
+    }
+    let member = users::Entity::find_by_id(req.user_id)
+        .filter(users::Column::HomeBranchId.eq(branch.id))
+        .count(&state.db)
+        .await?;
+    if member == 0 {
+        return Err(AppError::field("user_id", "不是本支部成员"));
+    }
+    let now = state.clock.now();
+    let key = match client_key {
+        Some(k) => format!("adjust:{}:{}:{k}", branch.id, caller.user_id),
+        None => format!("adjust:{}", crate::infra::random::token_hex(12)),
+    };
+    let entry = NewEntry {
+        user_id: req.user_id,
+        branch_id: branch.id,
+        delta_points: req.delta,
+        delta_minutes: 0,
+        star: None,
+        kind: LedgerKind::Adjust,
+        ref_type: "adjust",
+        ref_id: key.rsplit(':').next().unwrap_or_default().to_owned(),
+        idempotency_key: key.clone(),
+        note: Some(reason.clone()),
+        actor_id: Some(caller.user_id),
+    };
+    let txn = begin_write(&state.db).await?;
+    let update = post_entry(&txn, &entry, &branch.path, now).await?;
+    let row = points_ledger::Entity::find()
+        .filter(points_ledger::Column::IdempotencyKey.eq(key.as_str()))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the adjustment entry vanished"))?;
+    if update.is_some() {
+        audit::record(
+            &txn,
+            AuditEntry {
+                actor_id: Some(caller.user_id),
+                action: "points.adjust",
+                target_type: "user",
+                target_id: req.user_id.to_string(),
+                org_id: Some(branch.id),
+                before: None,
+                after: Some(json!({"delta": req.delta, "ledger_id": row.id})),
+                reason: Some(reason),
+                at: now,
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    publish(state, update.as_slice()).await;
+    Ok(row.into())
+}

@@ -1,0 +1,346 @@
+//! SQL for the ledger, summaries and volunteer logs. The ledger is only ever inserted
+//! into; there is no update or delete of an entry anywhere.
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+use entity::{leaderboard_dirty, points_ledger, points_summary, volunteer_logs};
+
+use super::domain::{period_key, LedgerKind, PeriodKind};
+use crate::pagination::PageRequest;
+use crate::stars::Star;
+
+/// What a ledger entry says; see `service::post_entry`.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub user_id: i64,
+    pub branch_id: i64,
+    pub delta_points: i64,
+    pub delta_minutes: i64,
+    pub star: Option<Star>,
+    pub kind: LedgerKind,
+    pub ref_type: &'static str,
+    pub ref_id: String,
+    pub idempotency_key: String,
+    pub note: Option<String>,
+    pub actor_id: Option<i64>,
+}
+
+/// Insert an entry unless one with the same idempotency key exists; None when it did.
+pub async fn insert_entry<C: ConnectionTrait>(
+    txn: &C,
+    e: &NewEntry,
+    at: DateTime<Utc>,
+) -> Result<Option<points_ledger::Model>, DbErr> {
+    let row = points_ledger::ActiveModel {
+        user_id: Set(e.user_id),
+        branch_id: Set(e.branch_id),
+        delta_points: Set(e.delta_points),
+        delta_minutes: Set(e.delta_minutes),
+        star: Set(e.star.map(|s| s.as_str().to_owned())),
+        kind: Set(e.kind.as_str().to_owned()),
+        ref_type: Set(e.ref_type.to_owned()),
+        ref_id: Set(e.ref_id.clone()),
+        idempotency_key: Set(e.idempotency_key.clone()),
+        note: Set(e.note.clone()),
+        actor_id: Set(e.actor_id),
+        week_key: Set(period_key(PeriodKind::Week, at)),
+        month_key: Set(period_key(PeriodKind::Month, at)),
+        year_key: Set(period_key(PeriodKind::Year, at)),
+        created_epoch: Set(at.timestamp()),
+        created_at: Set(at),
+        ..Default::default()
+    };
+    let inserted = points_ledger::Entity::insert(row)
+        .on_conflict(OnConflict::column(points_ledger::Column::IdempotencyKey).do_nothing().to_owned())
+        .exec_without_returning(txn)
+        .await?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    points_ledger::Entity::find()
+        .filter(points_ledger::Column::IdempotencyKey.eq(e.idempotency_key.as_str()))
+        .one(txn)
+        .await
+}
+
+/// Apply an entry to the user's summary, refusing (false) when the balance would go
+/// below zero. A conditional update, so concurrent deductions cannot both pass.
+pub async fn apply_to_summary<C: ConnectionTrait>(txn: &C, e: &NewEntry, now: DateTime<Utc>) -> Result<bool, DbErr> {
+    use points_summary::Column as S;
+    let blank = points_summary::ActiveModel {
+        user_id: Set(e.user_id),
+        balance: Set(0),
+        earned_total: Set(0),
+        volunteer_minutes_total: Set(0),
+        strong_branch: Set(0),
+        thriving_industry: Set(0),
+        eco_livable: Set(0),
+        safe_lawful: Set(0),
+        civil_happy: Set(0),
+        updated_at: Set(now),
+    };
+    points_summary::Entity::insert(blank)
+        .on_conflict(OnConflict::column(S::UserId).do_nothing().to_owned())
+        .exec_without_returning(txn)
+        .await?;
+    let earned = if e.kind.counts_on_boards() { e.delta_points } else { 0 };
+    let mut update = points_summary::Entity::update_many()
+        .col_expr(S::Balance, Expr::col(S::Balance).add(e.delta_points))
+        .col_expr(S::EarnedTotal, Expr::col(S::EarnedTotal).add(earned))
+        .col_expr(S::VolunteerMinutesTotal, Expr::col(S::VolunteerMinutesTotal).add(e.delta_minutes))
+        .col_expr(S::UpdatedAt, Expr::value(now))
+        .filter(S::UserId.eq(e.user_id));
+    if e.delta_points < 0 {
+        update = update.filter(Expr::col(S::Balance).add(e.delta_points).gte(0));
+    }
+    if let (Some(star), true) = (e.star, earned != 0) {
+        let col = star_column(star);
+        update = update.col_expr(col, Expr::col(col).add(earned));
+    }
+    Ok(update.exec(txn).await?.rows_affected == 1)
+}
+
+fn star_column(star: Star) -> points_summary::Column {
+    use points_summary::Column as S;
+    match star {
+        Star::StrongBranch => S::StrongBranch,
+        Star::ThrivingIndustry => S::ThrivingIndustry,
+        Star::EcoLivable => S::EcoLivable,
+        Star::SafeLawful => S::SafeLawful,
+        Star::CivilHappy => S::CivilHappy,
+    }
+}
+
+pub fn star_points(summary: &points_summary::Model, star: Star) -> i64 {
+    match star {
+        Star::StrongBranch => summary.strong_branch,
+        Star::ThrivingIndustry => summary.thriving_industry,
+        Star::EcoLivable => summary.eco_livable,
+        Star::SafeLawful => summary.safe_lawful,
+        Star::CivilHappy => summary.civil_happy,
+    }
+}
+
+pub async fn summary<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<Option<points_summary::Model>, DbErr> {
+    points_summary::Entity::find_by_id(user_id).one(db).await
+}
+
+/// The user's entries, newest first.
+pub async fn entries_of<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    page: PageRequest,
+) -> Result<Vec<points_ledger::Model>, DbErr> {
+    let mut q = points_ledger::Entity::find().filter(points_ledger::Column::UserId.eq(user_id));
+    if let Some(before) = page.after {
+        q = q.filter(points_ledger::Column::Id.lt(before));
+    }
+    q.order_by_desc(points_ledger::Column::Id).limit(page.limit + 1).all(db).await
+}
+
+pub async fn mark_dirty<C: ConnectionTrait>(db: &C, user_id: i64, now: DateTime<Utc>) -> Result<(), DbErr> {
+    let row = leaderboard_dirty::ActiveModel { user_id: Set(user_id), marked_at: Set(now) };
+    leaderboard_dirty::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(leaderboard_dirty::Column::UserId)
+                .update_column(leaderboard_dirty::Column::MarkedAt)
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn dirty_marks<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<leaderboard_dirty::Model>, DbErr> {
+    leaderboard_dirty::Entity::find().order_by_asc(leaderboard_dirty::Column::MarkedAt).limit(limit).all(db).await
+}
+
+/// Clear a mark unless it was renewed after `seen` (a newer failure still needs repair).
+pub async fn clear_dirty<C: ConnectionTrait>(db: &C, user_id: i64, seen: DateTime<Utc>) -> Result<(), DbErr> {
+    leaderboard_dirty::Entity::delete_many()
+        .filter(leaderboard_dirty::Column::UserId.eq(user_id))
+        .filter(leaderboard_dirty::Column::MarkedAt.lte(seen))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// One row of a ledger aggregate: a user's (or a branch's) sums within one period.
+#[derive(Debug, FromQueryResult)]
+pub struct PeriodSum {
+    pub user_id: i64,
+    pub branch_id: i64,
+    pub period: String,
+    pub points: i64,
+    pub minutes: i64,
+    /// Unix seconds of the latest entry that moved the points (minutes); None if none did.
+    pub last_points_at: Option<i64>,
+    pub last_minutes_at: Option<i64>,
+}
+
+/// Sums per (user, branch, period) of entries that count on boards, for one period kind,
+/// optionally for one user only. The database aggregates; Rust only fans out.
+pub async fn period_sums<C: ConnectionTrait>(
+    db: &C,
+    kind: PeriodKind,
+    user_id: Option<i64>,
+) -> Result<Vec<PeriodSum>, DbErr> {
+    use points_ledger::Column as L;
+    let period_col = match kind {
+        PeriodKind::Week => Some(L::WeekKey),
+        PeriodKind::Month => Some(L::MonthKey),
+        PeriodKind::Year => Some(L::YearKey),
+        PeriodKind::All => None,
+    };
+    let last_at =
+        |col: L| Expr::expr(Expr::case(Expr::col(col).ne(0), Expr::col(L::CreatedEpoch)).finally(Expr::null())).max();
+    let mut q = points_ledger::Entity::find()
+        .select_only()
+        .column(L::UserId)
+        .column(L::BranchId)
+        .expr_as(sum_i64(L::DeltaPoints), "points")
+        .expr_as(sum_i64(L::DeltaMinutes), "minutes")
+        .expr_as(last_at(L::DeltaPoints), "last_points_at")
+        .expr_as(last_at(L::DeltaMinutes), "last_minutes_at")
+        .filter(L::Kind.ne(LedgerKind::Redeem.as_str()))
+        .group_by(L::UserId)
+        .group_by(L::BranchId);
+    q = match period_col {
+        Some(col) => q.expr_as(Expr::col(col), "period").group_by(col),
+        None => q.expr_as(Expr::val("all"), "period"),
+    };
+    if let Some(user) = user_id {
+        q = q.filter(L::UserId.eq(user));
+    }
+    q.into_model::<PeriodSum>().all(db).await
+}
+
+/// `CAST(COALESCE(SUM(col), 0) AS BIGINT)`: PostgreSQL sums bigints as numeric.
+fn sum_i64(col: points_ledger::Column) -> Expr {
+    Expr::from(Func::coalesce([Expr::col(col).sum(), Expr::val(0)])).cast_as(Alias::new("BIGINT"))
+}
+
+// --- volunteer logs -------------------------------------------------------------------
+
+pub struct NewLog<'a> {
+    pub user_id: i64,
+    pub branch_id: i64,
+    pub description: &'a str,
+    pub star: Star,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    pub minutes: i32,
+    pub media_ids: &'a [i64],
+}
+
+pub async fn insert_log<C: ConnectionTrait>(
+    db: &C,
+    new: NewLog<'_>,
+    now: DateTime<Utc>,
+) -> Result<volunteer_logs::Model, DbErr> {
+    volunteer_logs::ActiveModel {
+        user_id: Set(new.user_id),
+        branch_id: Set(new.branch_id),
+        description: Set(new.description.to_owned()),
+        star: Set(new.star.as_str().to_owned()),
+        started_at: Set(new.started_at),
+        ended_at: Set(new.ended_at),
+        minutes: Set(new.minutes),
+        media_ids: Set(serde_json::json!(new.media_ids)),
+        status: Set("pending".to_owned()),
+        reviewer_id: Set(None),
+        review_comment: Set(None),
+        reviewed_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+pub async fn find_log<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<volunteer_logs::Model>, DbErr> {
+    volunteer_logs::Entity::find_by_id(id).one(db).await
+}
+
+/// Move a pending log to approved or rejected; false if someone reviewed it first.
+pub async fn review_log<C: ConnectionTrait>(
+    txn: &C,
+    id: i64,
+    approve: bool,
+    reviewer: i64,
+    comment: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use volunteer_logs::Column as V;
+    let res = volunteer_logs::Entity::update_many()
+        .col_expr(V::Status, Expr::value(if approve { "approved" } else { "rejected" }))
+        .col_expr(V::ReviewerId, Expr::value(reviewer))
+        .col_expr(V::ReviewComment, Expr::value(comment))
+        .col_expr(V::ReviewedAt, Expr::value(now))
+        .filter(V::Id.eq(id))
+        .filter(V::Status.eq("pending"))
+        .exec(txn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+pub async fn logs_of_branch<C: ConnectionTrait>(
+    db: &C,
+    branch_id: i64,
+    status: Option<&str>,
+    page: PageRequest,
+) -> Result<Vec<volunteer_logs::Model>, DbErr> {
+    let mut q = volunteer_logs::Entity::find().filter(volunteer_logs::Column::BranchId.eq(branch_id));
+    if let Some(status) = status {
+        q = q.filter(volunteer_logs::Column::Status.eq(status));
+    }
+    if let Some(after) = page.after {
+        q = q.filter(volunteer_logs::Column::Id.gt(after));
+    }
+    q.order_by_asc(volunteer_logs::Column::Id).limit(page.limit + 1).all(db).await
+}
+
+pub async fn logs_of_user<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    page: PageRequest,
+) -> Result<Vec<volunteer_logs::Model>, DbErr> {
+    let mut q = volunteer_logs::Entity::find().filter(volunteer_logs::Column::UserId.eq(user_id));
+    if let Some(before) = page.after {
+        q = q.filter(volunteer_logs::Column::Id.lt(before));
+    }
+    q.order_by_desc(volunteer_logs::Column::Id).limit(page.limit + 1).all(db).await
+}
+
+/// A branch's sums per period (all its members), for its row in branch totals.
+#[derive(Debug, FromQueryResult)]
+pub struct BranchSum {
+    pub period: String,
+    pub points: i64,
+    pub minutes: i64,
+}
+
+pub async fn branch_period_sums<C: ConnectionTrait>(
+    db: &C,
+    kind: PeriodKind,
+    branch_id: i64,
+) -> Result<Vec<BranchSum>, DbErr> {
+    use points_ledger::Column as L;
+    let mut q = points_ledger::Entity::find()
+        .select_only()
+        .expr_as(sum_i64(L::DeltaPoints), "points")
+        .expr_as(sum_i64(L::DeltaMinutes), "minutes")
+        .filter(L::Kind.ne(LedgerKind::Redeem.as_str()))
+        .filter(L::BranchId.eq(branch_id));
+    q = match kind {
+        PeriodKind::Week => q.expr_as(Expr::col(L::WeekKey), "period").group_by(L::WeekKey),
+        PeriodKind::Month => q.expr_as(Expr::col(L::MonthKey), "period").group_by(L::MonthKey),
+        PeriodKind::Year => q.expr_as(Expr::col(L::YearKey), "period").group_by(L::YearKey),
+        PeriodKind::All => q.expr_as(Expr::val("all"), "period"),
+    };
+    q.into_model::<BranchSum>().all(db).await
+}

@@ -1,0 +1,239 @@
+//! Volunteer logs: a member reports service; a secretary of the log's branch approves
+//! (crediting minutes, and points at the branch's rate, in the same transaction) or
+//! rejects it. Nobody reviews their own log.
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use entity::volunteer_logs;
+
+use super::domain::LedgerKind;
+use super::service::{post_entry, publish};
+use super::store::{self, NewEntry, NewLog};
+use crate::audit::{self, AuditEntry};
+use crate::error::{AppError, FieldErrors, Result};
+use crate::infra::db::begin_write;
+use crate::orgs::domain::{Caller, OrgKind, Role};
+use crate::orgs::store as orgs_store;
+use crate::pagination::{Page, PageRequest};
+use crate::stars::{Star, STAR_INVALID};
+use crate::state::AppState;
+
+/// Clocks on phones drift: an end this far in the future still counts as now.
+const CLOCK_SKEW: Duration = Duration::minutes(5);
+const MAX_MEDIA: usize = 9;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewLogRequest {
+    pub description: String,
+    pub star: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    #[serde(default)]
+    pub media_ids: Vec<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReviewRequest {
+    pub approve: bool,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LogListQuery {
+    /// `pending`, `approved` or `rejected`.
+    pub status: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogView {
+    pub id: i64,
+    pub user_id: i64,
+    pub branch_id: i64,
+    pub description: String,
+    pub star: Star,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    pub minutes: i32,
+    pub media_ids: Vec<i64>,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    pub reviewer_id: Option<i64>,
+    pub review_comment: Option<String>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+fn view(m: volunteer_logs::Model) -> LogView {
+    LogView {
+        id: m.id,
+        user_id: m.user_id,
+        branch_id: m.branch_id,
+        description: m.description,
+        star: Star::parse(&m.star).unwrap_or(Star::CivilHappy),
+        started_at: m.started_at,
+        ended_at: m.ended_at,
+        minutes: m.minutes,
+        media_ids: serde_json::from_value(m.media_ids).unwrap_or_default(),
+        status: m.status,
+        reviewer_id: m.reviewer_id,
+        review_comment: m.review_comment,
+        reviewed_at: m.reviewed_at,
+        created_at: m.created_at,
+    }
+}
+
+/// Points for service at the branch's rate, rounded to the nearest point.
+pub fn points_for(minutes: i32, points_per_hour: i32) -> i64 {
+    (i64::from(minutes) * i64::from(points_per_hour) + 30) / 60
+}
+
+pub async fn create(state: &AppState, caller: &Caller, branch_id: i64, req: NewLogRequest) -> Result<LogView> {
+    let now = state.clock.now();
+    let mut fields = FieldErrors::new();
+    let description = req.description.trim();
+    if description.is_empty() || description.chars().count() > 500 {
+        fields.insert("description".into(), "须为 1 到 500 个字符".into());
+    }
+    let star = Star::parse(&req.star);
+    if star.is_none() {
+        fields.insert("star".into(), STAR_INVALID.into());
+    }
+    let span = req.ended_at - req.started_at;
+    if span <= Duration::zero() {
+        fields.insert("ended_at".into(), "结束时间须晚于开始时间".into());
+    } else if span > Duration::hours(24) {
+        fields.insert("ended_at".into(), "单次服务不能超过 24 小时".into());
+    } else if req.ended_at > now + CLOCK_SKEW {
+        fields.insert("ended_at".into(), "结束时间不能在将来".into());
+    }
+    if req.media_ids.len() > MAX_MEDIA {
+        fields.insert("media_ids".into(), format!("最多 {MAX_MEDIA} 张照片"));
+    }
+    let branch = orgs_store::find_in_scope(&state.db, &caller.scope(Role::Resident), branch_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if branch.kind != OrgKind::Branch.as_str() {
+        return Err(AppError::field("branch_id", "须为支部"));
+    }
+    if !fields.is_empty() {
+        return Err(AppError::Validation(fields));
+    }
+    crate::media::service::check_owned(&state.db, caller.user_id, &req.media_ids).await?;
+    let new = NewLog {
+        user_id: caller.user_id,
+        branch_id: branch.id,
+        description,
+        star: star.expect("checked above"),
+        started_at: req.started_at,
+        ended_at: req.ended_at,
+        minutes: span.num_minutes() as i32,
+        media_ids: &req.media_ids,
+    };
+    let log = store::insert_log(&state.db, new, now).await?;
+    Ok(view(log))
+}
+
+pub async fn review(state: &AppState, caller: &Caller, log_id: i64, req: ReviewRequest) -> Result<LogView> {
+    let comment = req.comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
+    if comment.as_ref().is_some_and(|c| c.chars().count() > 500) {
+        return Err(AppError::field("comment", "不超过 500 字"));
+    }
+    let now = state.clock.now();
+    let txn = begin_write(&state.db).await?;
+    let log = store::find_log(&txn, log_id).await?.ok_or(AppError::NotFound)?;
+    let branch = orgs_store::find_in_scope(&txn, &caller.scope(Role::Resident), log.branch_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !caller.has_at(&branch.path, Role::Secretary) || log.user_id == caller.user_id {
+        return Err(AppError::Forbidden);
+    }
+    if !store::review_log(&txn, log.id, req.approve, caller.user_id, comment.clone(), now).await? {
+        return Err(AppError::Conflict { code: "already_reviewed", message: "该记录已审核" });
+    }
+    let mut update = None;
+    if req.approve {
+        let entry = NewEntry {
+            user_id: log.user_id,
+            branch_id: log.branch_id,
+            delta_points: points_for(log.minutes, branch.points_per_hour),
+            delta_minutes: i64::from(log.minutes),
+            star: Star::parse(&log.star),
+            kind: LedgerKind::Volunteer,
+            ref_type: "volunteer_log",
+            ref_id: log.id.to_string(),
+            idempotency_key: format!("volunteer_log:{}", log.id),
+            note: Some(log.description.chars().take(100).collect()),
+            actor_id: Some(caller.user_id),
+        };
+        update = post_entry(&txn, &entry, &branch.path, now).await?;
+    }
+    audit::record(
+        &txn,
+        AuditEntry {
+            actor_id: Some(caller.user_id),
+            action: if req.approve { "volunteer_log.approve" } else { "volunteer_log.reject" },
+            target_type: "volunteer_log",
+            target_id: log.id.to_string(),
+            org_id: Some(log.branch_id),
+            before: Some(json!({"status": "pending"})),
+            after: Some(json!({"status": if req.approve { "approved" } else { "rejected" }, "comment": comment})),
+            reason: comment.clone(),
+            at: now,
+        },
+    )
+    .await?;
+    let reviewed = store::find_log(&txn, log.id).await?.ok_or(AppError::NotFound)?;
+    txn.commit().await?;
+    publish(state, update.as_slice()).await;
+    Ok(view(reviewed))
+}
+
+fn parse_status(status: Option<&str>) -> Result<Option<&str>> {
+    match status {
+        None => Ok(None),
+        Some(s @ ("pending" | "approved" | "rejected")) => Ok(Some(s)),
+        Some(_) => Err(AppError::field("status", "须为 pending、approved 或 rejected")),
+    }
+}
+
+/// A branch's logs, for its secretaries (the review queue with `status=pending`).
+pub async fn list_for_branch(
+    state: &AppState,
+    caller: &Caller,
+    branch_id: i64,
+    status: Option<&str>,
+    page: PageRequest,
+) -> Result<Page<LogView>> {
+    let status = parse_status(status)?;
+    let branch = orgs_store::find_in_scope(&state.db, &caller.scope(Role::Resident), branch_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !caller.has_at(&branch.path, Role::Secretary) {
+        return Err(AppError::Forbidden);
+    }
+    let rows = store::logs_of_branch(&state.db, branch.id, status, page).await?;
+    Ok(Page::from_rows(rows, page, |r| r.id, view))
+}
+
+pub async fn list_mine(state: &AppState, caller: &Caller, page: PageRequest) -> Result<Page<LogView>> {
+    let rows = store::logs_of_user(&state.db, caller.user_id, page).await?;
+    Ok(Page::from_rows(rows, page, |r| r.id, view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::points_for;
+
+    #[test]
+    fn points_round_to_the_nearest() {
+        assert_eq!(points_for(60, 10), 10);
+        assert_eq!(points_for(90, 10), 15);
+        assert_eq!(points_for(5, 10), 1);
+        assert_eq!(points_for(2, 10), 0);
+        assert_eq!(points_for(24 * 60, 10), 240);
+    }
+}

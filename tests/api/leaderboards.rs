@@ -1,0 +1,239 @@
+//! Leaderboards: order, ties, periods, the caller's rank, scope, branch ranking, and
+//! Redis being derived (rebuild after FLUSHALL, repair after a failed update).
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use entity::leaderboard_dirty;
+use reqwest::StatusCode;
+use sea_orm::{EntityTrait, PaginatorTrait};
+
+use crate::helpers::{spawn_app, spawn_app_with, OwnRedis, Session, TestApp, Tree};
+
+struct Branches {
+    tree: Tree,
+    sec_a: Session,
+    sec_b: Session,
+}
+
+async fn setup(app: &TestApp) -> (Session, Branches) {
+    let admin = app.super_admin().await;
+    let tree = app.tree(&admin).await;
+    let sec_a = app.user_with_role(&admin, "l-sec-a", tree.branch_a, "secretary").await;
+    let sec_b = app.user_with_role(&admin, "l-sec-b", tree.branch_b, "secretary").await;
+    (admin, Branches { tree, sec_a, sec_b })
+}
+
+fn ids(board: &serde_json::Value) -> Vec<i64> {
+    board["entries"].as_array().unwrap().iter().map(|e| e["user_id"].as_i64().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn boards_rank_by_score_and_ties_go_to_who_got_there_first() {
+    let app = spawn_app().await;
+    let (admin, b) = setup(&app).await;
+    let a1 = app.user_with_role(&admin, "l-a1", b.tree.branch_a, "resident").await;
+    let a2 = app.user_with_role(&admin, "l-a2", b.tree.branch_a, "resident").await;
+    let a3 = app.user_with_role(&admin, "l-a3", b.tree.branch_a, "resident").await;
+    app.credit(&b.sec_a, b.tree.branch_a, a1.user_id, 30).await;
+    app.credit(&b.sec_a, b.tree.branch_a, a2.user_id, 20).await;
+    app.clock.advance(chrono::Duration::minutes(2));
+    app.credit(&b.sec_a, b.tree.branch_a, a3.user_id, 20).await;
+
+    let (status, board) = app.board(&a3.token, b.tree.branch_a, "points", "week").await;
+    assert_eq!(status, StatusCode::OK, "{board}");
+    assert_eq!(ids(&board), vec![a1.user_id, a2.user_id, a3.user_id], "{board}");
+    let entries = board["entries"].as_array().unwrap();
+    assert_eq!(entries[0]["rank"], 1);
+    assert_eq!(entries[0]["score"], 30);
+    assert_eq!(entries[2]["score"], 20);
+    assert_eq!(entries[0]["display_name"], "微信用户");
+    assert_eq!(board["me"], serde_json::json!({"rank": 3, "score": 20}));
+    assert!(board["period_key"].as_str().unwrap().starts_with('w'));
+
+    app.credit(&b.sec_a, b.tree.branch_a, a3.user_id, 1).await;
+    let (_, board) = app.board(&a3.token, b.tree.branch_a, "points", "week").await;
+    assert_eq!(ids(&board), vec![a1.user_id, a3.user_id, a2.user_id]);
+
+    let (_, limited) = app.get(&format!("/orgs/{}/leaderboard?period=all&limit=1", b.tree.branch_a), &a2.token).await;
+    assert_eq!(ids(&limited), vec![a1.user_id]);
+    assert_eq!(limited["me"]["rank"], 3, "me is given even below the page");
+    let outsider_board = app.board(&b.sec_b.token, b.tree.branch_b, "points", "week").await.1;
+    assert!(outsider_board["me"].is_null() && ids(&outsider_board).is_empty());
+}
+
+#[tokio::test]
+async fn a_period_only_holds_what_was_earned_in_it() {
+    let app = spawn_app().await;
+    let (admin, b) = setup(&app).await;
+    let early = app.user_with_role(&admin, "l-early", b.tree.branch_a, "resident").await;
+    let late = app.user_with_role(&admin, "l-late", b.tree.branch_a, "resident").await;
+    app.credit(&b.sec_a, b.tree.branch_a, early.user_id, 10).await;
+    app.clock.advance(chrono::Duration::days(8));
+    app.credit(&b.sec_a, b.tree.branch_a, late.user_id, 5).await;
+
+    let (_, week) = app.board(&late.token, b.tree.branch_a, "points", "week").await;
+    assert_eq!(ids(&week), vec![late.user_id], "last week's credit is not on this week's board");
+    let (_, all) = app.board(&late.token, b.tree.branch_a, "points", "all").await;
+    assert_eq!(ids(&all), vec![early.user_id, late.user_id]);
+    let (_, minutes) = app.board(&late.token, b.tree.branch_a, "volunteer_minutes", "all").await;
+    assert!(ids(&minutes).is_empty(), "adjustments carry no minutes");
+
+    let (status, body) = app.board(&late.token, b.tree.branch_a, "points", "decade").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["fields"]["period"].is_string());
+}
+
+#[tokio::test]
+async fn volunteer_minutes_have_their_own_board_up_the_tree() {
+    let app = spawn_app().await;
+    let (admin, b) = setup(&app).await;
+    let member = app.user_with_role(&admin, "l-vol", b.tree.branch_b, "party_member").await;
+    let (_, log) = app.log_service(&member.token, b.tree.branch_b, 90, "civil_happy").await;
+    app.review_log(&b.sec_b.token, log["id"].as_i64().unwrap(), true).await;
+    for org in [b.tree.branch_b, b.tree.township, b.tree.county] {
+        let (status, board) = app.board(&member.token, org, "volunteer_minutes", "month").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(board["entries"][0]["score"], 90, "org {org}: {board}");
+        let (_, points) = app.board(&member.token, org, "points", "year").await;
+        assert_eq!(points["entries"][0]["score"], 15);
+    }
+}
+
+#[tokio::test]
+async fn boards_are_visible_only_to_their_subtree_and_above() {
+    let app = spawn_app().await;
+    let (admin, b) = setup(&app).await;
+    let resident = app.user_with_role(&admin, "l-res", b.tree.branch_a, "resident").await;
+    let other = app.user_with_role(&admin, "l-other", b.tree.branch_b, "resident").await;
+    app.credit(&b.sec_b, b.tree.branch_b, other.user_id, 9).await;
+    let outsider = app.wechat_user("l-outsider").await;
+
+    for org in [b.tree.branch_a, b.tree.township, b.tree.county] {
+        let (status, _) = app.board(&resident.token, org, "points", "week").await;
+        assert_eq!(status, StatusCode::OK, "org {org}");
+    }
+    let (_, county) = app.board(&resident.token, b.tree.county, "points", "week").await;
+    assert_eq!(ids(&county), vec![other.user_id], "the county board spans every branch");
+    let (status, _) = app.board(&resident.token, b.tree.branch_b, "points", "week").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a sibling branch's board");
+    let (status, _) = app.board(&outsider.token, b.tree.county, "points", "week").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn branches_rank_by_points_per_member() {
+    let app = spawn_app().await;
+    let (admin, b) = setup(&app).await;
+    let a1 = app.user_with_role(&admin, "l-r-a1", b.tree.branch_a, "resident").await;
+    let a2 = app.user_with_role(&admin, "l-r-a2", b.tree.branch_a, "resident").await;
+    let b1 = app.user_with_role(&admin, "l-r-b1", b.tree.branch_b, "resident").await;
+    app.credit(&b.sec_a, b.tree.branch_a, a1.user_id, 30).await;
+    app.credit(&b.sec_a, b.tree.branch_a, a2.user_id, 30).await;
+    app.credit(&b.sec_b, b.tree.branch_b, b1.user_id, 40).await;
+    let township = app.user_with_role(&admin, "l-town", b.tree.township, "township_admin").await;
+
+    let (status, ranking) =
+        app.get(&format!("/orgs/{}/branch-ranking?metric=points&period=month", b.tree.township), &township.token).await;
+    assert_eq!(status, StatusCode::OK, "{ranking}");
+    let rows = ranking["branches"].as_array().unwrap();
+    assert_eq!(rows[0]["branch_id"], b.tree.branch_b);
+    assert_eq!(rows[0]["per_member"], 40.0);
+    assert_eq!(rows[1]["branch_id"], b.tree.branch_a);
+    assert_eq!(rows[1]["members"], 2);
+    assert_eq!(rows[1]["total"], 60);
+    assert_eq!(rows[1]["per_member"], 30.0);
+    assert_eq!(ranking["total"], 100);
+
+    let (status, _) = app.get(&format!("/orgs/{}/branch-ranking", b.tree.township), &a1.token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.get(&format!("/orgs/{}/branch-ranking", b.tree.branch_a), &admin.token).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// Every board and branch-total key under the app's prefix with its members and scores.
+async fn snapshot(url: &str, prefix: &str) -> BTreeMap<String, Vec<(String, f64)>> {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:{{o*")).query_async(&mut conn).await.unwrap();
+    let mut out = BTreeMap::new();
+    for key in keys {
+        let members: Vec<(String, f64)> =
+            redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1).arg("WITHSCORES").query_async(&mut conn).await.unwrap();
+        out.insert(key, members);
+    }
+    out
+}
+
+async fn wait_for<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test]
+async fn a_rebuild_after_flushall_gives_identical_boards() {
+    let redis = OwnRedis::start().await;
+    let url = redis.url();
+    let app = spawn_app_with(|s| s.redis_url = url.clone()).await;
+    let (admin, b) = setup(&app).await;
+    let a1 = app.user_with_role(&admin, "l-f-a1", b.tree.branch_a, "resident").await;
+    let b1 = app.user_with_role(&admin, "l-f-b1", b.tree.branch_b, "resident").await;
+    app.credit(&b.sec_a, b.tree.branch_a, a1.user_id, 12).await;
+    app.clock.advance(chrono::Duration::days(9));
+    app.credit(&b.sec_b, b.tree.branch_b, b1.user_id, 7).await;
+    app.credit(&b.sec_b, b.tree.branch_b, b1.user_id, -2).await;
+    let (_, log) = app.log_service(&a1.token, b.tree.branch_a, 45, "safe_lawful").await;
+    app.review_log(&b.sec_a.token, log["id"].as_i64().unwrap(), true).await;
+
+    let prefix = app.state.redis.keys().prefix().to_owned();
+    let before = snapshot(&url, &prefix).await;
+    assert!(before.len() > 20, "boards for 3 orgs × 2 metrics × 4 periods plus totals: {}", before.len());
+
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+    assert!(snapshot(&url, &prefix).await.is_empty());
+
+    // The reconciler notices the missing epoch marker and rebuilds from the ledger.
+    wait_for("the rebuild", || async { snapshot(&url, &prefix).await.len() == before.len() }).await;
+    assert_eq!(snapshot(&url, &prefix).await, before);
+    let (_, board) = app.board(&a1.token, b.tree.county, "points", "all").await;
+    assert_eq!(ids(&board), vec![a1.user_id, b1.user_id]);
+}
+
+#[tokio::test]
+async fn a_credit_while_redis_is_down_succeeds_and_the_board_is_repaired() {
+    let redis = OwnRedis::start().await;
+    let url = redis.url();
+    let app = spawn_app_with(|s| s.redis_url = url.clone()).await;
+    let (admin, b) = setup(&app).await;
+    let member = app.user_with_role(&admin, "l-down", b.tree.branch_a, "resident").await;
+    app.credit(&b.sec_a, b.tree.branch_a, member.user_id, 10).await;
+
+    let (port, dir) = redis.save_and_stop();
+    let (status, body) = app.adjust(&b.sec_a.token, b.tree.branch_a, member.user_id, 5, None).await;
+    assert_eq!(status, StatusCode::CREATED, "the credit does not depend on Redis: {body}");
+    let (_, points) = app.get("/me/points", &member.token).await;
+    assert_eq!(points["balance"], 15, "the ledger is right");
+    let (status, body) = app.board(&member.token, b.tree.branch_a, "points", "week").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["code"], "redis_unavailable");
+    assert_eq!(leaderboard_dirty::Entity::find().count(&app.state.db).await.unwrap(), 1);
+
+    // Redis comes back with its old data (epoch present, board stale at 10).
+    let _redis = OwnRedis::start_at(port, dir).await;
+    wait_for("the repair", || async {
+        app.board(&member.token, b.tree.branch_a, "points", "week").await.1["entries"][0]["score"] == 15
+    })
+    .await;
+    let (_, county) = app.board(&member.token, b.tree.county, "points", "all").await;
+    assert_eq!(county["entries"][0]["score"], 15);
+    wait_for("the mark to clear", || async {
+        leaderboard_dirty::Entity::find().count(&app.state.db).await.unwrap() == 0
+    })
+    .await;
+}
