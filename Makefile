@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test build lint openapi
+.PHONY: run test build lint openapi bench
 
 run:
 	scripts/ensure-redis.sh
@@ -23,3 +23,6 @@ lint:
 # Regenerate the committed OpenAPI document after changing routes.
 openapi:
 	$(CARGO) run -q --bin fivestar -- openapi > api-docs/openapi.json
+
+bench:
+	bench/run.sh

@@ -12,7 +12,7 @@ use crate::auth::service::{create_super_admin, CreateAdminError};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::startup::{build_state, Application};
-use crate::{infra, maintenance, openapi, seed, telemetry};
+use crate::{infra, maintenance, openapi, seed, seed_bench, telemetry};
 
 #[derive(Parser)]
 #[command(name = "fivestar", version, about = "五星支部 backend")]
@@ -37,6 +37,18 @@ enum Command {
     },
     /// Create a small demo county and print how to log in to it.
     SeedDemo,
+    /// Bulk-load a county-sized data set for benchmarks (empty database only).
+    SeedBench {
+        #[arg(long, default_value_t = 100_000)]
+        members: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        ledger_entries: usize,
+        /// Where to write access tokens of seeded members, one a line.
+        #[arg(long, default_value = "bench/tokens.txt")]
+        tokens: PathBuf,
+        #[arg(long, default_value_t = 2000)]
+        token_count: usize,
+    },
     /// Recompute every Redis structure from SQL.
     RebuildRedis,
     /// Print the OpenAPI 3.1 document.
@@ -112,6 +124,21 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             let state = build_state(settings, Clock::default()).await?;
             let report = seed::demo(&state).await?;
             print!("{report}");
+        }
+        Command::SeedBench { members, ledger_entries, tokens, token_count } => {
+            let state = build_state(settings, Clock::default()).await?;
+            let spec = seed_bench::BenchSpec {
+                townships: 20,
+                branches_per_township: 30,
+                members,
+                ledger_entries,
+                token_count,
+            };
+            let report = seed_bench::seed(&state, &spec, &tokens).await?;
+            println!("county_id={}", report.county_id);
+            println!("branch_id={}", report.branch_ids[0]);
+            println!("first_user_id={}", report.first_user_id);
+            println!("seed_seconds={:.1}", report.seconds);
         }
         Command::RebuildRedis => {
             let state = build_state(settings, Clock::default()).await?;

@@ -15,6 +15,7 @@ pub mod orgs;
 pub mod pagination;
 pub mod points;
 pub mod seed;
+pub mod seed_bench;
 pub mod stars;
 pub mod startup;
 pub mod state;

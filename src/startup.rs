@@ -34,7 +34,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         Redis::new(&settings.redis_url, &settings.redis_prefix, Duration::from_millis(settings.redis_timeout_ms))?;
     let jwt = JwtKeys::new(&settings.jwt_secret()?, settings.access_ttl_secs);
     let wechat = WechatClient::new(&settings.wechat_api_base, settings.wechat_credentials())?;
-    Ok(AppState { db, redis, clock, settings: Arc::new(settings), jwt, wechat, names: Default::default() })
+    Ok(AppState { db, redis, clock, settings: Arc::new(settings), jwt, wechat, caches: Default::default() })
 }
 
 impl Application {

@@ -7,7 +7,9 @@ use sea_orm::DatabaseConnection;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::infra::jwt::JwtKeys;
+use crate::infra::cache::TtlCache;
 use crate::infra::names::NameCache;
+use crate::orgs::domain::Caller;
 use crate::infra::redis::Redis;
 use crate::infra::wechat::WechatClient;
 
@@ -19,5 +21,25 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub jwt: JwtKeys,
     pub wechat: WechatClient,
-    pub names: Arc<NameCache>,
+    pub caches: Arc<Caches>,
+}
+
+/// Per-process caches of hot, rarely changing reads. See `infra::cache` for the rules.
+pub struct Caches {
+    pub names: NameCache,
+    /// Who a user is and which roles they hold; dropped here on every role change made
+    /// through this server, and at most two seconds old otherwise.
+    pub callers: TtlCache<i64, Caller>,
+    /// Orgs by id: their path and kind never change once created.
+    pub orgs: TtlCache<i64, entity::orgs::Model>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Caches {
+            names: NameCache::default(),
+            callers: TtlCache::new(std::time::Duration::from_secs(2), 100_000),
+            orgs: TtlCache::new(std::time::Duration::from_secs(60), 100_000),
+        }
+    }
 }

@@ -26,7 +26,11 @@ impl FromRequest for CurrentUser {
             let state = state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("AppState is not registered")))?;
             let token = token.ok_or_else(AppError::unauthenticated)?;
             let user_id = state.jwt.verify(&token).ok_or_else(AppError::unauthenticated)?;
+            if let Some(caller) = state.caches.callers.get(&user_id) {
+                return Ok(CurrentUser(caller));
+            }
             let caller = load_caller(&state.db, user_id).await?.ok_or_else(AppError::unauthenticated)?;
+            state.caches.callers.insert(user_id, caller.clone());
             Ok(CurrentUser(caller))
         })
     }

@@ -1,4 +1,5 @@
 //! Adapters to the world outside the process: SQL, Redis, WeChat, token signing, randomness.
+pub mod cache;
 pub mod db;
 pub mod jwt;
 pub mod keys;

@@ -1,36 +1,35 @@
-//! A small per-process cache of display names, so a leaderboard page costs one Redis
-//! round trip and at most one batched SQL query, never a query per entry. Entries live
-//! a minute; a renamed member shows the new name within that.
+//! Display names for leaderboards, cached per process, so a leaderboard page costs one
+//! Redis round trip and at most one batched SQL query, never a query per entry. A renamed
+//! member shows the new name within a minute.
 use std::collections::HashMap;
-use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
 use entity::users;
 
-const TTL: Duration = Duration::from_secs(60);
-const MAX_ENTRIES: usize = 200_000;
+use super::cache::TtlCache;
 
-#[derive(Default)]
 pub struct NameCache {
-    entries: RwLock<HashMap<i64, (String, Instant)>>,
+    cache: TtlCache<i64, String>,
+}
+
+impl Default for NameCache {
+    fn default() -> Self {
+        NameCache { cache: TtlCache::new(Duration::from_secs(60), 200_000) }
+    }
 }
 
 impl NameCache {
     pub async fn names<C: ConnectionTrait>(&self, db: &C, ids: &[i64]) -> Result<HashMap<i64, String>, DbErr> {
-        let now = Instant::now();
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing = Vec::new();
-        {
-            let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-            for id in ids {
-                match entries.get(id) {
-                    Some((name, at)) if now.duration_since(*at) < TTL => {
-                        found.insert(*id, name.clone());
-                    }
-                    _ => missing.push(*id),
+        for id in ids {
+            match self.cache.get(id) {
+                Some(name) => {
+                    found.insert(*id, name);
                 }
+                None => missing.push(*id),
             }
         }
         if missing.is_empty() {
@@ -44,12 +43,8 @@ impl NameCache {
             .into_tuple()
             .all(db)
             .await?;
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if entries.len() + rows.len() > MAX_ENTRIES {
-            entries.clear();
-        }
         for (id, name) in rows {
-            entries.insert(id, (name.clone(), now));
+            self.cache.insert(id, name.clone());
             found.insert(id, name);
         }
         Ok(found)

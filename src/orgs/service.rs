@@ -275,6 +275,7 @@ pub async fn grant_role(state: &AppState, caller: &Caller, org_id: i64, req: Rol
         audit_role(&txn, caller.user_id, "role.grant", &view, now).await?;
     }
     txn.commit().await?;
+    state.caches.callers.invalidate(&req.user_id);
     Ok(view)
 }
 
@@ -291,6 +292,7 @@ pub async fn revoke_role(state: &AppState, caller: &Caller, org_id: i64, req: Ro
     let view = RoleView { user_id: req.user_id, org_id: org.id, role };
     audit_role(&txn, caller.user_id, "role.revoke", &view, now).await?;
     txn.commit().await?;
+    state.caches.callers.invalidate(&req.user_id);
     Ok(())
 }
 

@@ -145,25 +145,34 @@ pub async fn set_scores(redis: &Redis, writes: &[(String, i64, f64)]) -> RedisRe
     pipe.query_async::<()>(&mut conn).await
 }
 
-/// Replace a whole key with these members: written under a temporary name, then renamed
-/// over the live one in a single step.
-pub async fn replace(conn: &mut ConnectionManager, key: &str, members: &[(i64, f64)], token: &str) -> RedisResult<()> {
-    let temp = format!("{key}:rebuild:{token}");
-    let _: () = redis::cmd("DEL").arg(&temp).query_async(conn).await?;
-    for chunk in members.chunks(1000) {
-        let mut cmd = redis::cmd("ZADD");
-        cmd.arg(&temp);
-        for (member, score) in chunk {
-            cmd.arg(*score).arg(*member);
-        }
-        let _: () = cmd.query_async(conn).await?;
+/// Replace whole keys with these members: each is written under a temporary name, then
+/// renamed over the live one in a single step, so readers never see a half-built board.
+/// All of `boards` goes in one pipeline.
+pub async fn replace_many(conn: &mut ConnectionManager, boards: &[(String, Vec<(i64, f64)>)], token: &str) -> RedisResult<()> {
+    if boards.is_empty() {
+        return Ok(());
     }
-    let period = key.rsplit(':').next().unwrap_or_default();
     let mut pipe = redis::pipe();
-    pipe.rename(&temp, key).ignore();
-    let expire_at = expire_arg(period);
-    if expire_at > 0 {
-        pipe.expire_at(key, expire_at).ignore();
+    for (key, members) in boards {
+        let temp = format!("{key}:rebuild:{token}");
+        pipe.del(&temp).ignore();
+        for chunk in members.chunks(1000) {
+            let mut cmd = redis::cmd("ZADD");
+            cmd.arg(&temp);
+            for (member, score) in chunk {
+                cmd.arg(*score).arg(*member);
+            }
+            pipe.add_command(cmd).ignore();
+        }
+        if members.is_empty() {
+            pipe.del(key).ignore();
+            continue;
+        }
+        pipe.rename(&temp, key).ignore();
+        let expire_at = expire_arg(key.rsplit(':').next().unwrap_or_default());
+        if expire_at > 0 {
+            pipe.expire_at(key, expire_at).ignore();
+        }
     }
     pipe.query_async::<()>(conn).await
 }

@@ -74,9 +74,25 @@ fn score(points: i64, last: i64) -> f64 {
     encode_score(points, DateTime::from_timestamp(last, 0).unwrap_or_default())
 }
 
+/// The oldest period key of this kind whose board may still be alive at `now`.
+fn oldest_live(kind: PeriodKind, now: DateTime<Utc>) -> Option<String> {
+    let back = match kind {
+        PeriodKind::Week => chrono::Duration::days(7 * 9 + 7),
+        PeriodKind::Month => chrono::Duration::days(400 + 62),
+        PeriodKind::Year => chrono::Duration::days(3 * 366 + 366),
+        PeriodKind::All => return None,
+    };
+    Some(super::domain::period_key(kind, now - back))
+}
+
+/// Members written per Redis pipeline during a rebuild.
+const PIPELINE_MEMBERS: usize = 50_000;
+
 /// Recompute every board and branch total from the ledger, replacing each key whole,
-/// and drop board keys the ledger no longer supports. Returns how many keys it wrote.
+/// and drop board keys the ledger no longer supports. One streamed pass over the live
+/// periods of each kind; returns how many keys it wrote.
 pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) -> anyhow::Result<u64> {
+    use futures_util::TryStreamExt;
     let now = state.clock.now();
     let reach = branch_reach(&state.db).await?;
     let keys = state.redis.keys();
@@ -85,28 +101,69 @@ pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) ->
     let token = crate::infra::random::token_hex(6);
     let mut written = HashSet::new();
     for kind in PeriodKind::ALL {
-        let (mut boards_map, mut totals) = (Boards::new(), Totals::new());
-        fan_out(store::period_sums(&state.db, kind, None).await?, &reach, now, &mut boards_map, &mut totals);
+        // Period strings interned to small ids; None marks a period already expired.
+        let mut periods: HashMap<String, Option<u32>> = HashMap::new();
+        let mut names: Vec<String> = Vec::new();
+        let mut boards_map: HashMap<(i64, Metric, u32), HashMap<i64, (i64, i64)>> = HashMap::new();
+        let mut totals: HashMap<(i64, Metric, u32), HashMap<i64, i64>> = HashMap::new();
+        let mut rows = store::stream_board_rows(&state.db, kind, oldest_live(kind, now)).await?;
+        while let Some((user, branch, points, minutes, period, epoch)) = rows.try_next().await? {
+            let id = match periods.get(&period) {
+                Some(id) => *id,
+                None => {
+                    let id = live(&period, now).then(|| {
+                        names.push(period.clone());
+                        names.len() as u32 - 1
+                    });
+                    periods.insert(period, id);
+                    id
+                }
+            };
+            let (Some(id), Some(orgs)) = (id, reach.get(&branch)) else { continue };
+            for (metric, delta) in [(Metric::Points, points), (Metric::VolunteerMinutes, minutes)] {
+                if delta == 0 {
+                    continue;
+                }
+                for org in orgs {
+                    let entry = boards_map.entry((*org, metric, id)).or_default().entry(user).or_insert((0, 0));
+                    entry.0 += delta;
+                    entry.1 = entry.1.max(epoch);
+                    if *org != branch {
+                        *totals.entry((*org, metric, id)).or_default().entry(branch).or_insert(0) += delta;
+                    }
+                }
+            }
+        }
+        drop(rows);
         if let Some(bar) = progress {
             bar.inc_length((boards_map.len() + totals.len()) as u64);
         }
-        for ((org, metric, period), members) in boards_map {
-            let key = keys.board(org, metric.as_str(), &period);
-            let scored: Vec<(i64, f64)> = members.into_iter().map(|(u, (p, last))| (u, score(p, last))).collect();
-            boards::replace(&mut conn, &key, &scored, &token).await?;
-            written.insert(key);
-            if let Some(bar) = progress {
-                bar.inc(1);
+        let mut batch: Vec<(String, Vec<(i64, f64)>)> = Vec::new();
+        let mut batch_members = 0;
+        let boards_iter = boards_map.into_iter().map(|((org, metric, id), members)| {
+            let key = keys.board(org, metric.as_str(), &names[id as usize]);
+            (key, members.into_iter().map(|(u, (p, last))| (u, score(p, last))).collect::<Vec<_>>())
+        });
+        let totals_iter = totals.into_iter().map(|((org, metric, id), branches)| {
+            let key = keys.branch_totals(org, metric.as_str(), &names[id as usize]);
+            (key, branches.into_iter().map(|(b, t)| (b, t as f64)).collect::<Vec<_>>())
+        });
+        for (key, members) in boards_iter.chain(totals_iter) {
+            batch_members += members.len() + 1;
+            written.insert(key.clone());
+            batch.push((key, members));
+            if batch_members >= PIPELINE_MEMBERS {
+                boards::replace_many(&mut conn, &batch, &token).await?;
+                if let Some(bar) = progress {
+                    bar.inc(batch.len() as u64);
+                }
+                batch.clear();
+                batch_members = 0;
             }
         }
-        for ((org, metric, period), branches) in totals {
-            let key = keys.branch_totals(org, metric.as_str(), &period);
-            let scored: Vec<(i64, f64)> = branches.into_iter().map(|(b, t)| (b, t as f64)).collect();
-            boards::replace(&mut conn, &key, &scored, &token).await?;
-            written.insert(key);
-            if let Some(bar) = progress {
-                bar.inc(1);
-            }
+        boards::replace_many(&mut conn, &batch, &token).await?;
+        if let Some(bar) = progress {
+            bar.inc(batch.len() as u64);
         }
     }
     let stale: Vec<&String> = before.difference(&written).collect();

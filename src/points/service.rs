@@ -17,7 +17,7 @@ use super::store::{self, NewEntry};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::infra::db::begin_write;
-use crate::orgs::domain::{Caller, OrgKind, Role};
+use crate::orgs::domain::{Caller, OrgKind, Role, Scope};
 use crate::orgs::store as orgs_store;
 use crate::pagination::{Page, PageRequest};
 use crate::stars::Star;
@@ -192,9 +192,23 @@ pub struct BoardView {
     pub me: Option<MyRank>,
 }
 
-/// Visible to anyone holding a role in the org's subtree or above it.
+/// Visible to anyone holding a role in the org's subtree or above it. Boards are the
+/// hottest read, so the org comes from the per-process cache and the caller's reach is
+/// checked in memory (the same `Scope` rule the SQL filter applies).
 async fn board_org(state: &AppState, caller: &Caller, org_id: i64) -> Result<orgs::Model> {
-    orgs_store::find_in_scope(&state.db, &caller.reach(), org_id).await?.ok_or(AppError::NotFound)
+    let org = match state.caches.orgs.get(&org_id) {
+        Some(org) => org,
+        None => {
+            let org = orgs_store::find_in_scope(&state.db, &Scope::All, org_id).await?.ok_or(AppError::NotFound)?;
+            state.caches.orgs.insert(org_id, org.clone());
+            org
+        }
+    };
+    if caller.reach().contains(&org.path) {
+        Ok(org)
+    } else {
+        Err(AppError::NotFound)
+    }
 }
 
 pub async fn leaderboard(state: &AppState, caller: &Caller, org_id: i64, q: BoardQuery) -> Result<BoardView> {
@@ -204,7 +218,7 @@ pub async fn leaderboard(state: &AppState, caller: &Caller, org_id: i64, q: Boar
     let key = state.redis.keys().board(org.id, q.metric.as_str(), &period);
     let page = boards::read(&state.redis, &key, q.limit, caller.user_id).await?;
     let ids: Vec<i64> = page.top.iter().map(|(id, _)| *id).collect();
-    let names = state.names.names(&state.db, &ids).await?;
+    let names = state.caches.names.names(&state.db, &ids).await?;
     let entries = page
         .top
         .into_iter()
