@@ -56,7 +56,8 @@ pub async fn seed(state: &AppState, spec: &BenchSpec, tokens: &Path) -> anyhow::
     for t in 0..spec.townships {
         let township = orgs::insert_org(&txn, Some(&county), &format!("乡镇{t}"), OrgKind::Township, now).await?;
         for b in 0..spec.branches_per_township {
-            branches.push(orgs::insert_org(&txn, Some(&township), &format!("支部{t}-{b}"), OrgKind::Branch, now).await?);
+            branches
+                .push(orgs::insert_org(&txn, Some(&township), &format!("支部{t}-{b}"), OrgKind::Branch, now).await?);
         }
     }
     txn.commit().await?;

@@ -6,12 +6,12 @@ use sea_orm::DatabaseConnection;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::infra::jwt::JwtKeys;
 use crate::infra::cache::TtlCache;
+use crate::infra::jwt::JwtKeys;
 use crate::infra::names::NameCache;
-use crate::orgs::domain::Caller;
 use crate::infra::redis::Redis;
 use crate::infra::wechat::WechatClient;
+use crate::orgs::domain::Caller;
 
 #[derive(Clone)]
 pub struct AppState {

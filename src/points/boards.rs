@@ -148,7 +148,11 @@ pub async fn set_scores(redis: &Redis, writes: &[(String, i64, f64)]) -> RedisRe
 /// Replace whole keys with these members: each is written under a temporary name, then
 /// renamed over the live one in a single step, so readers never see a half-built board.
 /// All of `boards` goes in one pipeline.
-pub async fn replace_many(conn: &mut ConnectionManager, boards: &[(String, Vec<(i64, f64)>)], token: &str) -> RedisResult<()> {
+pub async fn replace_many(
+    conn: &mut ConnectionManager,
+    boards: &[(String, Vec<(i64, f64)>)],
+    token: &str,
+) -> RedisResult<()> {
     if boards.is_empty() {
         return Ok(());
     }

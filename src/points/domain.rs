@@ -92,9 +92,11 @@ pub fn period_key(kind: PeriodKind, at: DateTime<Utc>) -> String {
 }
 
 /// How long a board outlives its period before Redis drops it.
-const WEEK_KEEP: i64 = 8 * 7;
-const MONTH_KEEP: i64 = 400;
-const YEAR_KEEP: i64 = 3 * 366;
+/// Days after its end: a week's board is kept five weeks, a month's a quarter, a year's
+/// about a year (`all` forever). Older boards can be rebuilt from the ledger if needed.
+const WEEK_KEEP: i64 = 5 * 7;
+const MONTH_KEEP: i64 = 95;
+const YEAR_KEEP: i64 = 400;
 
 /// When a period's board may expire: some time after the period ends. None for `all`
 /// (and for a key that does not parse).

@@ -22,6 +22,20 @@ type Boards = HashMap<(i64, Metric, String), HashMap<i64, (i64, i64)>>;
 /// (ancestor org, metric, period) → branch → total
 type Totals = HashMap<(i64, Metric, String), HashMap<i64, i64>>;
 
+/// (org, metric, interned period) → member → (points, latest moment in Unix seconds)
+type RebuiltBoards = HashMap<(i64, Metric, u32), HashMap<i64, (i64, i64)>>;
+/// (ancestor org, metric, interned period) → branch → total
+type RebuiltTotals = HashMap<(i64, Metric, u32), HashMap<i64, i64>>;
+
+/// One member's sums in one branch and period, with the latest moment each moved.
+#[derive(Default, Clone, Copy)]
+struct MemberSum {
+    points: i64,
+    points_at: i64,
+    minutes: i64,
+    minutes_at: i64,
+}
+
 /// Branch id → the orgs whose boards its entries reach (ancestors and itself).
 async fn branch_reach<C: ConnectionTrait>(db: &C) -> Result<HashMap<i64, Vec<i64>>, sea_orm::DbErr> {
     let rows: Vec<(i64, String)> = orgs::Entity::find()
@@ -74,102 +88,119 @@ fn score(points: i64, last: i64) -> f64 {
     encode_score(points, DateTime::from_timestamp(last, 0).unwrap_or_default())
 }
 
-/// The oldest period key of this kind whose board may still be alive at `now`.
-fn oldest_live(kind: PeriodKind, now: DateTime<Utc>) -> Option<String> {
-    let back = match kind {
-        PeriodKind::Week => chrono::Duration::days(7 * 9 + 7),
-        PeriodKind::Month => chrono::Duration::days(400 + 62),
-        PeriodKind::Year => chrono::Duration::days(3 * 366 + 366),
-        PeriodKind::All => return None,
-    };
-    Some(super::domain::period_key(kind, now - back))
-}
-
 /// Members written per Redis pipeline during a rebuild.
 const PIPELINE_MEMBERS: usize = 50_000;
+/// Ledger rows read per SQL page during a rebuild.
+const PAGE_ROWS: u64 = 20_000;
 
 /// Recompute every board and branch total from the ledger, replacing each key whole,
-/// and drop board keys the ledger no longer supports. One streamed pass over the live
-/// periods of each kind; returns how many keys it wrote.
+/// and drop board keys the ledger no longer supports. One pass over the ledger feeds the
+/// boards of every live period; returns how many keys it wrote.
 pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) -> anyhow::Result<u64> {
-    use futures_util::TryStreamExt;
+    let started = std::time::Instant::now();
     let now = state.clock.now();
     let reach = branch_reach(&state.db).await?;
     let keys = state.redis.keys();
     let mut conn = state.redis.conn().await?;
     let before: HashSet<String> = boards::existing_keys(&mut conn, keys).await?.into_iter().collect();
     let token = crate::infra::random::token_hex(6);
+
+    // The periods of each Shanghai day, interned to small ids; None marks an expired one.
+    let mut day_periods: HashMap<i64, [Option<u32>; 4]> = HashMap::new();
+    let mut period_ids: HashMap<String, Option<u32>> = HashMap::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut sums: HashMap<(i64, i64, u32), MemberSum> = HashMap::new();
+    let (mut after, mut streamed) = (0i64, 0u64);
+    loop {
+        let page = store::board_rows_page(&state.db, after, PAGE_ROWS).await?;
+        let Some(last) = page.last() else { break };
+        after = last.0;
+        streamed += page.len() as u64;
+        for (_, user, branch, points, minutes, epoch) in page {
+            let day = (epoch + 8 * 3600).div_euclid(86_400);
+            let ids = *day_periods.entry(day).or_insert_with(|| {
+                let at = DateTime::from_timestamp(epoch, 0).unwrap_or_default();
+                PeriodKind::ALL.map(|kind| {
+                    let period = super::domain::period_key(kind, at);
+                    *period_ids.entry(period.clone()).or_insert_with(|| {
+                        live(&period, now).then(|| {
+                            names.push(period);
+                            names.len() as u32 - 1
+                        })
+                    })
+                })
+            });
+            for id in ids.into_iter().flatten() {
+                let s = sums.entry((user, branch, id)).or_default();
+                if points != 0 {
+                    s.points += points;
+                    s.points_at = s.points_at.max(epoch);
+                }
+                if minutes != 0 {
+                    s.minutes += minutes;
+                    s.minutes_at = s.minutes_at.max(epoch);
+                }
+            }
+        }
+    }
+    let aggregated = started.elapsed();
+    // Fan each member's sums out to the boards of their branch and its ancestors.
+    let mut boards_map = RebuiltBoards::new();
+    let mut totals = RebuiltTotals::new();
+    for ((user, branch, id), s) in sums {
+        let Some(orgs) = reach.get(&branch) else { continue };
+        for (metric, sum, last) in
+            [(Metric::Points, s.points, s.points_at), (Metric::VolunteerMinutes, s.minutes, s.minutes_at)]
+        {
+            if last == 0 {
+                continue;
+            }
+            for org in orgs {
+                let entry = boards_map.entry((*org, metric, id)).or_default().entry(user).or_insert((0, 0));
+                entry.0 += sum;
+                entry.1 = entry.1.max(last);
+                if *org != branch {
+                    *totals.entry((*org, metric, id)).or_default().entry(branch).or_insert(0) += sum;
+                }
+            }
+        }
+    }
+    if let Some(bar) = progress {
+        bar.set_length((boards_map.len() + totals.len()) as u64);
+    }
     let mut written = HashSet::new();
-    for kind in PeriodKind::ALL {
-        // Period strings interned to small ids; None marks a period already expired.
-        let mut periods: HashMap<String, Option<u32>> = HashMap::new();
-        let mut names: Vec<String> = Vec::new();
-        let mut boards_map: HashMap<(i64, Metric, u32), HashMap<i64, (i64, i64)>> = HashMap::new();
-        let mut totals: HashMap<(i64, Metric, u32), HashMap<i64, i64>> = HashMap::new();
-        let mut rows = store::stream_board_rows(&state.db, kind, oldest_live(kind, now)).await?;
-        while let Some((user, branch, points, minutes, period, epoch)) = rows.try_next().await? {
-            let id = match periods.get(&period) {
-                Some(id) => *id,
-                None => {
-                    let id = live(&period, now).then(|| {
-                        names.push(period.clone());
-                        names.len() as u32 - 1
-                    });
-                    periods.insert(period, id);
-                    id
-                }
-            };
-            let (Some(id), Some(orgs)) = (id, reach.get(&branch)) else { continue };
-            for (metric, delta) in [(Metric::Points, points), (Metric::VolunteerMinutes, minutes)] {
-                if delta == 0 {
-                    continue;
-                }
-                for org in orgs {
-                    let entry = boards_map.entry((*org, metric, id)).or_default().entry(user).or_insert((0, 0));
-                    entry.0 += delta;
-                    entry.1 = entry.1.max(epoch);
-                    if *org != branch {
-                        *totals.entry((*org, metric, id)).or_default().entry(branch).or_insert(0) += delta;
-                    }
-                }
+    let mut batch: Vec<(String, Vec<(i64, f64)>)> = Vec::new();
+    let mut batch_members = 0;
+    let boards_iter = boards_map.into_iter().map(|((org, metric, id), members)| {
+        let key = keys.board(org, metric.as_str(), &names[id as usize]);
+        (key, members.into_iter().map(|(u, (p, last))| (u, score(p, last))).collect::<Vec<_>>())
+    });
+    let totals_iter = totals.into_iter().map(|((org, metric, id), branches)| {
+        let key = keys.branch_totals(org, metric.as_str(), &names[id as usize]);
+        (key, branches.into_iter().map(|(b, t)| (b, t as f64)).collect::<Vec<_>>())
+    });
+    for (key, members) in boards_iter.chain(totals_iter) {
+        batch_members += members.len() + 1;
+        written.insert(key.clone());
+        batch.push((key, members));
+        if batch_members >= PIPELINE_MEMBERS {
+            boards::replace_many(&mut conn, &batch, &token).await?;
+            if let Some(bar) = progress {
+                bar.inc(batch.len() as u64);
             }
+            batch.clear();
+            batch_members = 0;
         }
-        drop(rows);
-        if let Some(bar) = progress {
-            bar.inc_length((boards_map.len() + totals.len()) as u64);
-        }
-        let mut batch: Vec<(String, Vec<(i64, f64)>)> = Vec::new();
-        let mut batch_members = 0;
-        let boards_iter = boards_map.into_iter().map(|((org, metric, id), members)| {
-            let key = keys.board(org, metric.as_str(), &names[id as usize]);
-            (key, members.into_iter().map(|(u, (p, last))| (u, score(p, last))).collect::<Vec<_>>())
-        });
-        let totals_iter = totals.into_iter().map(|((org, metric, id), branches)| {
-            let key = keys.branch_totals(org, metric.as_str(), &names[id as usize]);
-            (key, branches.into_iter().map(|(b, t)| (b, t as f64)).collect::<Vec<_>>())
-        });
-        for (key, members) in boards_iter.chain(totals_iter) {
-            batch_members += members.len() + 1;
-            written.insert(key.clone());
-            batch.push((key, members));
-            if batch_members >= PIPELINE_MEMBERS {
-                boards::replace_many(&mut conn, &batch, &token).await?;
-                if let Some(bar) = progress {
-                    bar.inc(batch.len() as u64);
-                }
-                batch.clear();
-                batch_members = 0;
-            }
-        }
-        boards::replace_many(&mut conn, &batch, &token).await?;
-        if let Some(bar) = progress {
-            bar.inc(batch.len() as u64);
-        }
+    }
+    boards::replace_many(&mut conn, &batch, &token).await?;
+    if let Some(bar) = progress {
+        bar.inc(batch.len() as u64);
     }
     let stale: Vec<&String> = before.difference(&written).collect();
     for chunk in stale.chunks(500) {
         let _: () = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await?;
     }
+    tracing::info!(streamed, ?aggregated, total = ?started.elapsed(), keys = written.len(), "rebuilt leaderboards");
     Ok(written.len() as u64)
 }
 

@@ -316,36 +316,23 @@ pub async fn logs_of_user<C: ConnectionTrait>(
     q.order_by_desc(volunteer_logs::Column::Id).limit(page.limit + 1).all(db).await
 }
 
-/// One ledger entry as a rebuild needs it: (user, branch, points, minutes, period, epoch).
-pub type BoardRow = (i64, i64, i64, i64, String, i64);
+/// One ledger entry as a rebuild needs it: (id, user, branch, points, minutes, epoch).
+pub type BoardRow = (i64, i64, i64, i64, i64, i64);
 
-/// Every entry that counts on boards whose `kind` period is at or after `min_period`
-/// (period keys sort in time order), streamed so a rebuild never holds the ledger.
-pub async fn stream_board_rows<'a, C: ConnectionTrait + sea_orm::StreamTrait>(
-    db: &'a C,
-    kind: PeriodKind,
-    min_period: Option<String>,
-) -> Result<impl futures_util::Stream<Item = Result<BoardRow, DbErr>> + Send + 'a, DbErr> {
+/// The next `limit` entries after id `after` that count on boards: integers only, so a
+/// rebuild reads the ledger in large cheap pages.
+pub async fn board_rows_page<C: ConnectionTrait>(db: &C, after: i64, limit: u64) -> Result<Vec<BoardRow>, DbErr> {
     use points_ledger::Column as L;
-    let period_col = match kind {
-        PeriodKind::Week => Expr::col(L::WeekKey),
-        PeriodKind::Month => Expr::col(L::MonthKey),
-        PeriodKind::Year => Expr::col(L::YearKey),
-        PeriodKind::All => Expr::val("all"),
-    };
-    let mut q = points_ledger::Entity::find()
+    points_ledger::Entity::find()
         .select_only()
-        .column(L::UserId)
-        .column(L::BranchId)
-        .column(L::DeltaPoints)
-        .column(L::DeltaMinutes)
-        .expr_as(period_col.clone(), "period")
-        .column(L::CreatedEpoch)
-        .filter(L::Kind.ne(LedgerKind::Redeem.as_str()));
-    if let Some(min) = min_period {
-        q = q.filter(period_col.gte(min));
-    }
-    q.into_tuple::<BoardRow>().stream(db).await
+        .columns([L::Id, L::UserId, L::BranchId, L::DeltaPoints, L::DeltaMinutes, L::CreatedEpoch])
+        .filter(L::Id.gt(after))
+        .filter(L::Kind.ne(LedgerKind::Redeem.as_str()))
+        .order_by_asc(L::Id)
+        .limit(limit)
+        .into_tuple::<BoardRow>()
+        .all(db)
+        .await
 }
 
 /// A branch's sums per period (all its members), for its row in branch totals.
