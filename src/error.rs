@@ -36,6 +36,12 @@ pub enum AppError {
     /// 422 with a code of its own (e.g. `idempotency_conflict`).
     #[error("unprocessable ({code})")]
     Unprocessable { code: &'static str, message: &'static str },
+    /// 413 with a code of its own (`payload_too_large`, `image_too_large`).
+    #[error("too large ({code})")]
+    PayloadTooLarge { code: &'static str, message: &'static str },
+    /// 415 with a code of its own (`unsupported_media`).
+    #[error("unsupported ({code})")]
+    Unsupported { code: &'static str, message: &'static str },
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
     #[error("bad gateway ({code})")]
@@ -85,6 +91,8 @@ impl AppError {
             | AppError::Conflict { code, .. }
             | AppError::Gone { code, .. }
             | AppError::Unprocessable { code, .. }
+            | AppError::PayloadTooLarge { code, .. }
+            | AppError::Unsupported { code, .. }
             | AppError::BadGateway { code, .. }
             | AppError::Unavailable { code, .. } => code,
             AppError::Forbidden => "forbidden",
@@ -102,6 +110,8 @@ impl AppError {
             | AppError::Conflict { message, .. }
             | AppError::Gone { message, .. }
             | AppError::Unprocessable { message, .. }
+            | AppError::PayloadTooLarge { message, .. }
+            | AppError::Unsupported { message, .. }
             | AppError::BadGateway { message, .. }
             | AppError::Unavailable { message, .. } => (*message).to_owned(),
             AppError::Forbidden => "没有权限执行此操作".to_owned(),
@@ -123,6 +133,8 @@ impl ResponseError for AppError {
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::Gone { .. } => StatusCode::GONE,
             AppError::Validation(_) | AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unsupported { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,

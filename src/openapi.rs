@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, error, members, ops, orgs, pagination, points};
+use crate::{auth, error, media, members, ops, orgs, pagination, points};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -40,6 +40,8 @@ may not change answer 403."
         points::routes::adjust,
         points::routes::leaderboard,
         points::routes::branch_ranking,
+        media::routes::upload,
+        media::routes::file,
     ),
     components(schemas(
         error::ErrorBody,
@@ -53,6 +55,7 @@ may not change answer 403."
         (name = "auth", description = "Logins and tokens"),
         (name = "members", description = "People and their profiles"),
         (name = "orgs", description = "The org tree, roles and invites"),
+        (name = "media", description = "Photos"),
         (name = "points", description = "Points, volunteer hours, the ledger and leaderboards"),
         (name = "ops", description = "Health and readiness"),
     )

@@ -18,7 +18,7 @@ use crate::infra::{db, jwt::JwtKeys, redis::Redis, wechat::WechatClient};
 use crate::openapi::{ApiDoc, SpecJson};
 use crate::ops::{errors, metrics};
 use crate::state::AppState;
-use crate::{auth, maintenance, members, ops, orgs, points};
+use crate::{auth, maintenance, media, members, ops, orgs, points};
 
 pub struct Application {
     port: u16,
@@ -32,9 +32,12 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
     Migrator::up(&db, None).await?;
     let redis =
         Redis::new(&settings.redis_url, &settings.redis_prefix, Duration::from_millis(settings.redis_timeout_ms))?;
-    let jwt = JwtKeys::new(&settings.jwt_secret()?, settings.access_ttl_secs);
+    let secret = settings.jwt_secret()?;
+    let jwt = JwtKeys::new(&secret, settings.access_ttl_secs);
+    let media_store = Arc::new(crate::media::store::LocalDisk::new(&settings.media_dir));
+    let media = Arc::new(crate::media::service::MediaContext::new(media_store, &secret));
     let wechat = WechatClient::new(&settings.wechat_api_base, settings.wechat_credentials())?;
-    Ok(AppState { db, redis, clock, settings: Arc::new(settings), jwt, wechat, caches: Default::default() })
+    Ok(AppState { db, redis, clock, settings: Arc::new(settings), jwt, wechat, caches: Default::default(), media })
 }
 
 impl Application {
@@ -103,8 +106,10 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .configure(auth::config)
                     .configure(members::config)
                     .configure(orgs::config)
-                    .configure(points::config),
+                    .configure(points::config)
+                    .configure(media::config),
             )
+            .configure(media::routes::files)
             .default_service(web::to(errors::not_found))
     })
     .listen(listener)?

@@ -22,6 +22,7 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub wechat: WechatClient,
     pub caches: Arc<Caches>,
+    pub media: Arc<crate::media::service::MediaContext>,
 }
 
 /// Per-process caches of hot, rarely changing reads. See `infra::cache` for the rules.

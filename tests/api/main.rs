@@ -8,6 +8,7 @@ mod health;
 mod helpers;
 mod invites;
 mod leaderboards;
+mod media;
 mod members;
 mod openapi;
 mod orgs;

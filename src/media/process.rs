@@ -1,0 +1,154 @@
+//! The image pipeline, pure and synchronous (run it on a blocking thread): detect the
+//! format from the bytes, check the size from the header before decoding, decode within
+//! limits, resize (fast_image_resize), apply the EXIF orientation, and re-encode as JPEG
+//! with no metadata at all.
+//!
+//! Why JPEG: every WeChat client renders it in `<image>`, and a SIMD JPEG encoder is far
+//! faster than any pure-Rust lossy WebP encoder, which matters on a phone's critical path.
+use std::io::Cursor;
+
+use fast_image_resize::images::Image;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
+
+pub const MAX_PIXELS: u64 = 40_000_000;
+pub const FULL_SIDE: u32 = 2048;
+pub const THUMB_SIDE: u32 = 320;
+const QUALITY: u8 = 85;
+const MAX_ALLOC: u64 = 512 * 1024 * 1024;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ProcessError {
+    /// Not JPEG, PNG or WebP.
+    Unsupported,
+    /// Over 40 megapixels, or over the decoder's allocation limit (a bomb).
+    TooLarge,
+    /// Truncated or corrupt.
+    Corrupt,
+}
+
+pub struct Processed {
+    pub full: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub thumb: Vec<u8>,
+    pub thumb_width: u32,
+    pub thumb_height: u32,
+}
+
+/// The format, judged from the bytes alone (never the file name).
+pub fn detect(bytes: &[u8]) -> Option<ImageFormat> {
+    match image::guess_format(bytes).ok()? {
+        f @ (ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP) => Some(f),
+        _ => None,
+    }
+}
+
+fn map_err(err: ImageError) -> ProcessError {
+    match err {
+        ImageError::Limits(_) => ProcessError::TooLarge,
+        ImageError::Unsupported(_) => ProcessError::Unsupported,
+        _ => ProcessError::Corrupt,
+    }
+}
+
+/// Long side at most `side`, keeping the aspect ratio; never enlarges.
+fn fit(width: u32, height: u32, side: u32) -> (u32, u32) {
+    let long = width.max(height);
+    if long <= side {
+        return (width, height);
+    }
+    let scale = side as f64 / long as f64;
+    (((width as f64 * scale).round() as u32).max(1), ((height as f64 * scale).round() as u32).max(1))
+}
+
+fn resize(src: RgbImage, side: u32) -> Result<RgbImage, ProcessError> {
+    let (w, h) = src.dimensions();
+    let (tw, th) = fit(w, h, side);
+    if (tw, th) == (w, h) {
+        return Ok(src);
+    }
+    let src = Image::from_vec_u8(w, h, src.into_raw(), PixelType::U8x3).map_err(|_| ProcessError::Corrupt)?;
+    let mut dst = Image::new(tw, th, PixelType::U8x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    Resizer::new().resize(&src, &mut dst, &options).map_err(|_| ProcessError::Corrupt)?;
+    RgbImage::from_raw(tw, th, dst.into_vec()).ok_or(ProcessError::Corrupt)
+}
+
+fn encode(img: &RgbImage) -> Result<Vec<u8>, ProcessError> {
+    let mut out = Vec::with_capacity(img.as_raw().len() / 8);
+    let encoder = jpeg_encoder::Encoder::new(&mut out, QUALITY);
+    let (w, h) = (u16::try_from(img.width()), u16::try_from(img.height()));
+    let (Ok(w), Ok(h)) = (w, h) else { return Err(ProcessError::TooLarge) };
+    encoder.encode(img.as_raw(), w, h, jpeg_encoder::ColorType::Rgb).map_err(|_| ProcessError::Corrupt)?;
+    Ok(out)
+}
+
+/// A whole JPEG has an end-of-image marker after its start of scan. (Scan data stuffs every
+/// 0xFF byte, so `FF D9` cannot occur inside it.) The decoder pads a truncated scan with
+/// grey instead of failing, so this is checked before decoding.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let Some(sos) = bytes.windows(2).position(|w| w == [0xFF, 0xDA]) else { return false };
+    bytes[sos..].windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+pub fn process(bytes: &[u8]) -> Result<Processed, ProcessError> {
+    let format = detect(bytes).ok_or(ProcessError::Unsupported)?;
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(ProcessError::Corrupt);
+    }
+    let (w, h) = ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().map_err(map_err)?;
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(ProcessError::TooLarge);
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(w.max(1));
+    limits.max_image_height = Some(h.max(1));
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(map_err)?;
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let decoded = DynamicImage::from_decoder(decoder).map_err(map_err)?;
+    // Resize first, rotate the smaller result: the long side does not depend on rotation.
+    let resized = resize(decoded.into_rgb8(), FULL_SIDE)?;
+    let mut oriented = DynamicImage::ImageRgb8(resized);
+    oriented.apply_orientation(orientation);
+    let full = oriented.into_rgb8();
+    let thumb = resize(full.clone(), THUMB_SIDE)?;
+    Ok(Processed {
+        full: encode(&full)?,
+        width: full.width(),
+        height: full.height(),
+        thumb: encode(&thumb)?,
+        thumb_width: thumb.width(),
+        thumb_height: thumb.height(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fitting_keeps_the_aspect_and_never_enlarges() {
+        assert_eq!(fit(4000, 3000, 2048), (2048, 1536));
+        assert_eq!(fit(3000, 4000, 320), (240, 320));
+        assert_eq!(fit(100, 50, 320), (100, 50));
+    }
+
+    #[test]
+    fn a_jpeg_cut_short_is_corrupt() {
+        let whole = [0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x01, 0xFF, 0x00, 0xFF, 0xD9];
+        assert!(jpeg_is_complete(&whole));
+        assert!(!jpeg_is_complete(&whole[..7]));
+        assert!(!jpeg_is_complete(&[0xFF, 0xD8, 0xFF, 0xD9]), "an EOI before any scan does not count");
+    }
+
+    #[test]
+    fn text_and_garbage_are_not_images() {
+        assert_eq!(detect(b"hello, this is text"), None);
+        assert_eq!(process(b"GIF89a....").err(), Some(ProcessError::Unsupported));
+    }
+}
