@@ -26,3 +26,4 @@ openapi:
 
 bench:
 	bench/run.sh
+	bench/photo.sh
