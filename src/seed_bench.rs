@@ -15,7 +15,8 @@ use entity::{points_ledger, points_summary, user_roles, users};
 
 use crate::orgs::domain::{OrgKind, Role};
 use crate::orgs::store as orgs;
-use crate::points::domain::{period_key, LedgerKind, PeriodKind};
+use crate::points::domain::LedgerKind;
+use crate::points::store::{ledger_row, NewEntry};
 use crate::stars::Star;
 use crate::state::AppState;
 
@@ -131,25 +132,20 @@ pub async fn seed(state: &AppState, spec: &BenchSpec, tokens: &Path) -> anyhow::
                     s.points += points;
                     s.minutes += minutes;
                     s.stars[Star::ALL.iter().position(|x| *x == star).unwrap_or(0)] += points;
-                    points_ledger::ActiveModel {
-                        user_id: Set(user),
-                        branch_id: Set(home[&user]),
-                        delta_points: Set(points),
-                        delta_minutes: Set(minutes),
-                        star: Set(Some(star.as_str().to_owned())),
-                        kind: Set(if volunteer { LedgerKind::Volunteer } else { LedgerKind::Task }.as_str().to_owned()),
-                        ref_type: Set("bench".to_owned()),
-                        ref_id: Set(i.to_string()),
-                        idempotency_key: Set(format!("bench:{i}")),
-                        note: Set(None),
-                        actor_id: Set(None),
-                        week_key: Set(period_key(PeriodKind::Week, at)),
-                        month_key: Set(period_key(PeriodKind::Month, at)),
-                        year_key: Set(period_key(PeriodKind::Year, at)),
-                        created_epoch: Set(at.timestamp()),
-                        created_at: Set(at),
-                        ..Default::default()
-                    }
+                    let entry = NewEntry {
+                        user_id: user,
+                        branch_id: home[&user],
+                        delta_points: points,
+                        delta_minutes: minutes,
+                        star: Some(star),
+                        kind: if volunteer { LedgerKind::Volunteer } else { LedgerKind::Task },
+                        ref_type: "bench",
+                        ref_id: i.to_string(),
+                        idempotency_key: format!("bench:{i}"),
+                        note: None,
+                        actor_id: None,
+                    };
+                    ledger_row(&entry, at)
                 })
                 .collect();
             points_ledger::Entity::insert_many(rows).exec_without_returning(&txn).await?;

@@ -29,13 +29,9 @@ pub struct NewEntry {
     pub actor_id: Option<i64>,
 }
 
-/// Insert an entry unless one with the same idempotency key exists; None when it did.
-pub async fn insert_entry<C: ConnectionTrait>(
-    txn: &C,
-    e: &NewEntry,
-    at: DateTime<Utc>,
-) -> Result<Option<points_ledger::Model>, DbErr> {
-    let row = points_ledger::ActiveModel {
+/// The row an entry becomes, with its period keys: the one place they are computed.
+pub fn ledger_row(e: &NewEntry, at: DateTime<Utc>) -> points_ledger::ActiveModel {
+    points_ledger::ActiveModel {
         user_id: Set(e.user_id),
         branch_id: Set(e.branch_id),
         delta_points: Set(e.delta_points),
@@ -53,8 +49,16 @@ pub async fn insert_entry<C: ConnectionTrait>(
         created_epoch: Set(at.timestamp()),
         created_at: Set(at),
         ..Default::default()
-    };
-    let inserted = points_ledger::Entity::insert(row)
+    }
+}
+
+/// Insert an entry unless one with the same idempotency key exists; None when it did.
+pub async fn insert_entry<C: ConnectionTrait>(
+    txn: &C,
+    e: &NewEntry,
+    at: DateTime<Utc>,
+) -> Result<Option<points_ledger::Model>, DbErr> {
+    let inserted = points_ledger::Entity::insert(ledger_row(e, at))
         .on_conflict(OnConflict::column(points_ledger::Column::IdempotencyKey).do_nothing().to_owned())
         .exec_without_returning(txn)
         .await?;
