@@ -113,6 +113,8 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .default_service(web::to(errors::not_found))
     })
     .listen(listener)?
+    // Phones on weak networks pause between requests; keep their connections a while.
+    .keep_alive(Duration::from_secs(30))
     .shutdown_timeout(30)
     .run();
     Ok(server)

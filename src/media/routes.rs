@@ -49,6 +49,7 @@ pub async fn upload(state: web::Data<AppState>, user: CurrentUser, mut form: Mul
             while let Some(chunk) = field.try_next().await.map_err(|e| AppError::invalid_request(format!("{e}")))? {
                 seen += chunk.len();
                 if seen > MAX_UPLOAD_BYTES {
+                    drain(&mut field).await;
                     return Err(too_large());
                 }
             }
@@ -57,6 +58,8 @@ pub async fn upload(state: web::Data<AppState>, user: CurrentUser, mut form: Mul
         let mut buf = Vec::new();
         while let Some(chunk) = field.try_next().await.map_err(|e| AppError::invalid_request(format!("{e}")))? {
             if buf.len() + chunk.len() > MAX_UPLOAD_BYTES {
+                drop(buf);
+                drain(&mut field).await;
                 return Err(too_large());
             }
             buf.extend_from_slice(&chunk);
@@ -66,6 +69,18 @@ pub async fn upload(state: web::Data<AppState>, user: CurrentUser, mut form: Mul
     let file = file.ok_or_else(|| AppError::invalid_request("缺少 file 字段"))?;
     let media = service::upload(&state, &user.0, file).await?;
     Ok(HttpResponse::Created().json(media))
+}
+
+/// Read and drop what is left of an oversized field (up to a bound), so the client gets to
+/// read the 413 instead of a reset connection; nothing is kept, so memory stays flat.
+async fn drain(field: &mut actix_multipart::Field) {
+    let mut left = MAX_UPLOAD_BYTES * 2;
+    while let Ok(Some(chunk)) = field.try_next().await {
+        left = left.saturating_sub(chunk.len());
+        if left == 0 {
+            return;
+        }
+    }
 }
 
 fn too_large() -> AppError {

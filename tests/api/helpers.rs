@@ -116,7 +116,14 @@ async fn start(settings: Settings, sqlite_file: Option<std::path::PathBuf>, wech
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        // Idle pooled connections are dropped well before the server's keep-alive closes
+        // them, so a test that pauses (say, encoding a large photo) never writes to a
+        // socket the server already closed.
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap(),
         wechat,
         state,
         clock,
