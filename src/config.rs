@@ -57,6 +57,9 @@ pub struct Settings {
     /// How often the background reconciler checks Redis against SQL, in seconds.
     #[serde(default = "defaults::reconcile_interval_secs")]
     pub reconcile_interval_secs: u64,
+    /// How often the card sweeper returns expired claims to their pools, in seconds.
+    #[serde(default = "defaults::sweep_interval_secs")]
+    pub sweep_interval_secs: u64,
 }
 
 mod defaults {
@@ -105,6 +108,9 @@ mod defaults {
     }
     pub fn reconcile_interval_secs() -> u64 {
         10
+    }
+    pub fn sweep_interval_secs() -> u64 {
+        15
     }
 }
 

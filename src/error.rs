@@ -25,6 +25,9 @@ pub enum AppError {
     Forbidden,
     #[error("not found")]
     NotFound,
+    /// 404 with a code of its own (e.g. `pool_empty`).
+    #[error("absent ({code})")]
+    Absent { code: &'static str, message: &'static str },
     /// 409: the request is valid but the state it meets forbids it.
     #[error("conflict ({code})")]
     Conflict { code: &'static str, message: &'static str },
@@ -88,6 +91,7 @@ impl AppError {
         match self {
             AppError::BadRequest { code, .. }
             | AppError::Unauthenticated { code, .. }
+            | AppError::Absent { code, .. }
             | AppError::Conflict { code, .. }
             | AppError::Gone { code, .. }
             | AppError::Unprocessable { code, .. }
@@ -107,6 +111,7 @@ impl AppError {
         match self {
             AppError::BadRequest { message, .. } => message.clone(),
             AppError::Unauthenticated { message, .. }
+            | AppError::Absent { message, .. }
             | AppError::Conflict { message, .. }
             | AppError::Gone { message, .. }
             | AppError::Unprocessable { message, .. }
@@ -129,7 +134,7 @@ impl ResponseError for AppError {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
-            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::NotFound | AppError::Absent { .. } => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::Gone { .. } => StatusCode::GONE,
             AppError::Validation(_) | AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,

@@ -19,4 +19,5 @@ pub mod seed_bench;
 pub mod stars;
 pub mod startup;
 pub mod state;
+pub mod tasks;
 pub mod telemetry;

@@ -58,5 +58,9 @@ async fn rebuild_steps(state: &AppState, progress: Option<&ProgressBar>) -> anyh
         bar.set_message("leaderboards");
     }
     let boards = crate::points::reconcile::rebuild_boards(state, progress).await?;
-    Ok(vec![("leaderboard keys", boards)])
+    if let Some(bar) = progress {
+        bar.set_message("card pools");
+    }
+    let pools = crate::tasks::sweeper::rebuild_pools(state, progress).await?;
+    Ok(vec![("leaderboard keys", boards), ("card pool keys", pools)])
 }

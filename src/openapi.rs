@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, error, media, members, ops, orgs, pagination, points};
+use crate::{auth, error, media, members, ops, orgs, pagination, points, tasks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,6 +31,7 @@ may not change answer 403."
         orgs::routes::create_invite,
         orgs::routes::grant_role,
         orgs::routes::revoke_role,
+        orgs::routes::update_settings,
         points::routes::my_points,
         points::routes::my_ledger,
         points::routes::my_logs,
@@ -40,6 +41,14 @@ may not change answer 403."
         points::routes::adjust,
         points::routes::leaderboard,
         points::routes::branch_ranking,
+        tasks::routes::publish_task,
+        tasks::routes::list_tasks,
+        tasks::routes::draw,
+        tasks::routes::submit,
+        tasks::routes::release,
+        tasks::routes::review,
+        tasks::routes::my_cards,
+        tasks::routes::branch_cards,
         media::routes::upload,
         media::routes::file,
     ),
@@ -49,6 +58,8 @@ may not change answer 403."
         pagination::Page<members::service::MemberView>,
         pagination::Page<points::service::LedgerEntryView>,
         pagination::Page<points::volunteer::LogView>,
+        pagination::Page<tasks::service::TaskView>,
+        pagination::Page<tasks::service::CardView>,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -56,6 +67,7 @@ may not change answer 403."
         (name = "members", description = "People and their profiles"),
         (name = "orgs", description = "The org tree, roles and invites"),
         (name = "media", description = "Photos"),
+        (name = "cards", description = "Micro-task cards: publish, draw, submit, review"),
         (name = "points", description = "Points, volunteer hours, the ledger and leaderboards"),
         (name = "ops", description = "Health and readiness"),
     )

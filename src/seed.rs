@@ -8,7 +8,10 @@ use crate::auth::service::hash_password;
 use crate::members::store::{self as users, NewUser};
 use crate::orgs::domain::{OrgKind, Role};
 use crate::orgs::store as orgs;
+use crate::stars::Star;
 use crate::state::AppState;
+use crate::tasks::domain::TaskSpec;
+use crate::tasks::store as tasks;
 
 pub const DEMO_PASSWORD: &str = "fivestar-demo";
 
@@ -28,7 +31,10 @@ pub struct DemoReport {
 impl fmt::Display for DemoReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.outcome {
-            Outcome::Created => writeln!(f, "demo county created: 示范县 (2 townships, 4 branches, 8 grids)")?,
+            Outcome::Created => writeln!(
+                f,
+                "demo county created: 示范县 (2 townships, 4 branches, 8 grids, 3 tasks with 25 cards per branch)"
+            )?,
             Outcome::AlreadyPresent => writeln!(f, "demo county already present")?,
             Outcome::Skipped => return writeln!(f, "the database already holds orgs; no demo data added"),
         }
@@ -51,6 +57,14 @@ const LOGINS: [(&str, &str); 7] = [
     ("grid-worker", "grid_worker of 东街社区 第一网格"),
     ("resident", "resident of 东街社区党支部"),
     ("party-member", "party_member of 东街社区党支部"),
+];
+
+type DemoTask = (&'static str, &'static str, Star, i32, i32, i32, bool);
+
+const DEMO_TASKS: [DemoTask; 3] = [
+    ("反诈宣传进家门", "为 3 户邻居讲解防范电信诈骗知识，合影留念", Star::SafeLawful, 5, 30, 10, true),
+    ("楼道清洁", "清理所在楼栋楼道的杂物和小广告", Star::EcoLivable, 3, 60, 10, true),
+    ("关爱独居老人", "上门看望一位独居老人，记录其需求", Star::CivilHappy, 8, 60, 5, false),
 ];
 
 pub async fn demo(state: &AppState) -> anyhow::Result<DemoReport> {
@@ -111,6 +125,25 @@ pub async fn demo(state: &AppState) -> anyhow::Result<DemoReport> {
             orgs::set_home_branch(&txn, user.id, Some(east.id), now).await?;
         }
     }
+    let secretary = users::find_by_username(&txn, "secretary").await?.map_or(0, |u| u.id);
+    for branch in &branches {
+        for (title, description, star, points, minutes, copies, requires_photo) in DEMO_TASKS {
+            let spec = TaskSpec {
+                title: title.to_owned(),
+                description: description.to_owned(),
+                star,
+                points,
+                volunteer_minutes: minutes,
+                copies,
+                claim_ttl_minutes: 120,
+                requires_photo,
+                expires_at: None,
+            };
+            let task = tasks::insert_task(&txn, branch.id, &spec, secretary, now).await?;
+            tasks::insert_cards(&txn, &task, now).await?;
+        }
+    }
     txn.commit().await?;
+    crate::tasks::sweeper::rebuild_pools(state, None).await?;
     Ok(DemoReport { outcome: Outcome::Created, logins })
 }

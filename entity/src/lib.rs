@@ -1,5 +1,7 @@
 //! sea-orm entities, one file per table. Plain data: no logic lives here.
 pub mod audit_log;
+pub mod card_claims;
+pub mod cards;
 pub mod invites;
 pub mod leaderboard_dirty;
 pub mod media;
@@ -7,6 +9,7 @@ pub mod orgs;
 pub mod points_ledger;
 pub mod points_summary;
 pub mod refresh_tokens;
+pub mod tasks;
 pub mod user_roles;
 pub mod users;
 pub mod volunteer_logs;

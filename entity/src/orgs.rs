@@ -14,6 +14,8 @@ pub struct Model {
     pub depth: i32,
     /// Points credited per hour of approved volunteer service.
     pub points_per_hour: i32,
+    /// How many cards one member may hold (claimed, not yet submitted) in this branch.
+    pub card_limit: i32,
     pub created_at: DateTimeUtc,
 }
 

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_foundation;
 mod m20261122_000002_points;
 mod m20261122_000003_media;
+mod m20261122_000004_cards;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261122_000002_points::Migration),
             Box::new(m20261122_000003_media::Migration),
+            Box::new(m20261122_000004_cards::Migration),
         ]
     }
 }

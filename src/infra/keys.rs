@@ -42,6 +42,27 @@ impl Keys {
         [format!("{}:{{o*}}:lb:*", self.prefix), format!("{}:{{o*}}:bt:*", self.prefix)]
     }
 
+    /// A branch's pool: set of open cards, each member `"{card_id}:{claim_ttl_minutes}"`.
+    /// Hash-tagged by branch, so the pool and its leases share a Redis Cluster slot.
+    pub fn pool(&self, branch_id: i64) -> String {
+        format!("{}:{{b{}}}:pool", self.prefix, branch_id)
+    }
+
+    /// A branch's leases: sorted set of drawn pool members by claim deadline (ms).
+    pub fn leases(&self, branch_id: i64) -> String {
+        format!("{}:{{b{}}}:leases", self.prefix, branch_id)
+    }
+
+    /// Patterns matching every pool and lease key, for rebuilds.
+    pub fn pool_patterns(&self) -> [String; 2] {
+        [format!("{}:{{b*}}:pool", self.prefix), format!("{}:{{b*}}:leases", self.prefix)]
+    }
+
+    /// Held by the one process sweeping expired claims at a time.
+    pub fn sweep_lock(&self) -> String {
+        format!("{}:lock:sweep", self.prefix)
+    }
+
     /// Held by the one process reconciling Redis with SQL at a time.
     pub fn reconcile_lock(&self) -> String {
         format!("{}:lock:reconcile", self.prefix)
@@ -69,5 +90,7 @@ mod tests {
         assert_eq!(keys.login_failures_user("Admin"), "t1:login_fail:u:admin");
         assert_eq!(keys.board(42, "points", "w2026-47"), "t1:{o42}:lb:points:w2026-47");
         assert_eq!(keys.branch_totals(7, "points", "all"), "t1:{o7}:bt:points:all");
+        assert_eq!(keys.pool(42), "t1:{b42}:pool");
+        assert_eq!(keys.leases(42), "t1:{b42}:leases");
     }
 }

@@ -1,7 +1,7 @@
 //! HTTP for the org tree: extract, call one service function, shape the response.
 use actix_web::{web, HttpResponse};
 
-use super::service::{self, InviteView, NewInvite, NewOrg, OrgView, RoleChange, RoleView};
+use super::service::{self, BranchSettings, InviteView, NewInvite, NewOrg, OrgView, RoleChange, RoleView};
 use crate::auth::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
 use crate::pagination::{Page, PageQuery};
@@ -10,6 +10,7 @@ use crate::state::AppState;
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/orgs").route(web::post().to(create_org)))
         .service(web::resource("/orgs/{id}").route(web::get().to(get_org)))
+        .service(web::resource("/orgs/{id}/settings").route(web::patch().to(update_settings)))
         .service(web::resource("/orgs/{id}/children").route(web::get().to(children)))
         .service(web::resource("/orgs/{id}/invites").route(web::post().to(create_invite)))
         .service(
@@ -99,4 +100,18 @@ pub async fn revoke_role(
 ) -> Result<HttpResponse> {
     service::revoke_role(&state, &user.0, id.into_inner(), body.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Change a branch's points per volunteer hour and card limit (its secretaries, admins above).
+#[utoipa::path(patch, path = "/api/v1/orgs/{id}/settings", tag = "orgs", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "branch")), request_body = BranchSettings,
+    responses((status = 200, body = OrgView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_settings(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    body: web::Json<BranchSettings>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::update_settings(&state, &user.0, id.into_inner(), body.into_inner()).await?))
 }

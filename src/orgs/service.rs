@@ -22,6 +22,10 @@ pub struct OrgView {
     pub parent_id: Option<i64>,
     pub name: String,
     pub kind: OrgKind,
+    /// Points credited per hour of approved volunteer service (branches).
+    pub points_per_hour: i32,
+    /// Cards one member may hold at once in this branch (branches).
+    pub card_limit: i32,
     pub created_at: DateTime<Utc>,
 }
 
@@ -32,6 +36,8 @@ impl From<orgs::Model> for OrgView {
             parent_id: m.parent_id,
             name: m.name,
             kind: OrgKind::parse(&m.kind).unwrap_or(OrgKind::Grid),
+            points_per_hour: m.points_per_hour,
+            card_limit: m.card_limit,
             created_at: m.created_at,
         }
     }
@@ -168,6 +174,58 @@ pub async fn create_org(state: &AppState, caller: &Caller, req: NewOrg) -> Resul
 
 pub async fn get_org(state: &AppState, caller: &Caller, id: i64) -> Result<OrgView> {
     Ok(visible_org(&state.db, caller, id).await?.into())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BranchSettings {
+    /// 1–1000 points per hour of approved volunteer service.
+    pub points_per_hour: Option<i32>,
+    /// 1–20 cards one member may hold at once.
+    pub card_limit: Option<i32>,
+}
+
+/// Change a branch's settings (its secretaries and admins above), audited.
+pub async fn update_settings(state: &AppState, caller: &Caller, id: i64, req: BranchSettings) -> Result<OrgView> {
+    let mut fields = FieldErrors::new();
+    if req.points_per_hour.is_some_and(|p| !(1..=1000).contains(&p)) {
+        fields.insert("points_per_hour".into(), "须在 1 到 1000 之间".into());
+    }
+    if req.card_limit.is_some_and(|c| !(1..=20).contains(&c)) {
+        fields.insert("card_limit".into(), "须在 1 到 20 之间".into());
+    }
+    if !fields.is_empty() {
+        return Err(AppError::Validation(fields));
+    }
+    let now = state.clock.now();
+    let txn = begin_write(&state.db).await?;
+    let org = visible_org(&txn, caller, id).await?;
+    if org.kind != OrgKind::Branch.as_str() {
+        return Err(AppError::field("id", "只有支部有这些设置"));
+    }
+    if !caller.has_at(&org.path, Role::Secretary) {
+        return Err(AppError::Forbidden);
+    }
+    let points_per_hour = req.points_per_hour.unwrap_or(org.points_per_hour);
+    let card_limit = req.card_limit.unwrap_or(org.card_limit);
+    let updated = store::update_settings(&txn, org.id, points_per_hour, card_limit).await?;
+    audit::record(
+        &txn,
+        AuditEntry {
+            actor_id: Some(caller.user_id),
+            action: "org.settings",
+            target_type: "org",
+            target_id: org.id.to_string(),
+            org_id: Some(org.id),
+            before: Some(json!({"points_per_hour": org.points_per_hour, "card_limit": org.card_limit})),
+            after: Some(json!({"points_per_hour": points_per_hour, "card_limit": card_limit})),
+            reason: None,
+            at: now,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    state.caches.orgs.invalidate(&org.id);
+    Ok(updated.into())
 }
 
 pub async fn children(state: &AppState, caller: &Caller, id: i64, page: PageRequest) -> Result<Page<OrgView>> {

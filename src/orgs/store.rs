@@ -82,6 +82,7 @@ pub async fn insert_org<C: ConnectionTrait>(
         path: Set(String::new()),
         depth: Set(parent.map_or(0, |p| p.depth + 1)),
         points_per_hour: Set(10),
+        card_limit: Set(1),
         created_at: Set(now),
         ..Default::default()
     }
@@ -91,6 +92,22 @@ pub async fn insert_org<C: ConnectionTrait>(
     let mut active: orgs::ActiveModel = inserted.into();
     active.path = Set(path);
     active.update(txn).await
+}
+
+pub async fn update_settings<C: ConnectionTrait>(
+    txn: &C,
+    id: i64,
+    points_per_hour: i32,
+    card_limit: i32,
+) -> Result<orgs::Model, DbErr> {
+    orgs::ActiveModel {
+        id: Set(id),
+        points_per_hour: Set(points_per_hour),
+        card_limit: Set(card_limit),
+        ..Default::default()
+    }
+    .update(txn)
+    .await
 }
 
 pub async fn find_role<C: ConnectionTrait>(

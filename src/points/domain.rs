@@ -73,7 +73,7 @@ impl PeriodKind {
     }
 }
 
-fn shanghai() -> FixedOffset {
+pub fn shanghai() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
 }
 

@@ -114,6 +114,32 @@ async fn the_demo_logins_work() {
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["user"]["roles"][0]["role"], "secretary");
+    // The demo branches have tasks: a resident draws a card from the pool.
+    let client = reqwest::Client::new();
+    let resident: serde_json::Value = client
+        .post(format!("{address}/api/v1/auth/password"))
+        .json(&serde_json::json!({"username": "resident", "password": fivestar::seed::DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let branch = resident["user"]["home_branch_id"].as_i64().expect("the resident has a home branch");
+    let token = resident["access_token"].as_str().unwrap();
+    let tasks: serde_json::Value = client
+        .get(format!("{address}/api/v1/orgs/{branch}/tasks"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(3), "{tasks}");
+    let draw = client.post(format!("{address}/api/v1/orgs/{branch}/cards/draw")).bearer_auth(token).send().await;
+    let draw = draw.unwrap();
+    assert_eq!(draw.status(), 201, "{:?}", draw.text().await);
     handle.stop(false).await;
 }
 

@@ -94,6 +94,7 @@ pub async fn test_settings() -> (Settings, Option<std::path::PathBuf>, MockServe
     settings.media_dir = media.display().to_string();
     settings.data_dir = std::env::temp_dir().join("fivestar-tests").display().to_string();
     settings.reconcile_interval_secs = 1;
+    settings.sweep_interval_secs = 1;
     (settings, sqlite_file, wechat)
 }
 
@@ -363,6 +364,73 @@ impl TestApp {
         self.get(&format!("/orgs/{org_id}/leaderboard?metric={metric}&period={period}"), token).await
     }
 
+    // --- cards -------------------------------------------------------------------
+
+    /// Publish a task with `copies` cards (asserting success); returns the task.
+    pub async fn publish_task(&self, secretary: &Session, branch_id: i64, copies: i64, requires_photo: bool) -> Value {
+        let (status, task) = self
+            .post(
+                &format!("/orgs/{branch_id}/tasks"),
+                &secretary.token,
+                json!({"title": "反诈宣传", "description": "给邻居讲一次反诈知识", "star": "safe_lawful",
+                       "points": 5, "volunteer_minutes": 30, "copies": copies, "claim_ttl_minutes": 60,
+                       "requires_photo": requires_photo}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{task}");
+        task
+    }
+
+    pub async fn draw(&self, token: &str, branch_id: i64) -> (StatusCode, Value) {
+        self.post(&format!("/orgs/{branch_id}/cards/draw"), token, json!({})).await
+    }
+
+    pub async fn submit_card(&self, token: &str, card_id: i64, media_ids: &[i64]) -> (StatusCode, Value) {
+        self.post(&format!("/cards/{card_id}/submit"), token, json!({"note": "已完成", "media_ids": media_ids})).await
+    }
+
+    pub async fn release_card(&self, token: &str, card_id: i64) -> (StatusCode, Value) {
+        self.post(&format!("/cards/{card_id}/release"), token, json!({})).await
+    }
+
+    pub async fn review_card(&self, token: &str, card_id: i64, approve: bool) -> (StatusCode, Value) {
+        self.post(&format!("/cards/{card_id}/review"), token, json!({"approve": approve, "comment": "辛苦了"})).await
+    }
+
+    /// Upload a small PNG as `user` (asserting success); returns the media id.
+    pub async fn photo(&self, user: &Session) -> i64 {
+        let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 90]));
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+        let form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::bytes(bytes.into_inner()).file_name("p.png"));
+        let resp = self.client.post(self.url("/api/v1/media")).bearer_auth(&user.token).multipart(form).send().await;
+        let (status, body) = parts(resp.unwrap()).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_i64().unwrap()
+    }
+
+    /// A second server on the same database, Redis prefix and clock: another app server
+    /// behind the same load balancer.
+    pub async fn spawn_sibling(&self) -> TestApp {
+        let mut settings = (*self.state.settings).clone();
+        settings.bind = "127.0.0.1:0".into();
+        let app = Application::build_with_clock(settings, self.clock.clone()).await.expect("the sibling builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state().clone();
+        let server = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            client: self.client.clone(),
+            wechat: MockServer::start().await,
+            state,
+            clock: self.clock.clone(),
+            sqlite_file: None,
+            server,
+        }
+    }
+
     /// A WeChat user holding `role` at `org_id`, granted by `admin`.
     pub async fn user_with_role(&self, admin: &Session, openid: &str, org_id: i64, role: &str) -> Session {
         let user = self.wechat_user(openid).await;
@@ -370,6 +438,17 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "{body}");
         user
     }
+}
+
+/// Poll `check` every 100 ms for up to 10 s.
+pub async fn wait_for<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
 }
 
 pub fn session(body: &Value) -> Session {

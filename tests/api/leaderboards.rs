@@ -1,13 +1,12 @@
 //! Leaderboards: order, ties, periods, the caller's rank, scope, branch ranking, and
 //! Redis being derived (rebuild after FLUSHALL, repair after a failed update).
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use entity::leaderboard_dirty;
 use reqwest::StatusCode;
 use sea_orm::{EntityTrait, PaginatorTrait};
 
-use crate::helpers::{spawn_app, spawn_app_with, OwnRedis, Session, TestApp, Tree};
+use crate::helpers::{spawn_app, spawn_app_with, wait_for, OwnRedis, Session, TestApp, Tree};
 
 struct Branches {
     tree: Tree,
@@ -162,16 +161,6 @@ async fn snapshot(url: &str, prefix: &str) -> BTreeMap<String, Vec<(String, f64)
         out.insert(key, members);
     }
     out
-}
-
-async fn wait_for<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    for _ in 0..100 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[tokio::test]

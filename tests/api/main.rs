@@ -2,6 +2,7 @@
 //! PostgreSQL when FIVESTAR_TEST_DATABASE_URL is set) and a fresh Redis prefix per test.
 //! The only fake is WeChat (wiremock).
 mod auth;
+mod cards;
 mod cli;
 mod errors;
 mod health;

@@ -1,0 +1,238 @@
+//! Tasks and cards as types: a validated task spec, the card and claim states, and the
+//! pool member that carries a card's claim time in Redis.
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::error::FieldErrors;
+use crate::stars::{Star, STAR_INVALID};
+
+pub const MAX_COPIES: i32 = 1000;
+pub const MAX_MEDIA: usize = 9;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewTaskRequest {
+    /// 1–100 characters.
+    pub title: String,
+    /// Up to 2000 characters.
+    #[serde(default)]
+    pub description: String,
+    pub star: String,
+    /// 0–1000 points credited on approval.
+    pub points: i32,
+    /// 0–1440 volunteer minutes credited on approval.
+    #[serde(default)]
+    pub volunteer_minutes: i32,
+    /// 1–1000 cards put into the pool.
+    pub copies: i32,
+    /// 5–1440 minutes a holder has to submit; default 120.
+    #[serde(default = "default_ttl")]
+    pub claim_ttl_minutes: i32,
+    #[serde(default)]
+    pub requires_photo: bool,
+    /// When the task ends: its open cards leave the pool. Must be in the future.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+fn default_ttl() -> i32 {
+    120
+}
+
+/// A task as published: every field checked.
+#[derive(Debug, Clone)]
+pub struct TaskSpec {
+    pub title: String,
+    pub description: String,
+    pub star: Star,
+    pub points: i32,
+    pub volunteer_minutes: i32,
+    pub copies: i32,
+    pub claim_ttl_minutes: i32,
+    pub requires_photo: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl TaskSpec {
+    pub fn parse(req: NewTaskRequest, now: DateTime<Utc>) -> Result<TaskSpec, FieldErrors> {
+        let mut fields = FieldErrors::new();
+        let title = req.title.trim().to_owned();
+        if title.is_empty() || title.chars().count() > 100 {
+            fields.insert("title".into(), "须为 1 到 100 个字符".into());
+        }
+        let description = req.description.trim().to_owned();
+        if description.chars().count() > 2000 {
+            fields.insert("description".into(), "不超过 2000 个字符".into());
+        }
+        let star = Star::parse(&req.star);
+        if star.is_none() {
+            fields.insert("star".into(), STAR_INVALID.into());
+        }
+        if !(0..=1000).contains(&req.points) {
+            fields.insert("points".into(), "须在 0 到 1000 之间".into());
+        }
+        if !(0..=1440).contains(&req.volunteer_minutes) {
+            fields.insert("volunteer_minutes".into(), "须在 0 到 1440 之间".into());
+        }
+        if !(1..=MAX_COPIES).contains(&req.copies) {
+            fields.insert("copies".into(), format!("须在 1 到 {MAX_COPIES} 之间"));
+        }
+        if !(5..=1440).contains(&req.claim_ttl_minutes) {
+            fields.insert("claim_ttl_minutes".into(), "须在 5 到 1440 分钟之间".into());
+        }
+        if let Some(at) = req.expires_at {
+            if at <= now + Duration::minutes(1) {
+                fields.insert("expires_at".into(), "截止时间须在将来".into());
+            }
+        }
+        match star {
+            Some(star) if fields.is_empty() => Ok(TaskSpec {
+                title,
+                description,
+                star,
+                points: req.points,
+                volunteer_minutes: req.volunteer_minutes,
+                copies: req.copies,
+                claim_ttl_minutes: req.claim_ttl_minutes,
+                requires_photo: req.requires_photo,
+                expires_at: req.expires_at,
+            }),
+            _ => Err(fields),
+        }
+    }
+}
+
+/// Where a card is. `Open` cards are in the branch's Redis pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardStatus {
+    Open,
+    Claimed,
+    Submitted,
+    Approved,
+    /// Its task ended before anyone finished it.
+    Expired,
+}
+
+impl CardStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardStatus::Open => "open",
+            CardStatus::Claimed => "claimed",
+            CardStatus::Submitted => "submitted",
+            CardStatus::Approved => "approved",
+            CardStatus::Expired => "expired",
+        }
+    }
+}
+
+/// Where one claim (one draw by one member) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimStatus {
+    Claimed,
+    Submitted,
+    Approved,
+    Rejected,
+    Released,
+    Expired,
+}
+
+impl ClaimStatus {
+    pub const ALL: [ClaimStatus; 6] = [
+        ClaimStatus::Claimed,
+        ClaimStatus::Submitted,
+        ClaimStatus::Approved,
+        ClaimStatus::Rejected,
+        ClaimStatus::Released,
+        ClaimStatus::Expired,
+    ];
+
+    pub fn parse(s: &str) -> Option<ClaimStatus> {
+        ClaimStatus::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimStatus::Claimed => "claimed",
+            ClaimStatus::Submitted => "submitted",
+            ClaimStatus::Approved => "approved",
+            ClaimStatus::Rejected => "rejected",
+            ClaimStatus::Released => "released",
+            ClaimStatus::Expired => "expired",
+        }
+    }
+}
+
+/// A card in a Redis pool: `"{card_id}:{claim_ttl_minutes}"`, so the draw script can set
+/// the lease's deadline without another round trip.
+pub fn pool_member(card_id: i64, claim_ttl_minutes: i32) -> String {
+    format!("{card_id}:{claim_ttl_minutes}")
+}
+
+pub fn parse_pool_member(member: &str) -> Option<(i64, i32)> {
+    let (id, ttl) = member.split_once(':')?;
+    Some((id.parse().ok()?, ttl.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> NewTaskRequest {
+        NewTaskRequest {
+            title: "反诈宣传".into(),
+            description: "给邻居讲一次反诈知识".into(),
+            star: "safe_lawful".into(),
+            points: 5,
+            volunteer_minutes: 30,
+            copies: 10,
+            claim_ttl_minutes: 60,
+            requires_photo: true,
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn a_good_task_parses() {
+        let spec = TaskSpec::parse(request(), Utc::now()).unwrap();
+        assert_eq!(spec.star, Star::SafeLawful);
+        assert_eq!(spec.copies, 10);
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let now = Utc::now();
+        let req = NewTaskRequest {
+            title: " ".into(),
+            star: "gold".into(),
+            points: -1,
+            volunteer_minutes: 2000,
+            copies: 1001,
+            claim_ttl_minutes: 1,
+            expires_at: Some(now - Duration::hours(1)),
+            description: "x".repeat(2001),
+            ..request()
+        };
+        let fields = TaskSpec::parse(req, now).unwrap_err();
+        for f in
+            ["title", "description", "star", "points", "volunteer_minutes", "copies", "claim_ttl_minutes", "expires_at"]
+        {
+            assert!(fields.contains_key(f), "{f} not named: {fields:?}");
+        }
+        let fields = TaskSpec::parse(NewTaskRequest { copies: 0, ..request() }, now).unwrap_err();
+        assert!(fields.contains_key("copies"));
+    }
+
+    #[test]
+    fn pool_members_round_trip() {
+        assert_eq!(parse_pool_member(&pool_member(42, 120)), Some((42, 120)));
+        assert_eq!(parse_pool_member("42"), None);
+        assert_eq!(parse_pool_member("x:1"), None);
+    }
+
+    #[test]
+    fn claim_statuses_parse() {
+        for s in ClaimStatus::ALL {
+            assert_eq!(ClaimStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(ClaimStatus::parse("open"), None);
+    }
+}

@@ -1,0 +1,193 @@
+//! A branch's card pool on Redis: a set of open cards (a random draw is `SPOP`) and a
+//! sorted set of leases scored by claim deadline. Draw, return and expiry are each one
+//! Lua script, so a card is never in neither or both. SQL is the record: every move here
+//! follows (or is undone after) a conditional move of the card's row.
+use std::sync::LazyLock;
+
+use redis::{RedisResult, Script};
+
+use crate::infra::redis::Redis;
+
+/// Pop a random open card and lease it until now + its claim time (read from the member).
+static DRAW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local m = redis.call('SPOP', KEYS[1])
+if not m then return false end
+local ttl = tonumber(string.match(m, ':(%d+)$')) or 0
+redis.call('ZADD', KEYS[2], tonumber(ARGV[1]) + ttl * 60000, m)
+return m
+"#,
+    )
+});
+
+/// Put cards back into the pool (released, rejected, expired claims, a failed draw):
+/// drop their leases and add them to the open set. Called once SQL says they are open.
+static PUT_BACK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+for _, m in ipairs(ARGV) do
+  redis.call('ZREM', KEYS[2], m)
+  redis.call('SADD', KEYS[1], m)
+end
+return #ARGV
+"#,
+    )
+});
+
+/// Return a leased card only if its lease is still the one seen (same deadline): a card
+/// drawn again since then keeps its new holder.
+static EXPIRE_LEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local s = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if s and tonumber(s) == tonumber(ARGV[2]) then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('SADD', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"#,
+    )
+});
+
+pub async fn draw(redis: &Redis, branch_id: i64, now_ms: i64) -> RedisResult<Option<String>> {
+    let keys = redis.keys();
+    let mut conn = redis.conn().await?;
+    DRAW.key(keys.pool(branch_id)).key(keys.leases(branch_id)).arg(now_ms).invoke_async(&mut conn).await
+}
+
+pub async fn put_back(redis: &Redis, branch_id: i64, members: &[String]) -> RedisResult<()> {
+    if members.is_empty() {
+        return Ok(());
+    }
+    let keys = redis.keys();
+    let mut conn = redis.conn().await?;
+    PUT_BACK
+        .key(keys.pool(branch_id))
+        .key(keys.leases(branch_id))
+        .arg(members)
+        .invoke_async::<i64>(&mut conn)
+        .await
+        .map(drop)
+}
+
+pub async fn expire_lease(redis: &Redis, branch_id: i64, member: &str, deadline_ms: i64) -> RedisResult<bool> {
+    let keys = redis.keys();
+    let mut conn = redis.conn().await?;
+    EXPIRE_LEASE
+        .key(keys.pool(branch_id))
+        .key(keys.leases(branch_id))
+        .arg(member)
+        .arg(deadline_ms)
+        .invoke_async::<i64>(&mut conn)
+        .await
+        .map(|n| n == 1)
+}
+
+/// New cards go into the pool.
+pub async fn add_open(redis: &Redis, branch_id: i64, members: &[String]) -> RedisResult<()> {
+    if members.is_empty() {
+        return Ok(());
+    }
+    let mut conn = redis.conn().await?;
+    let mut pipe = redis::pipe();
+    for chunk in members.chunks(1000) {
+        pipe.sadd(redis.keys().pool(branch_id), chunk).ignore();
+    }
+    pipe.query_async::<()>(&mut conn).await
+}
+
+/// Take cards out of the pool and their leases (submitted, or their task ended).
+pub async fn forget(redis: &Redis, branch_id: i64, members: &[String]) -> RedisResult<()> {
+    if members.is_empty() {
+        return Ok(());
+    }
+    let keys = redis.keys();
+    let mut conn = redis.conn().await?;
+    let mut pipe = redis::pipe();
+    for chunk in members.chunks(1000) {
+        pipe.srem(keys.pool(branch_id), chunk).ignore().zrem(keys.leases(branch_id), chunk).ignore();
+    }
+    pipe.query_async::<()>(&mut conn).await
+}
+
+/// Set a lease's deadline to the one SQL holds.
+pub async fn set_lease(redis: &Redis, branch_id: i64, member: &str, deadline_ms: i64) -> RedisResult<()> {
+    let mut conn = redis.conn().await?;
+    redis::cmd("ZADD")
+        .arg(redis.keys().leases(branch_id))
+        .arg(deadline_ms)
+        .arg(member)
+        .query_async::<()>(&mut conn)
+        .await
+}
+
+/// Leases past their deadline in these branches: (branch, member, deadline ms), at most
+/// `limit` per branch, in one pipelined round trip.
+pub async fn leases_due(
+    redis: &Redis,
+    branch_ids: &[i64],
+    now_ms: i64,
+    limit: usize,
+) -> RedisResult<Vec<(i64, String, i64)>> {
+    if branch_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    for b in branch_ids {
+        pipe.cmd("ZRANGEBYSCORE")
+            .arg(redis.keys().leases(*b))
+            .arg("-inf")
+            .arg(now_ms)
+            .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit);
+    }
+    let mut conn = redis.conn().await?;
+    let rows: Vec<Vec<(String, f64)>> = pipe.query_async(&mut conn).await?;
+    Ok(branch_ids.iter().zip(rows).flat_map(|(b, due)| due.into_iter().map(move |(m, s)| (*b, m, s as i64))).collect())
+}
+
+/// Replace one branch's pool and leases with what SQL says, each built aside and renamed
+/// over the live key in one step (MULTI), so a draw never sees a half-built pool.
+pub async fn replace(
+    redis: &Redis,
+    branch_id: i64,
+    open: &[String],
+    leases: &[(String, i64)],
+    token: &str,
+) -> RedisResult<()> {
+    let keys = redis.keys();
+    let (pool, lease_key) = (keys.pool(branch_id), keys.leases(branch_id));
+    let (pool_tmp, lease_tmp) = (format!("{pool}:rebuild:{token}"), format!("{lease_key}:rebuild:{token}"));
+    let mut pipe = redis::pipe();
+    pipe.del(&pool_tmp).ignore().del(&lease_tmp).ignore();
+    for chunk in open.chunks(1000) {
+        pipe.sadd(&pool_tmp, chunk).ignore();
+    }
+    for chunk in leases.chunks(1000) {
+        let mut cmd = redis::cmd("ZADD");
+        cmd.arg(&lease_tmp);
+        for (member, deadline) in chunk {
+            cmd.arg(*deadline).arg(member);
+        }
+        pipe.add_command(cmd).ignore();
+    }
+    let mut conn = redis.conn().await?;
+    pipe.query_async::<()>(&mut conn).await?;
+    let mut swap = redis::pipe();
+    swap.atomic();
+    if open.is_empty() {
+        swap.del(&pool).ignore();
+    } else {
+        swap.rename(&pool_tmp, &pool).ignore();
+    }
+    if leases.is_empty() {
+        swap.del(&lease_key).ignore();
+    } else {
+        swap.rename(&lease_tmp, &lease_key).ignore();
+    }
+    swap.query_async::<()>(&mut conn).await
+}

@@ -1,0 +1,129 @@
+//! HTTP for tasks and cards: extract, call one service function, shape the response.
+use actix_web::{web, HttpResponse};
+
+use super::domain::NewTaskRequest;
+use super::service::{self, CardListQuery, CardReview, CardView, SubmitRequest, TaskView};
+use crate::auth::extractor::CurrentUser;
+use crate::error::{ErrorBody, Result};
+use crate::pagination::{Page, PageQuery};
+use crate::state::AppState;
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/orgs/{id}/tasks").route(web::post().to(publish_task)).route(web::get().to(list_tasks)))
+        .service(web::resource("/orgs/{id}/cards/draw").route(web::post().to(draw)))
+        .service(web::resource("/orgs/{id}/cards").route(web::get().to(branch_cards)))
+        .service(web::resource("/cards/{id}/submit").route(web::post().to(submit)))
+        .service(web::resource("/cards/{id}/release").route(web::post().to(release)))
+        .service(web::resource("/cards/{id}/review").route(web::post().to(review)))
+        .service(web::resource("/me/cards").route(web::get().to(my_cards)));
+}
+
+/// Publish a task (secretary of the branch): its `copies` cards go into the branch pool.
+#[utoipa::path(post, path = "/api/v1/orgs/{id}/tasks", tag = "cards", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "branch")), request_body = NewTaskRequest,
+    responses((status = 201, body = TaskView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub async fn publish_task(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    body: web::Json<NewTaskRequest>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Created().json(service::publish_task(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+}
+
+/// A branch's tasks, newest first, with open/claimed/submitted/done counts.
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/tasks", tag = "cards", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "branch"), PageQuery),
+    responses((status = 200, body = Page<TaskView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn list_tasks(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::list_tasks(&state, &user.0, id.into_inner(), page.parse()?).await?))
+}
+
+/// Draw a random open card from the branch's pool (members of the branch).
+#[utoipa::path(post, path = "/api/v1/orgs/{id}/cards/draw", tag = "cards", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "branch")),
+    responses((status = 201, body = CardView), (status = 401, body = ErrorBody),
+        (status = 403, description = "not a member of the branch", body = ErrorBody),
+        (status = 404, description = "`pool_empty`, or no such branch", body = ErrorBody),
+        (status = 409, description = "`card_limit`", body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn draw(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Created().json(service::draw(&state, &user.0, id.into_inner()).await?))
+}
+
+/// Submit a held card (the holder, before the claim expires; a photo where required).
+#[utoipa::path(post, path = "/api/v1/cards/{id}/submit", tag = "cards", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = SubmitRequest,
+    responses((status = 200, body = CardView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "not the holder", body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "`claim_expired`, `not_claimed`, `already_submitted`", body = ErrorBody),
+        (status = 422, description = "`photo_required`, or bad fields", body = ErrorBody)))]
+pub async fn submit(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    body: web::Json<SubmitRequest>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::submit(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+}
+
+/// Give a held card back to the pool (the holder).
+#[utoipa::path(post, path = "/api/v1/cards/{id}/release", tag = "cards", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = CardView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn release(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::release(&state, &user.0, id.into_inner()).await?))
+}
+
+/// Approve (credits the task's points and minutes once) or reject (the card returns to
+/// the pool) a submitted card; secretaries of its branch, never their own card.
+#[utoipa::path(post, path = "/api/v1/cards/{id}/review", tag = "cards", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = CardReview,
+    responses((status = 200, body = CardView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "`already_reviewed`, `not_submitted`", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn review(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    body: web::Json<CardReview>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::review(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+}
+
+/// The caller's cards (one item per draw), newest first.
+#[utoipa::path(get, path = "/api/v1/me/cards", tag = "cards", security(("bearer" = [])), params(CardListQuery),
+    responses((status = 200, body = Page<CardView>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn my_cards(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: web::Query<CardListQuery>,
+) -> Result<HttpResponse> {
+    let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit }.parse()?;
+    Ok(HttpResponse::Ok().json(service::my_cards(&state, &user.0, q.status.as_deref(), page).await?))
+}
+
+/// A branch's cards in one status, oldest first; `submitted` (the default) is the review queue.
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/cards", tag = "cards", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "branch"), CardListQuery),
+    responses((status = 200, body = Page<CardView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn branch_cards(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    q: web::Query<CardListQuery>,
+) -> Result<HttpResponse> {
+    let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit }.parse()?;
+    Ok(HttpResponse::Ok()
+        .json(service::branch_cards(&state, &user.0, id.into_inner(), q.status.as_deref(), page).await?))
+}

@@ -1,0 +1,578 @@
+//! The rules of tasks and cards. A draw pops a random card from the branch's Redis pool,
+//! then claims it in SQL with a conditional move; if SQL refuses or fails, the card goes
+//! back. Approval credits through the ledger's one writer in the same transaction as
+//! the card's move, with the card as the idempotency key, so it credits once.
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use entity::{card_claims, orgs, tasks};
+
+use super::domain::{parse_pool_member, pool_member, CardStatus, ClaimStatus, NewTaskRequest, TaskSpec, MAX_MEDIA};
+use super::{pool, store};
+use crate::audit::{self, AuditEntry};
+use crate::error::{AppError, Result};
+use crate::infra::db::begin_write;
+use crate::orgs::domain::{Caller, OrgKind, Role, Scope};
+use crate::orgs::store as orgs_store;
+use crate::pagination::{Page, PageRequest};
+use crate::points::domain::LedgerKind;
+use crate::points::service::{post_entry, publish};
+use crate::points::store::NewEntry;
+use crate::stars::Star;
+use crate::state::AppState;
+
+pub const POOL_EMPTY: AppError =
+    AppError::Absent { code: "pool_empty", message: "卡池已空，暂无可领取的任务卡" };
+pub const CARD_LIMIT: AppError = AppError::Conflict {
+    code: "card_limit",
+    message: "您在本支部持有的任务卡已达上限，请先提交或放弃",
+};
+const CLAIM_EXPIRED: AppError =
+    AppError::Conflict { code: "claim_expired", message: "领取已过期，任务卡已回到卡池" };
+const NOT_CLAIMED: AppError = AppError::Conflict { code: "not_claimed", message: "您当前未持有这张任务卡" };
+const ALREADY_SUBMITTED: AppError =
+    AppError::Conflict { code: "already_submitted", message: "这张任务卡已提交" };
+const ALREADY_REVIEWED: AppError = AppError::Conflict { code: "already_reviewed", message: "这张任务卡已审核" };
+const NOT_SUBMITTED: AppError =
+    AppError::Conflict { code: "not_submitted", message: "这张任务卡尚未提交，无法审核" };
+const PHOTO_REQUIRED: AppError =
+    AppError::Unprocessable { code: "photo_required", message: "该任务需要上传照片" };
+
+/// Pops of cards SQL no longer holds open (a stale pool) before a draw gives up.
+const DRAW_ATTEMPTS: usize = 8;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskView {
+    pub id: i64,
+    pub branch_id: i64,
+    pub title: String,
+    pub description: String,
+    pub star: Star,
+    pub points: i32,
+    pub volunteer_minutes: i32,
+    pub copies: i32,
+    pub claim_ttl_minutes: i32,
+    pub requires_photo: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// Cards in the pool now.
+    pub open_copies: i64,
+    /// Cards drawn and not yet submitted.
+    pub claimed_copies: i64,
+    /// Cards submitted and waiting for review.
+    pub submitted_copies: i64,
+    /// Cards approved.
+    pub done_copies: i64,
+}
+
+fn task_view(t: tasks::Model, counts: Option<&HashMap<String, i64>>) -> TaskView {
+    let n = |s: CardStatus| counts.and_then(|c| c.get(s.as_str()).copied()).unwrap_or(0);
+    TaskView {
+        id: t.id,
+        branch_id: t.branch_id,
+        star: Star::parse(&t.star).unwrap_or(Star::CivilHappy),
+        title: t.title,
+        description: t.description,
+        points: t.points,
+        volunteer_minutes: t.volunteer_minutes,
+        copies: t.copies,
+        claim_ttl_minutes: t.claim_ttl_minutes,
+        requires_photo: t.requires_photo,
+        expires_at: t.expires_at,
+        created_at: t.created_at,
+        open_copies: n(CardStatus::Open),
+        claimed_copies: n(CardStatus::Claimed),
+        submitted_copies: n(CardStatus::Submitted),
+        done_copies: n(CardStatus::Approved),
+    }
+}
+
+/// What a holder sees of a card's task.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CardTask {
+    pub id: i64,
+    pub title: String,
+    pub description: String,
+    pub star: Star,
+    pub points: i32,
+    pub volunteer_minutes: i32,
+    pub requires_photo: bool,
+}
+
+/// A card as one claim of it: the card's id, and where this claim is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CardView {
+    /// The card's id (use it in `/cards/{id}/…`).
+    pub id: i64,
+    pub claim_id: i64,
+    pub branch_id: i64,
+    pub holder_id: i64,
+    /// `claimed`, `submitted`, `approved`, `rejected`, `released` or `expired`.
+    pub status: String,
+    pub task: Option<CardTask>,
+    pub claimed_at: DateTime<Utc>,
+    pub claim_expires_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub note: Option<String>,
+    pub media_ids: Vec<i64>,
+    pub reviewer_id: Option<i64>,
+    pub review_comment: Option<String>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+fn card_view(c: card_claims::Model, task: Option<&tasks::Model>) -> CardView {
+    CardView {
+        id: c.card_id,
+        claim_id: c.id,
+        branch_id: c.branch_id,
+        holder_id: c.user_id,
+        status: c.status,
+        task: task.map(|t| CardTask {
+            id: t.id,
+            title: t.title.clone(),
+            description: t.description.clone(),
+            star: Star::parse(&t.star).unwrap_or(Star::CivilHappy),
+            points: t.points,
+            volunteer_minutes: t.volunteer_minutes,
+            requires_photo: t.requires_photo,
+        }),
+        claimed_at: c.claimed_at,
+        claim_expires_at: c.expires_at,
+        submitted_at: c.submitted_at,
+        note: c.note,
+        media_ids: serde_json::from_value(c.media_ids).unwrap_or_default(),
+        reviewer_id: c.reviewer_id,
+        review_comment: c.review_comment,
+        ended_at: c.ended_at,
+    }
+}
+
+async fn claims_page(state: &AppState, rows: Vec<card_claims::Model>, page: PageRequest) -> Result<Page<CardView>> {
+    let task_ids: Vec<i64> = rows.iter().map(|c| c.task_id).collect();
+    let tasks = store::tasks_by_ids(&state.db, &task_ids).await?;
+    Ok(Page::from_rows(
+        rows,
+        page,
+        |c| c.id,
+        |c| {
+            let task = tasks.get(&c.task_id);
+            card_view(c, task)
+        },
+    ))
+}
+
+/// A branch by id, from the per-process cache (an org's path and kind never change).
+async fn branch(state: &AppState, branch_id: i64) -> Result<orgs::Model> {
+    let org = match state.caches.orgs.get(&branch_id) {
+        Some(org) => org,
+        None => {
+            let org = orgs_store::find_in_scope(&state.db, &Scope::All, branch_id).await?.ok_or(AppError::NotFound)?;
+            state.caches.orgs.insert(branch_id, org.clone());
+            org
+        }
+    };
+    if org.kind != OrgKind::Branch.as_str() {
+        return Err(AppError::NotFound);
+    }
+    Ok(org)
+}
+
+/// Secretaries (and admins above) of a branch they can see; 404 outside their reach.
+async fn staff_branch(state: &AppState, caller: &Caller, branch_id: i64) -> Result<orgs::Model> {
+    let org = branch(state, branch_id).await?;
+    if !caller.reach().contains(&org.path) {
+        return Err(AppError::NotFound);
+    }
+    if !caller.has_at(&org.path, Role::Secretary) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(org)
+}
+
+/// A member of a branch holds a role at the branch itself or at a grid inside it.
+fn is_member(caller: &Caller, branch_path: &str) -> bool {
+    caller.roles.iter().any(|g| g.org_path.as_deref().is_some_and(|p| p.starts_with(branch_path)))
+}
+
+fn ended(task: &tasks::Model, now: DateTime<Utc>) -> bool {
+    task.expires_at.is_some_and(|at| at <= now)
+}
+
+pub async fn publish_task(state: &AppState, caller: &Caller, branch_id: i64, req: NewTaskRequest) -> Result<TaskView> {
+    let now = state.clock.now();
+    let spec = TaskSpec::parse(req, now).map_err(AppError::Validation)?;
+    let branch = staff_branch(state, caller, branch_id).await?;
+    let txn = begin_write(&state.db).await?;
+    let task = store::insert_task(&txn, branch.id, &spec, caller.user_id, now).await?;
+    let card_ids = store::insert_cards(&txn, &task, now).await?;
+    audit::record(
+        &txn,
+        AuditEntry {
+            actor_id: Some(caller.user_id),
+            action: "task.publish",
+            target_type: "task",
+            target_id: task.id.to_string(),
+            org_id: Some(branch.id),
+            before: None,
+            after: Some(json!({"title": task.title, "copies": task.copies, "points": task.points})),
+            reason: None,
+            at: now,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    let members: Vec<String> = card_ids.iter().map(|id| pool_member(*id, task.claim_ttl_minutes)).collect();
+    // The cards are committed; if Redis fails now, the epoch rebuild or `rebuild-redis`
+    // puts them in the pool. Say so rather than pretend.
+    if let Err(err) = pool::add_open(&state.redis, branch.id, &members).await {
+        tracing::error!(error = %err, task_id = task.id, "cards published but not pooled; run rebuild-redis");
+        return Err(err.into());
+    }
+    let counts = HashMap::from([(CardStatus::Open.as_str().to_owned(), card_ids.len() as i64)]);
+    Ok(task_view(task, Some(&counts)))
+}
+
+pub async fn list_tasks(
+    state: &AppState,
+    caller: &Caller,
+    branch_id: i64,
+    page: PageRequest,
+) -> Result<Page<TaskView>> {
+    let branch = branch(state, branch_id).await?;
+    if !caller.reach().contains(&branch.path) {
+        return Err(AppError::NotFound);
+    }
+    let rows = store::tasks_of_branch(&state.db, branch.id, page).await?;
+    let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
+    let counts = store::card_counts(&state.db, &ids).await?;
+    Ok(Page::from_rows(
+        rows,
+        page,
+        |t| t.id,
+        |t| {
+            let c = counts.get(&t.id);
+            task_view(t, c)
+        },
+    ))
+}
+
+enum Attempt {
+    Claimed(Box<CardView>),
+    /// SQL does not hold this card open: a stale pool entry.
+    NotOpen {
+        still_held: bool,
+    },
+    /// Its task has ended: the card is retired.
+    TaskEnded,
+    Limit,
+}
+
+pub async fn draw(state: &AppState, caller: &Caller, branch_id: i64) -> Result<CardView> {
+    let branch = branch(state, branch_id).await?;
+    if !is_member(caller, &branch.path) {
+        return Err(AppError::Forbidden);
+    }
+    let limit = u64::try_from(branch.card_limit.max(1)).unwrap_or(1);
+    // Cheap refusal before touching the pool; the binding check is in the transaction.
+    if store::active_claims(&state.db, caller.user_id, branch.id).await? >= limit {
+        return Err(CARD_LIMIT);
+    }
+    for _ in 0..DRAW_ATTEMPTS {
+        let now = state.clock.now();
+        let Some(member) = pool::draw(&state.redis, branch.id, now.timestamp_millis()).await? else {
+            return Err(POOL_EMPTY);
+        };
+        let Some((card_id, _)) = parse_pool_member(&member) else {
+            tracing::warn!(%member, "garbage in a card pool; dropped");
+            pool::forget(&state.redis, branch.id, &[member]).await?;
+            continue;
+        };
+        match claim(state, caller, &branch, card_id, limit, now).await {
+            Ok(Attempt::Claimed(view)) => return Ok(*view),
+            Ok(Attempt::NotOpen { still_held }) => {
+                if !still_held {
+                    pool::forget(&state.redis, branch.id, &[member]).await?;
+                }
+            }
+            Ok(Attempt::TaskEnded) => pool::forget(&state.redis, branch.id, &[member]).await?,
+            Ok(Attempt::Limit) => {
+                pool::put_back(&state.redis, branch.id, &[member]).await?;
+                return Err(CARD_LIMIT);
+            }
+            Err(err) => {
+                if let Err(redis_err) = pool::put_back(&state.redis, branch.id, &[member]).await {
+                    // The lease stays; the sweeper returns the card when it falls due.
+                    tracing::warn!(error = %redis_err, card_id, "could not return a card after a failed draw");
+                }
+                return Err(err);
+            }
+        }
+    }
+    Err(POOL_EMPTY)
+}
+
+/// The SQL half of a draw: the member's lock, the limit, the conditional `open → claimed`.
+async fn claim(
+    state: &AppState,
+    caller: &Caller,
+    branch: &orgs::Model,
+    card_id: i64,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> Result<Attempt> {
+    let txn = begin_write(&state.db).await?;
+    store::lock_member(&txn, caller.user_id).await?;
+    if store::active_claims(&txn, caller.user_id, branch.id).await? >= limit {
+        return Ok(Attempt::Limit);
+    }
+    let Some(card) = store::find_card(&txn, card_id).await? else {
+        return Ok(Attempt::NotOpen { still_held: false });
+    };
+    if card.branch_id != branch.id || card.status != CardStatus::Open.as_str() {
+        let still_held = card.branch_id == branch.id && card.status == CardStatus::Claimed.as_str();
+        return Ok(Attempt::NotOpen { still_held });
+    }
+    let task = store::find_task(&txn, card.task_id).await?.ok_or(AppError::NotFound)?;
+    if ended(&task, now) {
+        store::retire_open_card(&txn, card.id, now).await?;
+        txn.commit().await?;
+        return Ok(Attempt::TaskEnded);
+    }
+    let expires_at = now + Duration::minutes(i64::from(task.claim_ttl_minutes));
+    let claim = store::insert_claim(&txn, &card, caller.user_id, now, expires_at).await?;
+    if !store::take_card(&txn, card.id, &claim, now).await? {
+        return Ok(Attempt::NotOpen { still_held: true });
+    }
+    txn.commit().await?;
+    Ok(Attempt::Claimed(Box::new(card_view(claim, Some(&task)))))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SubmitRequest {
+    /// Up to 500 characters.
+    pub note: Option<String>,
+    #[serde(default)]
+    pub media_ids: Vec<i64>,
+}
+
+/// The caller's newest claim of this card; 404 for no card, 403 for someone else's.
+async fn my_claim<C: sea_orm::ConnectionTrait>(db: &C, caller: &Caller, card_id: i64) -> Result<card_claims::Model> {
+    store::find_card(db, card_id).await?.ok_or(AppError::NotFound)?;
+    store::latest_claim(db, card_id, Some(caller.user_id)).await?.ok_or(AppError::Forbidden)
+}
+
+fn check_live(claim: &card_claims::Model, now: DateTime<Utc>) -> Result<()> {
+    match ClaimStatus::parse(&claim.status) {
+        Some(ClaimStatus::Claimed) if claim.expires_at > now => Ok(()),
+        Some(ClaimStatus::Claimed | ClaimStatus::Expired) => Err(CLAIM_EXPIRED),
+        Some(ClaimStatus::Released) => Err(NOT_CLAIMED),
+        _ => Err(ALREADY_SUBMITTED),
+    }
+}
+
+pub async fn submit(state: &AppState, caller: &Caller, card_id: i64, req: SubmitRequest) -> Result<CardView> {
+    let note = req.note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
+        return Err(AppError::field("note", "不超过 500 字"));
+    }
+    if req.media_ids.len() > MAX_MEDIA {
+        return Err(AppError::field("media_ids", format!("最多 {MAX_MEDIA} 张照片")));
+    }
+    let now = state.clock.now();
+    let txn = begin_write(&state.db).await?;
+    let claim = my_claim(&txn, caller, card_id).await?;
+    check_live(&claim, now)?;
+    let task = store::find_task(&txn, claim.task_id).await?.ok_or(AppError::NotFound)?;
+    if task.requires_photo && req.media_ids.is_empty() {
+        return Err(PHOTO_REQUIRED);
+    }
+    crate::media::service::check_owned(&txn, caller.user_id, &req.media_ids).await?;
+    if !store::submit_claim(&txn, claim.id, note, &req.media_ids, now).await?
+        || !store::move_card(&txn, card_id, claim.id, CardStatus::Claimed, CardStatus::Submitted, now).await?
+    {
+        return Err(CLAIM_EXPIRED);
+    }
+    let claim = store::find_claim(&txn, claim.id).await?.ok_or(AppError::NotFound)?;
+    txn.commit().await?;
+    // A submitted card needs no lease; a stale one is harmless (the sweeper drops it).
+    let member = pool_member(card_id, task.claim_ttl_minutes);
+    if let Err(err) = pool::forget(&state.redis, claim.branch_id, &[member]).await {
+        tracing::warn!(error = %err, card_id, "could not drop a submitted card's lease");
+    }
+    Ok(card_view(claim, Some(&task)))
+}
+
+/// After a claim ends without approval: the card goes back to the pool, or is retired
+/// when its task has ended. Returns whether it is open again.
+async fn reopen<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    claim: &card_claims::Model,
+    from: CardStatus,
+    task: &tasks::Model,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let to = if ended(task, now) { CardStatus::Expired } else { CardStatus::Open };
+    store::move_card(txn, claim.card_id, claim.id, from, to, now).await?;
+    Ok(to == CardStatus::Open)
+}
+
+/// Redis after a card left its holder: back into the pool, or out of it for good.
+async fn settle_pool(state: &AppState, claim: &card_claims::Model, task: &tasks::Model, open: bool) {
+    let member = vec![pool_member(claim.card_id, task.claim_ttl_minutes)];
+    let result = if open {
+        pool::put_back(&state.redis, claim.branch_id, &member).await
+    } else {
+        pool::forget(&state.redis, claim.branch_id, &member).await
+    };
+    if let Err(err) = result {
+        // SQL holds the card open; `rebuild-redis` (or the epoch check) puts it back.
+        tracing::error!(error = %err, card_id = claim.card_id, "card not returned to the redis pool");
+    }
+}
+
+pub async fn release(state: &AppState, caller: &Caller, card_id: i64) -> Result<CardView> {
+    let now = state.clock.now();
+    let txn = begin_write(&state.db).await?;
+    let claim = my_claim(&txn, caller, card_id).await?;
+    match ClaimStatus::parse(&claim.status) {
+        Some(ClaimStatus::Claimed) => {}
+        Some(ClaimStatus::Expired) => return Err(CLAIM_EXPIRED),
+        Some(ClaimStatus::Released) => return Err(NOT_CLAIMED),
+        _ => return Err(ALREADY_SUBMITTED),
+    }
+    let task = store::find_task(&txn, claim.task_id).await?.ok_or(AppError::NotFound)?;
+    if !store::end_claim(&txn, claim.id, ClaimStatus::Claimed, ClaimStatus::Released, None, now).await? {
+        return Err(NOT_CLAIMED);
+    }
+    let open = reopen(&txn, &claim, CardStatus::Claimed, &task, now).await?;
+    let claim = store::find_claim(&txn, claim.id).await?.ok_or(AppError::NotFound)?;
+    txn.commit().await?;
+    settle_pool(state, &claim, &task, open).await;
+    Ok(card_view(claim, Some(&task)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CardReview {
+    pub approve: bool,
+    /// Up to 500 characters.
+    pub comment: Option<String>,
+}
+
+pub async fn review(state: &AppState, caller: &Caller, card_id: i64, req: CardReview) -> Result<CardView> {
+    let comment = req.comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
+    if comment.as_ref().is_some_and(|c| c.chars().count() > 500) {
+        return Err(AppError::field("comment", "不超过 500 字"));
+    }
+    let now = state.clock.now();
+    let card = store::find_card(&state.db, card_id).await?.ok_or(AppError::NotFound)?;
+    let branch = staff_branch(state, caller, card.branch_id).await?;
+    let txn = begin_write(&state.db).await?;
+    let claim = store::latest_claim(&txn, card_id, None).await?.ok_or(NOT_SUBMITTED)?;
+    match ClaimStatus::parse(&claim.status) {
+        Some(ClaimStatus::Submitted) => {}
+        Some(ClaimStatus::Approved | ClaimStatus::Rejected) => return Err(ALREADY_REVIEWED),
+        _ => return Err(NOT_SUBMITTED),
+    }
+    if claim.user_id == caller.user_id {
+        return Err(AppError::Forbidden);
+    }
+    let to = if req.approve { ClaimStatus::Approved } else { ClaimStatus::Rejected };
+    if !store::end_claim(&txn, claim.id, ClaimStatus::Submitted, to, Some((caller.user_id, comment.clone())), now)
+        .await?
+    {
+        return Err(ALREADY_REVIEWED);
+    }
+    let task = store::find_task(&txn, claim.task_id).await?.ok_or(AppError::NotFound)?;
+    let mut update = None;
+    let mut open = false;
+    if req.approve {
+        if !store::move_card(&txn, card_id, claim.id, CardStatus::Submitted, CardStatus::Approved, now).await? {
+            return Err(ALREADY_REVIEWED);
+        }
+        let entry = NewEntry {
+            user_id: claim.user_id,
+            branch_id: claim.branch_id,
+            delta_points: i64::from(task.points),
+            delta_minutes: i64::from(task.volunteer_minutes),
+            star: Star::parse(&task.star),
+            kind: LedgerKind::Task,
+            ref_type: "card",
+            ref_id: card_id.to_string(),
+            idempotency_key: format!("card:{card_id}"),
+            note: Some(task.title.chars().take(100).collect()),
+            actor_id: Some(caller.user_id),
+        };
+        update = post_entry(&txn, &entry, &branch.path, now).await?;
+    } else {
+        open = reopen(&txn, &claim, CardStatus::Submitted, &task, now).await?;
+    }
+    audit::record(
+        &txn,
+        AuditEntry {
+            actor_id: Some(caller.user_id),
+            action: if req.approve { "card.approve" } else { "card.reject" },
+            target_type: "card",
+            target_id: card_id.to_string(),
+            org_id: Some(claim.branch_id),
+            before: Some(json!({"status": "submitted", "claim_id": claim.id})),
+            after: Some(json!({"status": to.as_str(), "comment": comment})),
+            reason: comment.clone(),
+            at: now,
+        },
+    )
+    .await?;
+    let claim = store::find_claim(&txn, claim.id).await?.ok_or(AppError::NotFound)?;
+    txn.commit().await?;
+    publish(state, update.as_slice()).await;
+    if !req.approve {
+        settle_pool(state, &claim, &task, open).await;
+    }
+    Ok(card_view(claim, Some(&task)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CardListQuery {
+    /// `claimed`, `submitted`, `approved`, `rejected`, `released` or `expired`.
+    pub status: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<u64>,
+}
+
+fn parse_status(status: Option<&str>) -> Result<Option<ClaimStatus>> {
+    status
+        .map(|s| {
+            ClaimStatus::parse(s).ok_or_else(|| {
+                AppError::field("status", "须为 claimed、submitted、approved、rejected、released 或 expired")
+            })
+        })
+        .transpose()
+}
+
+pub async fn my_cards(
+    state: &AppState,
+    caller: &Caller,
+    status: Option<&str>,
+    page: PageRequest,
+) -> Result<Page<CardView>> {
+    let status = parse_status(status)?;
+    let rows = store::claims_of_user(&state.db, caller.user_id, status, page).await?;
+    claims_page(state, rows, page).await
+}
+
+/// A branch's cards in one status (default `submitted`: the review queue), for its staff.
+pub async fn branch_cards(
+    state: &AppState,
+    caller: &Caller,
+    branch_id: i64,
+    status: Option<&str>,
+    page: PageRequest,
+) -> Result<Page<CardView>> {
+    let status = parse_status(status)?.unwrap_or(ClaimStatus::Submitted);
+    let branch = staff_branch(state, caller, branch_id).await?;
+    let rows = store::claims_of_branch(&state.db, branch.id, status, page).await?;
+    claims_page(state, rows, page).await
+}

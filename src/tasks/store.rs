@@ -1,0 +1,442 @@
+//! SQL for tasks, cards and claims. Every state move is a conditional update that says
+//! whether it happened, so two processes can never both win the same card.
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+use entity::{card_claims, cards, tasks, users};
+
+use super::domain::{CardStatus, ClaimStatus, TaskSpec};
+use crate::pagination::PageRequest;
+
+pub async fn insert_task<C: ConnectionTrait>(
+    txn: &C,
+    branch_id: i64,
+    spec: &TaskSpec,
+    created_by: i64,
+    now: DateTime<Utc>,
+) -> Result<tasks::Model, DbErr> {
+    tasks::ActiveModel {
+        branch_id: Set(branch_id),
+        title: Set(spec.title.clone()),
+        description: Set(spec.description.clone()),
+        star: Set(spec.star.as_str().to_owned()),
+        points: Set(spec.points),
+        volunteer_minutes: Set(spec.volunteer_minutes),
+        copies: Set(spec.copies),
+        claim_ttl_minutes: Set(spec.claim_ttl_minutes),
+        requires_photo: Set(spec.requires_photo),
+        expires_at: Set(spec.expires_at),
+        closed_at: Set(None),
+        created_by: Set(created_by),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await
+}
+
+/// Insert a task's cards, all open, and return their ids.
+pub async fn insert_cards<C: ConnectionTrait>(
+    txn: &C,
+    task: &tasks::Model,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, DbErr> {
+    let rows = (0..task.copies).map(|_| cards::ActiveModel {
+        task_id: Set(task.id),
+        branch_id: Set(task.branch_id),
+        status: Set(CardStatus::Open.as_str().to_owned()),
+        holder_id: Set(None),
+        claim_id: Set(None),
+        updated_at: Set(now),
+        ..Default::default()
+    });
+    let rows: Vec<_> = rows.collect();
+    for chunk in rows.chunks(500) {
+        cards::Entity::insert_many(chunk.to_vec()).exec(txn).await?;
+    }
+    cards::Entity::find()
+        .select_only()
+        .column(cards::Column::Id)
+        .filter(cards::Column::TaskId.eq(task.id))
+        .order_by_asc(cards::Column::Id)
+        .into_tuple()
+        .all(txn)
+        .await
+}
+
+pub async fn find_task<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<tasks::Model>, DbErr> {
+    tasks::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn tasks_of_branch<C: ConnectionTrait>(
+    db: &C,
+    branch_id: i64,
+    page: PageRequest,
+) -> Result<Vec<tasks::Model>, DbErr> {
+    let mut q = tasks::Entity::find().filter(tasks::Column::BranchId.eq(branch_id));
+    if let Some(before) = page.after {
+        q = q.filter(tasks::Column::Id.lt(before));
+    }
+    q.order_by_desc(tasks::Column::Id).limit(page.limit + 1).all(db).await
+}
+
+/// Cards per status for each task: task id → status → count.
+pub async fn card_counts<C: ConnectionTrait>(
+    db: &C,
+    task_ids: &[i64],
+) -> Result<HashMap<i64, HashMap<String, i64>>, DbErr> {
+    if task_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, String, i64)> = cards::Entity::find()
+        .select_only()
+        .column(cards::Column::TaskId)
+        .column(cards::Column::Status)
+        .column_as(cards::Column::Id.count(), "n")
+        .filter(cards::Column::TaskId.is_in(task_ids.iter().copied()))
+        .group_by(cards::Column::TaskId)
+        .group_by(cards::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut out: HashMap<i64, HashMap<String, i64>> = HashMap::new();
+    for (task, status, n) in rows {
+        out.entry(task).or_default().insert(status, n);
+    }
+    Ok(out)
+}
+
+pub async fn find_card<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<cards::Model>, DbErr> {
+    cards::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn find_claim<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<card_claims::Model>, DbErr> {
+    card_claims::Entity::find_by_id(id).one(db).await
+}
+
+/// The newest claim of a card, optionally only this member's.
+pub async fn latest_claim<C: ConnectionTrait>(
+    db: &C,
+    card_id: i64,
+    user_id: Option<i64>,
+) -> Result<Option<card_claims::Model>, DbErr> {
+    let mut q = card_claims::Entity::find().filter(card_claims::Column::CardId.eq(card_id));
+    if let Some(user) = user_id {
+        q = q.filter(card_claims::Column::UserId.eq(user));
+    }
+    q.order_by_desc(card_claims::Column::Id).one(db).await
+}
+
+/// Serialise one member's draws: on PostgreSQL this takes the member's row lock until
+/// the transaction ends (SQLite's `BEGIN IMMEDIATE` already serialises writers), so the
+/// count of active cards that follows cannot be raced.
+pub async fn lock_member<C: ConnectionTrait>(txn: &C, user_id: i64) -> Result<(), DbErr> {
+    users::Entity::update_many()
+        .col_expr(users::Column::Id, Expr::col(users::Column::Id))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(txn)
+        .await
+        .map(drop)
+}
+
+/// Cards this member holds (claimed, not yet submitted) in this branch.
+pub async fn active_claims<C: ConnectionTrait>(db: &C, user_id: i64, branch_id: i64) -> Result<u64, DbErr> {
+    card_claims::Entity::find()
+        .filter(card_claims::Column::UserId.eq(user_id))
+        .filter(card_claims::Column::BranchId.eq(branch_id))
+        .filter(card_claims::Column::Status.eq(ClaimStatus::Claimed.as_str()))
+        .count(db)
+        .await
+}
+
+pub async fn insert_claim<C: ConnectionTrait>(
+    txn: &C,
+    card: &cards::Model,
+    user_id: i64,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<card_claims::Model, DbErr> {
+    card_claims::ActiveModel {
+        card_id: Set(card.id),
+        task_id: Set(card.task_id),
+        branch_id: Set(card.branch_id),
+        user_id: Set(user_id),
+        status: Set(ClaimStatus::Claimed.as_str().to_owned()),
+        claimed_at: Set(now),
+        expires_at: Set(expires_at),
+        submitted_at: Set(None),
+        note: Set(None),
+        media_ids: Set(serde_json::json!([])),
+        reviewer_id: Set(None),
+        review_comment: Set(None),
+        ended_at: Set(None),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await
+}
+
+/// `open → claimed` for this claim; false if the card was not open.
+pub async fn take_card<C: ConnectionTrait>(
+    txn: &C,
+    card_id: i64,
+    claim: &card_claims::Model,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use cards::Column as K;
+    let res = cards::Entity::update_many()
+        .col_expr(K::Status, Expr::value(CardStatus::Claimed.as_str()))
+        .col_expr(K::HolderId, Expr::value(claim.user_id))
+        .col_expr(K::ClaimId, Expr::value(claim.id))
+        .col_expr(K::UpdatedAt, Expr::value(now))
+        .filter(K::Id.eq(card_id))
+        .filter(K::Status.eq(CardStatus::Open.as_str()))
+        .exec(txn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Move the card held under this claim from one status to another; `None` holder and
+/// claim when it leaves its holder (back to open, or expired).
+pub async fn move_card<C: ConnectionTrait>(
+    txn: &C,
+    card_id: i64,
+    claim_id: i64,
+    from: CardStatus,
+    to: CardStatus,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use cards::Column as K;
+    let mut q = cards::Entity::update_many()
+        .col_expr(K::Status, Expr::value(to.as_str()))
+        .col_expr(K::UpdatedAt, Expr::value(now));
+    if matches!(to, CardStatus::Open | CardStatus::Expired) {
+        q = q
+            .col_expr(K::HolderId, Expr::value(Option::<i64>::None))
+            .col_expr(K::ClaimId, Expr::value(Option::<i64>::None));
+    }
+    let res = q
+        .filter(K::Id.eq(card_id))
+        .filter(K::ClaimId.eq(claim_id))
+        .filter(K::Status.eq(from.as_str()))
+        .exec(txn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// An open card whose task has ended leaves the pool for good.
+pub async fn retire_open_card<C: ConnectionTrait>(txn: &C, card_id: i64, now: DateTime<Utc>) -> Result<bool, DbErr> {
+    use cards::Column as K;
+    let res = cards::Entity::update_many()
+        .col_expr(K::Status, Expr::value(CardStatus::Expired.as_str()))
+        .col_expr(K::UpdatedAt, Expr::value(now))
+        .filter(K::Id.eq(card_id))
+        .filter(K::Status.eq(CardStatus::Open.as_str()))
+        .exec(txn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// `claimed → submitted` while the claim is still live; false otherwise.
+pub async fn submit_claim<C: ConnectionTrait>(
+    txn: &C,
+    claim_id: i64,
+    note: Option<String>,
+    media_ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use card_claims::Column as Q;
+    let res = card_claims::Entity::update_many()
+        .col_expr(Q::Status, Expr::value(ClaimStatus::Submitted.as_str()))
+        .col_expr(Q::SubmittedAt, Expr::value(now))
+        .col_expr(Q::Note, Expr::value(note))
+        .col_expr(Q::MediaIds, Expr::value(serde_json::json!(media_ids)))
+        .filter(Q::Id.eq(claim_id))
+        .filter(Q::Status.eq(ClaimStatus::Claimed.as_str()))
+        .filter(Q::ExpiresAt.gt(now))
+        .exec(txn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// End a claim: `from → to` (released, expired, approved, rejected); false if it had
+/// already moved on.
+pub async fn end_claim<C: ConnectionTrait>(
+    txn: &C,
+    claim_id: i64,
+    from: ClaimStatus,
+    to: ClaimStatus,
+    reviewer: Option<(i64, Option<String>)>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use card_claims::Column as Q;
+    let mut q = card_claims::Entity::update_many()
+        .col_expr(Q::Status, Expr::value(to.as_str()))
+        .col_expr(Q::EndedAt, Expr::value(now));
+    if let Some((reviewer, comment)) = reviewer {
+        q = q.col_expr(Q::ReviewerId, Expr::value(reviewer)).col_expr(Q::ReviewComment, Expr::value(comment));
+    }
+    let res = q.filter(Q::Id.eq(claim_id)).filter(Q::Status.eq(from.as_str())).exec(txn).await?;
+    Ok(res.rows_affected == 1)
+}
+
+pub async fn claims_of_user<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    status: Option<ClaimStatus>,
+    page: PageRequest,
+) -> Result<Vec<card_claims::Model>, DbErr> {
+    let mut q = card_claims::Entity::find().filter(card_claims::Column::UserId.eq(user_id));
+    if let Some(status) = status {
+        q = q.filter(card_claims::Column::Status.eq(status.as_str()));
+    }
+    if let Some(before) = page.after {
+        q = q.filter(card_claims::Column::Id.lt(before));
+    }
+    q.order_by_desc(card_claims::Column::Id).limit(page.limit + 1).all(db).await
+}
+
+/// A branch's claims in one status, oldest first (the review queue is first come, first served).
+pub async fn claims_of_branch<C: ConnectionTrait>(
+    db: &C,
+    branch_id: i64,
+    status: ClaimStatus,
+    page: PageRequest,
+) -> Result<Vec<card_claims::Model>, DbErr> {
+    let mut q = card_claims::Entity::find()
+        .filter(card_claims::Column::BranchId.eq(branch_id))
+        .filter(card_claims::Column::Status.eq(status.as_str()));
+    if let Some(after) = page.after {
+        q = q.filter(card_claims::Column::Id.gt(after));
+    }
+    q.order_by_asc(card_claims::Column::Id).limit(page.limit + 1).all(db).await
+}
+
+pub async fn tasks_by_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<HashMap<i64, tasks::Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = tasks::Entity::find().filter(tasks::Column::Id.is_in(ids.iter().copied())).all(db).await?;
+    Ok(rows.into_iter().map(|t| (t.id, t)).collect())
+}
+
+/// Claims still `claimed` past their deadline, oldest first.
+pub async fn overdue_claims<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<card_claims::Model>, DbErr> {
+    card_claims::Entity::find()
+        .filter(card_claims::Column::Status.eq(ClaimStatus::Claimed.as_str()))
+        .filter(card_claims::Column::ExpiresAt.lte(now))
+        .order_by_asc(card_claims::Column::ExpiresAt)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Tasks that have ended but whose open cards are still in the pool.
+pub async fn tasks_to_close<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<tasks::Model>, DbErr> {
+    tasks::Entity::find()
+        .filter(tasks::Column::ClosedAt.is_null())
+        .filter(tasks::Column::ExpiresAt.lte(now))
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Retire an ended task's open cards and mark it closed; returns the retired card ids.
+pub async fn close_task<C: ConnectionTrait>(txn: &C, task_id: i64, now: DateTime<Utc>) -> Result<Vec<i64>, DbErr> {
+    use cards::Column as K;
+    let ids: Vec<i64> = cards::Entity::find()
+        .select_only()
+        .column(K::Id)
+        .filter(K::TaskId.eq(task_id))
+        .filter(K::Status.eq(CardStatus::Open.as_str()))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    cards::Entity::update_many()
+        .col_expr(K::Status, Expr::value(CardStatus::Expired.as_str()))
+        .col_expr(K::UpdatedAt, Expr::value(now))
+        .filter(K::TaskId.eq(task_id))
+        .filter(K::Status.eq(CardStatus::Open.as_str()))
+        .exec(txn)
+        .await?;
+    tasks::Entity::update_many()
+        .col_expr(tasks::Column::ClosedAt, Expr::value(now))
+        .filter(tasks::Column::Id.eq(task_id))
+        .exec(txn)
+        .await?;
+    Ok(ids)
+}
+
+/// Branches that have ever had tasks (the only ones with pools).
+pub async fn branches_with_tasks<C: ConnectionTrait>(db: &C) -> Result<Vec<i64>, DbErr> {
+    tasks::Entity::find().select_only().column(tasks::Column::BranchId).distinct().into_tuple().all(db).await
+}
+
+/// Claim times of every task: task id → minutes.
+pub async fn task_ttls<C: ConnectionTrait>(db: &C) -> Result<HashMap<i64, i32>, DbErr> {
+    let rows: Vec<(i64, i32)> = tasks::Entity::find()
+        .select_only()
+        .column(tasks::Column::Id)
+        .column(tasks::Column::ClaimTtlMinutes)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// (card id, task id, branch id) of cards in a status, optionally only those moved at or
+/// after a moment, in id pages.
+pub async fn cards_in_status<C: ConnectionTrait>(
+    db: &C,
+    status: CardStatus,
+    since: Option<DateTime<Utc>>,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<(i64, i64, i64)>, DbErr> {
+    let mut q = cards::Entity::find()
+        .select_only()
+        .column(cards::Column::Id)
+        .column(cards::Column::TaskId)
+        .column(cards::Column::BranchId)
+        .filter(cards::Column::Status.eq(status.as_str()))
+        .filter(cards::Column::Id.gt(after));
+    if let Some(since) = since {
+        q = q.filter(cards::Column::UpdatedAt.gte(since));
+    }
+    q.order_by_asc(cards::Column::Id).limit(limit).into_tuple().all(db).await
+}
+
+/// (card id, task id, branch id, claim deadline) of every claimed card.
+pub async fn live_claims<C: ConnectionTrait>(db: &C) -> Result<Vec<(i64, i64, i64, DateTime<Utc>)>, DbErr> {
+    card_claims::Entity::find()
+        .select_only()
+        .column(card_claims::Column::CardId)
+        .column(card_claims::Column::TaskId)
+        .column(card_claims::Column::BranchId)
+        .column(card_claims::Column::ExpiresAt)
+        .filter(card_claims::Column::Status.eq(ClaimStatus::Claimed.as_str()))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+pub async fn cards_by_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<Vec<cards::Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    cards::Entity::find().filter(cards::Column::Id.is_in(ids.iter().copied())).all(db).await
+}

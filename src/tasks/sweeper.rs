@@ -1,0 +1,166 @@
+//! Background work on cards, safe with several servers at once because every move is
+//! conditional (SQL) or compare-and-set (Redis): claims past their deadline go back to
+//! the pool, ended tasks leave it, and leases whose draw never reached SQL (a process
+//! that died between the pop and the commit) are returned. Plus the pool step of
+//! `rebuild-redis`.
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use indicatif::ProgressBar;
+
+use super::domain::{parse_pool_member, pool_member, CardStatus, ClaimStatus};
+use super::{pool, store};
+use crate::infra::db::begin_write;
+use crate::state::AppState;
+
+const BATCH: u64 = 500;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub expired_claims: usize,
+    pub closed_tasks: usize,
+    pub orphans_returned: usize,
+}
+
+pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
+    let now = state.clock.now();
+    let mut report = SweepReport::default();
+    for claim in store::overdue_claims(&state.db, now, BATCH).await? {
+        let Some(task) = store::find_task(&state.db, claim.task_id).await? else { continue };
+        let txn = begin_write(&state.db).await?;
+        if !store::end_claim(&txn, claim.id, ClaimStatus::Claimed, ClaimStatus::Expired, None, now).await? {
+            continue;
+        }
+        let to = if task.expires_at.is_some_and(|at| at <= now) { CardStatus::Expired } else { CardStatus::Open };
+        store::move_card(&txn, claim.card_id, claim.id, CardStatus::Claimed, to, now).await?;
+        txn.commit().await?;
+        let member = vec![pool_member(claim.card_id, task.claim_ttl_minutes)];
+        if to == CardStatus::Open {
+            pool::put_back(&state.redis, claim.branch_id, &member).await?;
+        } else {
+            pool::forget(&state.redis, claim.branch_id, &member).await?;
+        }
+        report.expired_claims += 1;
+    }
+    for task in store::tasks_to_close(&state.db, now, BATCH).await? {
+        let txn = begin_write(&state.db).await?;
+        let retired = store::close_task(&txn, task.id, now).await?;
+        txn.commit().await?;
+        let members: Vec<String> = retired.iter().map(|id| pool_member(*id, task.claim_ttl_minutes)).collect();
+        pool::forget(&state.redis, task.branch_id, &members).await?;
+        report.closed_tasks += 1;
+    }
+    report.orphans_returned = return_orphans(state, now).await?;
+    Ok(report)
+}
+
+/// Leases past their deadline that SQL does not explain: a card still open in SQL was
+/// popped by a draw that never committed, so it goes back (only if the lease is still
+/// the one seen); a live claim gets its true deadline; anything else loses its lease.
+async fn return_orphans(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    let branches = store::branches_with_tasks(&state.db).await?;
+    let mut returned = 0;
+    for chunk in branches.chunks(200) {
+        let due = pool::leases_due(&state.redis, chunk, now.timestamp_millis(), 100).await?;
+        let ids: Vec<i64> = due.iter().filter_map(|(_, m, _)| parse_pool_member(m).map(|(id, _)| id)).collect();
+        let cards: HashMap<i64, _> =
+            store::cards_by_ids(&state.db, &ids).await?.into_iter().map(|c| (c.id, c)).collect();
+        for (branch, member, deadline) in due {
+            let card = parse_pool_member(&member).and_then(|(id, _)| cards.get(&id));
+            match card.map(|c| (c.status.as_str(), c.claim_id)) {
+                Some(("open", _)) => {
+                    if pool::expire_lease(&state.redis, branch, &member, deadline).await? {
+                        returned += 1;
+                    }
+                }
+                Some(("claimed", Some(claim_id))) => {
+                    if let Some(claim) = store::find_claim(&state.db, claim_id).await? {
+                        if claim.expires_at > now {
+                            pool::set_lease(&state.redis, branch, &member, claim.expires_at.timestamp_millis()).await?;
+                        }
+                    }
+                }
+                _ => {
+                    let mut conn = state.redis.conn().await?;
+                    redis::cmd("ZREM")
+                        .arg(state.redis.keys().leases(branch))
+                        .arg(&member)
+                        .query_async::<()>(&mut conn)
+                        .await?;
+                }
+            }
+        }
+    }
+    Ok(returned)
+}
+
+/// Runs `sweep_once` every `every` until the process ends.
+pub fn spawn_sweeper(state: AppState, every: Duration) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match sweep_once(&state).await {
+                Ok(r) if r == SweepReport::default() => {}
+                Ok(r) => tracing::info!(?r, "card sweep"),
+                Err(err) => tracing::debug!(error = %format!("{err:#}"), "card sweep skipped"),
+            }
+        }
+    });
+}
+
+/// Rebuild every branch's pool and leases from SQL. Each branch's keys are built aside
+/// and renamed over the live ones; cards that moved while that happened are put right
+/// by a catch-up pass over the rows changed since the snapshot.
+pub async fn rebuild_pools(state: &AppState, progress: Option<&ProgressBar>) -> anyhow::Result<u64> {
+    let snapshot = state.clock.now();
+    let ttls = store::task_ttls(&state.db).await?;
+    let member = |card: i64, task: i64| pool_member(card, ttls.get(&task).copied().unwrap_or(60));
+    let mut open: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut after = 0;
+    loop {
+        let rows = store::cards_in_status(&state.db, CardStatus::Open, None, after, 10_000).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        for (card, task, branch) in rows {
+            open.entry(branch).or_default().push(member(card, task));
+        }
+        if let Some(bar) = progress {
+            bar.inc(0);
+        }
+    }
+    let mut leases: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
+    for (card, task, branch, expires_at) in store::live_claims(&state.db).await? {
+        leases.entry(branch).or_default().push((member(card, task), expires_at.timestamp_millis()));
+    }
+    let token = crate::infra::random::token_hex(6);
+    let branches = store::branches_with_tasks(&state.db).await?;
+    let empty = Vec::new();
+    for branch in &branches {
+        pool::replace(
+            &state.redis,
+            *branch,
+            open.get(branch).unwrap_or(&empty),
+            leases.get(branch).map(Vec::as_slice).unwrap_or_default(),
+            &token,
+        )
+        .await?;
+    }
+    // Catch-up: cards returned to the pool during the rebuild.
+    let mut after = 0;
+    loop {
+        let rows = store::cards_in_status(&state.db, CardStatus::Open, Some(snapshot), after, 10_000).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        let mut by_branch: HashMap<i64, Vec<String>> = HashMap::new();
+        for (card, task, branch) in rows {
+            by_branch.entry(branch).or_default().push(member(card, task));
+        }
+        for (branch, members) in by_branch {
+            pool::add_open(&state.redis, branch, &members).await?;
+        }
+    }
+    Ok(branches.len() as u64 * 2)
+}
