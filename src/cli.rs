@@ -48,6 +48,15 @@ enum Command {
         tokens: PathBuf,
         #[arg(long, default_value_t = 2000)]
         token_count: usize,
+        /// Open cards in the first branch's pool (for the draw benchmark).
+        #[arg(long, default_value_t = 100_000)]
+        open_cards: usize,
+        /// Submitted cards in the second branch (for the approval benchmark).
+        #[arg(long, default_value_t = 50_000)]
+        submitted_cards: usize,
+        /// Incidents already on a grid's ledger (for the filing benchmark).
+        #[arg(long, default_value_t = 100_000)]
+        incidents: usize,
     },
     /// Recompute every Redis structure from SQL.
     RebuildRedis,
@@ -125,7 +134,7 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             let report = seed::demo(&state).await?;
             print!("{report}");
         }
-        Command::SeedBench { members, ledger_entries, tokens, token_count } => {
+        Command::SeedBench { members, ledger_entries, tokens, token_count, open_cards, submitted_cards, incidents } => {
             let state = build_state(settings, Clock::default()).await?;
             let spec = seed_bench::BenchSpec {
                 townships: 20,
@@ -139,6 +148,13 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             println!("branch_id={}", report.branch_ids[0]);
             println!("first_user_id={}", report.first_user_id);
             println!("seed_seconds={:.1}", report.seconds);
+            let work = seed_bench::WorkSpec { open_cards, submitted_cards, incidents, grid_workers: 64 };
+            let dir = tokens.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            let work = seed_bench::seed_work(&state, &work, &report, members, dir).await?;
+            println!("draw_branch={}", work.draw_branch);
+            println!("review_branch={}", work.review_branch);
+            println!("grid_id={}", work.grid_id);
+            println!("work_seed_seconds={:.1}", work.seconds);
         }
         Command::RebuildRedis => {
             let state = build_state(settings, Clock::default()).await?;

@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, error, media, members, ops, orgs, pagination, points, tasks};
+use crate::{auth, error, incidents, media, members, ops, orgs, pagination, points, tasks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -49,6 +49,12 @@ may not change answer 403."
         tasks::routes::review,
         tasks::routes::my_cards,
         tasks::routes::branch_cards,
+        incidents::routes::file,
+        incidents::routes::get,
+        incidents::routes::act,
+        incidents::routes::list,
+        incidents::routes::stats,
+        incidents::routes::export_ledger,
         media::routes::upload,
         media::routes::file,
     ),
@@ -60,6 +66,7 @@ may not change answer 403."
         pagination::Page<points::volunteer::LogView>,
         pagination::Page<tasks::service::TaskView>,
         pagination::Page<tasks::service::CardView>,
+        pagination::Page<incidents::service::IncidentView>,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -67,6 +74,7 @@ may not change answer 403."
         (name = "members", description = "People and their profiles"),
         (name = "orgs", description = "The org tree, roles and invites"),
         (name = "media", description = "Photos"),
+        (name = "incidents", description = "Incident reports from the field and their ledger"),
         (name = "cards", description = "Micro-task cards: publish, draw, submit, review"),
         (name = "points", description = "Points, volunteer hours, the ledger and leaderboards"),
         (name = "ops", description = "Health and readiness"),

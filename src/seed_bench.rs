@@ -9,9 +9,9 @@ use std::time::Instant;
 
 use chrono::Duration;
 use rand::{Rng, SeedableRng};
-use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
 
-use entity::{points_ledger, points_summary, user_roles, users};
+use entity::{card_claims, incidents, points_ledger, points_summary, user_roles, users};
 
 use crate::orgs::domain::{OrgKind, Role};
 use crate::orgs::store as orgs;
@@ -19,6 +19,8 @@ use crate::points::domain::LedgerKind;
 use crate::points::store::{ledger_row, NewEntry};
 use crate::stars::Star;
 use crate::state::AppState;
+use crate::tasks::domain::TaskSpec;
+use crate::tasks::store as tasks;
 
 pub struct BenchSpec {
     pub townships: usize,
@@ -181,4 +183,182 @@ pub async fn seed(state: &AppState, spec: &BenchSpec, tokens: &Path) -> anyhow::
     }
     file.flush()?;
     Ok(BenchReport { county_id: county.id, branch_ids, first_user_id, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// Cards and incidents for the draw, review and filing benchmarks.
+pub struct WorkSpec {
+    /// Open cards in the first branch's pool (its card limit is lifted for the benchmark).
+    pub open_cards: usize,
+    /// Submitted cards in the second branch, waiting for review.
+    pub submitted_cards: usize,
+    /// Incidents already on the ledger of a grid in the first branch.
+    pub incidents: usize,
+    pub grid_workers: usize,
+}
+
+pub struct WorkReport {
+    pub draw_branch: i64,
+    pub review_branch: i64,
+    pub grid_id: i64,
+    pub seconds: f64,
+}
+
+/// Seed the card and incident workloads; writes `draw_tokens.txt` (members of the draw
+/// branch), `secretary_token.txt`, `review_cards.txt` and `grid_tokens.txt` into `dir`.
+pub async fn seed_work(
+    state: &AppState,
+    spec: &WorkSpec,
+    base: &BenchReport,
+    members: usize,
+    dir: &Path,
+) -> anyhow::Result<WorkReport> {
+    let started = Instant::now();
+    let now = state.clock.now();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2027);
+    let (draw_branch, review_branch) = (base.branch_ids[0], base.branch_ids[1]);
+    let branches = base.branch_ids.len();
+    let members_of = |branch_index: usize| -> Vec<i64> {
+        (branch_index..members).step_by(branches).map(|i| base.first_user_id + i as i64).collect()
+    };
+
+    let txn = state.db.begin().await?;
+    orgs::update_settings(&txn, draw_branch, 10, 1_000_000).await?;
+    let task_spec = |title: &str, copies: usize| TaskSpec {
+        title: title.to_owned(),
+        description: String::new(),
+        star: Star::CivilHappy,
+        points: 2,
+        volunteer_minutes: 10,
+        copies: copies as i32,
+        claim_ttl_minutes: 240,
+        requires_photo: false,
+        expires_at: None,
+    };
+    let draw_task = tasks::insert_task(&txn, draw_branch, &task_spec("基准抽卡", spec.open_cards), 0, now).await?;
+    tasks::insert_cards(&txn, &draw_task, now).await?;
+    let review_task =
+        tasks::insert_task(&txn, review_branch, &task_spec("基准审核", spec.submitted_cards), 0, now).await?;
+    let review_cards = tasks::insert_cards(&txn, &review_task, now).await?;
+    let holders = members_of(1);
+    for chunk in review_cards.chunks(CHUNK) {
+        let rows: Vec<card_claims::ActiveModel> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, card)| card_claims::ActiveModel {
+                card_id: Set(*card),
+                task_id: Set(review_task.id),
+                branch_id: Set(review_branch),
+                user_id: Set(holders[i % holders.len()]),
+                status: Set("submitted".to_owned()),
+                claimed_at: Set(now),
+                expires_at: Set(now + Duration::hours(4)),
+                submitted_at: Set(Some(now)),
+                note: Set(None),
+                media_ids: Set(serde_json::json!([])),
+                reviewer_id: Set(None),
+                review_comment: Set(None),
+                ended_at: Set(None),
+                ..Default::default()
+            })
+            .collect();
+        card_claims::Entity::insert_many(rows).exec_without_returning(&txn).await?;
+    }
+    txn.execute_unprepared(&format!(
+        "UPDATE cards SET status = 'submitted', \
+         holder_id = (SELECT user_id FROM card_claims WHERE card_claims.card_id = cards.id), \
+         claim_id = (SELECT id FROM card_claims WHERE card_claims.card_id = cards.id) \
+         WHERE task_id = {}",
+        review_task.id
+    ))
+    .await?;
+    let secretary = staff_user(&txn, "bench-secretary", Role::Secretary, review_branch, now).await?;
+    let draw_parent = orgs::find_in_scope(&txn, &crate::orgs::domain::Scope::All, draw_branch)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the draw branch is missing"))?;
+    let grid = orgs::insert_org(&txn, Some(&draw_parent), "基准网格", OrgKind::Grid, now).await?;
+    let mut workers = Vec::new();
+    for i in 0..spec.grid_workers.max(1) {
+        workers.push(staff_user(&txn, &format!("bench-grid-{i}"), Role::GridWorker, grid.id, now).await?);
+    }
+    txn.commit().await?;
+
+    let categories = ["event", "dispute", "hazard", "environment", "other"];
+    let statuses = ["reported", "accepted", "in_progress", "resolved", "closed", "closed", "closed"];
+    let span_secs = Duration::days(730).num_seconds();
+    for batch in (0..spec.incidents).step_by(CHUNK * 20) {
+        let txn = state.db.begin().await?;
+        let end = (batch + CHUNK * 20).min(spec.incidents);
+        for chunk in (batch..end).step_by(CHUNK) {
+            let rows: Vec<incidents::ActiveModel> = (chunk..(chunk + CHUNK).min(end))
+                .map(|_| {
+                    let at = now - Duration::seconds(rng.random_range(0..span_secs));
+                    let status = statuses[rng.random_range(0..statuses.len())];
+                    incidents::ActiveModel {
+                        grid_id: Set(grid.id),
+                        grid_path: Set(grid.path.clone()),
+                        owner_org_id: Set(draw_branch),
+                        owner_path: Set(draw_parent.path.clone()),
+                        category: Set(categories[rng.random_range(0..categories.len())].to_owned()),
+                        title: Set("基准事件".to_owned()),
+                        description: Set("基准数据".to_owned()),
+                        severity: Set("low".to_owned()),
+                        lat: Set(30.0 + rng.random_range(0.0..0.5)),
+                        lng: Set(120.0 + rng.random_range(0.0..0.7)),
+                        address: Set(None),
+                        occurred_at: Set(at),
+                        media_ids: Set(serde_json::json!([])),
+                        star: Set(None),
+                        status: Set(status.to_owned()),
+                        reporter_id: Set(workers[rng.random_range(0..workers.len())]),
+                        assignee_id: Set(None),
+                        created_at: Set(at),
+                        updated_at: Set(at),
+                        closed_at: Set((status == "closed").then_some(at + Duration::hours(rng.random_range(1..200)))),
+                        ..Default::default()
+                    }
+                })
+                .collect();
+            incidents::Entity::insert_many(rows).exec_without_returning(&txn).await?;
+        }
+        txn.commit().await?;
+    }
+
+    let write = |name: &str, lines: &mut dyn Iterator<Item = String>| -> anyhow::Result<()> {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(dir.join(name))?);
+        for line in lines {
+            writeln!(file, "{line}")?;
+        }
+        file.flush()?;
+        Ok(())
+    };
+    let drawers = members_of(0);
+    let jwt = &state.jwt;
+    write("draw_tokens.txt", &mut drawers.iter().filter_map(|u| jwt.issue(*u, now).ok()))?;
+    write("secretary_token.txt", &mut std::iter::once(jwt.issue(secretary, now)?))?;
+    write("review_cards.txt", &mut review_cards.iter().map(i64::to_string))?;
+    write("grid_tokens.txt", &mut workers.iter().filter_map(|u| jwt.issue(*u, now).ok()))?;
+    Ok(WorkReport { draw_branch, review_branch, grid_id: grid.id, seconds: started.elapsed().as_secs_f64() })
+}
+
+async fn staff_user<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    name: &str,
+    role: Role,
+    org_id: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<i64> {
+    let user = crate::members::store::insert_user(
+        txn,
+        crate::members::store::NewUser {
+            display_name: name,
+            openid: Some(name),
+            username: None,
+            password_hash: None,
+            phone: None,
+        },
+        now,
+    )
+    .await?;
+    orgs::insert_role(txn, user.id, Some(org_id), role, None, now).await?;
+    Ok(user.id)
 }

@@ -18,7 +18,7 @@ use crate::infra::{db, jwt::JwtKeys, redis::Redis, wechat::WechatClient};
 use crate::openapi::{ApiDoc, SpecJson};
 use crate::ops::{errors, metrics};
 use crate::state::AppState;
-use crate::{auth, maintenance, media, members, ops, orgs, points, tasks};
+use crate::{auth, incidents, maintenance, media, members, ops, orgs, points, tasks};
 
 pub struct Application {
     port: u16,
@@ -58,6 +58,7 @@ impl Application {
             Duration::from_secs(state.settings.reconcile_interval_secs.max(1)),
         );
         tasks::sweeper::spawn_sweeper(state.clone(), Duration::from_secs(state.settings.sweep_interval_secs.max(1)));
+        incidents::service::spawn_housekeeping(state.clone(), Duration::from_secs(3600));
         let listener = TcpListener::bind(&bind)?;
         let port = listener.local_addr()?.port();
         let server = serve(listener, state.clone())?;
@@ -109,6 +110,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .configure(orgs::config)
                     .configure(points::config)
                     .configure(tasks::config)
+                    .configure(incidents::config)
                     .configure(media::config),
             )
             .configure(media::routes::files)

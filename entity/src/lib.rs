@@ -2,6 +2,9 @@
 pub mod audit_log;
 pub mod card_claims;
 pub mod cards;
+pub mod idempotency_keys;
+pub mod incident_events;
+pub mod incidents;
 pub mod invites;
 pub mod leaderboard_dirty;
 pub mod media;

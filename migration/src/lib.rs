@@ -5,6 +5,7 @@ mod m20261122_000001_foundation;
 mod m20261122_000002_points;
 mod m20261122_000003_media;
 mod m20261122_000004_cards;
+mod m20261122_000005_incidents;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_points::Migration),
             Box::new(m20261122_000003_media::Migration),
             Box::new(m20261122_000004_cards::Migration),
+            Box::new(m20261122_000005_incidents::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ mod cli;
 mod errors;
 mod health;
 mod helpers;
+mod incidents;
 mod invites;
 mod leaderboards;
 mod media;

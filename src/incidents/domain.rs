@@ -1,0 +1,406 @@
+//! Incidents as types: categories, severities, the workflow as one state machine, a
+//! validated filing, the client's idempotency key, distances and human-readable numbers.
+use chrono::{DateTime, Datelike, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::FieldErrors;
+use crate::stars::{Star, STAR_INVALID};
+
+pub const MAX_MEDIA: usize = 9;
+/// Possible duplicates: the same category within this distance…
+pub const DUPLICATE_RADIUS_M: f64 = 100.0;
+/// …filed within this window.
+pub const DUPLICATE_WINDOW: Duration = Duration::hours(72);
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+    };
+}
+
+string_enum!(Category { Event => "event", Dispute => "dispute", Hazard => "hazard", Environment => "environment", Other => "other" });
+string_enum!(Severity { Low => "low", Medium => "medium", High => "high" });
+string_enum!(
+    /// Where an incident is on its ledger.
+    Status {
+        Reported => "reported",
+        Accepted => "accepted",
+        Assigned => "assigned",
+        InProgress => "in_progress",
+        Resolved => "resolved",
+        Closed => "closed",
+        Rejected => "rejected",
+        Escalated => "escalated",
+    }
+);
+string_enum!(Action {
+    Accept => "accept",
+    Assign => "assign",
+    Start => "start",
+    Resolve => "resolve",
+    Close => "close",
+    Escalate => "escalate",
+    Reopen => "reopen",
+    Reject => "reject",
+});
+
+impl Category {
+    pub fn label(self) -> &'static str {
+        match self {
+            Category::Event => "事件",
+            Category::Dispute => "矛盾纠纷",
+            Category::Hazard => "安全隐患",
+            Category::Environment => "环境问题",
+            Category::Other => "其他",
+        }
+    }
+}
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Low => "低",
+            Severity::Medium => "中",
+            Severity::High => "高",
+        }
+    }
+}
+
+impl Status {
+    /// Closed and rejected incidents are off the open ledger.
+    pub fn is_open(self) -> bool {
+        !matches!(self, Status::Closed | Status::Rejected)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Reported => "已上报",
+            Status::Accepted => "已受理",
+            Status::Assigned => "已分派",
+            Status::InProgress => "处置中",
+            Status::Resolved => "已办结",
+            Status::Closed => "已销号",
+            Status::Rejected => "不予受理",
+            Status::Escalated => "已上报乡镇",
+        }
+    }
+}
+
+/// The workflow: where `action` takes an incident in `from`, or None when it may not.
+/// reported→accepted|rejected; accepted→assigned; assigned→in_progress;
+/// in_progress→resolved; resolved→closed, or reopened to in_progress; any open state
+/// below the township→escalated. An escalated incident starts again on the township's
+/// ledger: it can be accepted or rejected there.
+pub fn transition(from: Status, action: Action) -> Option<Status> {
+    use Action as A;
+    use Status as S;
+    match (from, action) {
+        (S::Reported | S::Escalated, A::Accept) => Some(S::Accepted),
+        (S::Reported | S::Escalated, A::Reject) => Some(S::Rejected),
+        (S::Accepted, A::Assign) => Some(S::Assigned),
+        (S::Assigned, A::Start) => Some(S::InProgress),
+        (S::InProgress, A::Resolve) => Some(S::Resolved),
+        (S::Resolved, A::Close) => Some(S::Closed),
+        (S::Resolved, A::Reopen) => Some(S::InProgress),
+        (S::Reported | S::Accepted | S::Assigned | S::InProgress | S::Resolved, A::Escalate) => Some(S::Escalated),
+        _ => None,
+    }
+}
+
+/// A client's `Idempotency-Key`: 1–64 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<IdempotencyKey, &'static str> {
+        let raw = raw.trim();
+        if raw.is_empty() || raw.len() > 64 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("Idempotency-Key 须为 1 到 64 个可见 ASCII 字符");
+        }
+        Ok(IdempotencyKey(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct NewIncidentRequest {
+    pub grid_id: i64,
+    /// `event`, `dispute`, `hazard`, `environment` or `other`.
+    pub category: String,
+    /// 1–100 characters.
+    pub title: String,
+    /// 1–2000 characters.
+    pub description: String,
+    /// `low`, `medium` or `high`.
+    pub severity: String,
+    /// −90 to 90.
+    pub lat: f64,
+    /// −180 to 180.
+    pub lng: f64,
+    /// Up to 200 characters.
+    pub address: Option<String>,
+    /// When it happened; not in the future.
+    pub occurred_at: DateTime<Utc>,
+    #[serde(default)]
+    pub media_ids: Vec<i64>,
+    pub star: Option<String>,
+}
+
+/// A filing with every field checked (the grid and media are checked against SQL later).
+#[derive(Debug, Clone)]
+pub struct IncidentSpec {
+    pub grid_id: i64,
+    pub category: Category,
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub lat: f64,
+    pub lng: f64,
+    pub address: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    pub media_ids: Vec<i64>,
+    pub star: Option<Star>,
+}
+
+/// Clocks on phones drift: this far in the future still counts as now.
+const CLOCK_SKEW: Duration = Duration::minutes(5);
+
+impl IncidentSpec {
+    pub fn parse(req: &NewIncidentRequest, now: DateTime<Utc>) -> Result<IncidentSpec, FieldErrors> {
+        let mut fields = FieldErrors::new();
+        let category = Category::parse(&req.category);
+        if category.is_none() {
+            fields.insert("category".into(), "须为 event、dispute、hazard、environment 或 other".into());
+        }
+        let severity = Severity::parse(&req.severity);
+        if severity.is_none() {
+            fields.insert("severity".into(), "须为 low、medium 或 high".into());
+        }
+        let title = req.title.trim().to_owned();
+        if title.is_empty() || title.chars().count() > 100 {
+            fields.insert("title".into(), "须为 1 到 100 个字符".into());
+        }
+        let description = req.description.trim().to_owned();
+        if description.is_empty() || description.chars().count() > 2000 {
+            fields.insert("description".into(), "须为 1 到 2000 个字符".into());
+        }
+        if !req.lat.is_finite() || !(-90.0..=90.0).contains(&req.lat) {
+            fields.insert("lat".into(), "纬度须在 -90 到 90 之间".into());
+        }
+        if !req.lng.is_finite() || !(-180.0..=180.0).contains(&req.lng) {
+            fields.insert("lng".into(), "经度须在 -180 到 180 之间".into());
+        }
+        let address = req.address.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned);
+        if address.as_ref().is_some_and(|a| a.chars().count() > 200) {
+            fields.insert("address".into(), "不超过 200 个字符".into());
+        }
+        if req.occurred_at > now + CLOCK_SKEW {
+            fields.insert("occurred_at".into(), "发生时间不能在将来".into());
+        }
+        if req.media_ids.len() > MAX_MEDIA {
+            fields.insert("media_ids".into(), format!("最多 {MAX_MEDIA} 张照片"));
+        }
+        let star = match req.star.as_deref() {
+            None => None,
+            Some(s) => {
+                let star = Star::parse(s);
+                if star.is_none() {
+                    fields.insert("star".into(), STAR_INVALID.into());
+                }
+                star
+            }
+        };
+        match (category, severity) {
+            (Some(category), Some(severity)) if fields.is_empty() => Ok(IncidentSpec {
+                grid_id: req.grid_id,
+                category,
+                title,
+                description,
+                severity,
+                lat: req.lat,
+                lng: req.lng,
+                address,
+                occurred_at: req.occurred_at,
+                media_ids: req.media_ids.clone(),
+                star,
+            }),
+            _ => Err(fields),
+        }
+    }
+}
+
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// Great-circle distance in metres (haversine).
+pub fn distance_m(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = (lat2 - lat1).to_radians();
+    let dl = (lng2 - lng1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * a.sqrt().asin()
+}
+
+/// A box around a point that holds every point within `radius_m`: (lat_min, lat_max,
+/// lng_min, lng_max). Near the poles the longitude span is the whole circle.
+pub fn bounding_box(lat: f64, lng: f64, radius_m: f64) -> (f64, f64, f64, f64) {
+    let dlat = (radius_m / EARTH_RADIUS_M).to_degrees();
+    let cos = lat.to_radians().cos();
+    let dlng = if cos < 1e-6 { 180.0 } else { (dlat / cos).min(180.0) };
+    (lat - dlat, lat + dlat, lng - dlng, lng + dlng)
+}
+
+/// The number people quote: `NH-2026-000123` (the year in Asia/Shanghai, then the id).
+/// Unique because the id is; not gapless per year.
+pub fn number(id: i64, created_at: DateTime<Utc>) -> String {
+    format!("NH-{}-{:06}", created_at.with_timezone(&crate::points::domain::shanghai()).year(), id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_allowed_move() {
+        use Action as A;
+        use Status as S;
+        let allowed = [
+            (S::Reported, A::Accept, S::Accepted),
+            (S::Reported, A::Reject, S::Rejected),
+            (S::Accepted, A::Assign, S::Assigned),
+            (S::Assigned, A::Start, S::InProgress),
+            (S::InProgress, A::Resolve, S::Resolved),
+            (S::Resolved, A::Close, S::Closed),
+            (S::Resolved, A::Reopen, S::InProgress),
+            (S::Reported, A::Escalate, S::Escalated),
+            (S::Accepted, A::Escalate, S::Escalated),
+            (S::Assigned, A::Escalate, S::Escalated),
+            (S::InProgress, A::Escalate, S::Escalated),
+            (S::Resolved, A::Escalate, S::Escalated),
+            (S::Escalated, A::Accept, S::Accepted),
+            (S::Escalated, A::Reject, S::Rejected),
+        ];
+        for (from, action, to) in allowed {
+            assert_eq!(transition(from, action), Some(to), "{from:?} --{action:?}-->");
+        }
+        // Everything else is refused.
+        let mut refused = 0;
+        for from in Status::ALL {
+            for action in Action::ALL {
+                if !allowed.iter().any(|(f, a, _)| f == from && a == action) {
+                    assert_eq!(transition(*from, *action), None, "{from:?} --{action:?}-->");
+                    refused += 1;
+                }
+            }
+        }
+        assert_eq!(refused, Status::ALL.len() * Action::ALL.len() - allowed.len());
+        assert_eq!(transition(S::Closed, A::Reopen), None);
+        assert_eq!(transition(S::Closed, A::Escalate), None, "a closed incident is not open");
+        assert_eq!(transition(S::Escalated, A::Escalate), None);
+    }
+
+    #[test]
+    fn strings_round_trip() {
+        for s in Status::ALL {
+            assert_eq!(Status::parse(s.as_str()), Some(*s));
+        }
+        for a in Action::ALL {
+            assert_eq!(Action::parse(a.as_str()), Some(*a));
+        }
+        assert_eq!(Category::parse("fire"), None);
+    }
+
+    #[test]
+    fn idempotency_keys_are_bounded() {
+        assert!(IdempotencyKey::parse("abc-123").is_ok());
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse(&"k".repeat(65)).is_err());
+        assert!(IdempotencyKey::parse("有中文").is_err());
+    }
+
+    #[test]
+    fn distances_and_boxes() {
+        // 0.0009° of latitude is about 100 m.
+        let d = distance_m(30.0, 120.0, 30.0009, 120.0);
+        assert!((d - 100.08).abs() < 0.5, "{d}");
+        let (lat0, lat1, lng0, lng1) = bounding_box(30.0, 120.0, 100.0);
+        assert!(lat0 < 30.0 && lat1 > 30.0 && lng0 < 120.0 && lng1 > 120.0);
+        // A point just inside 100 m east is inside the box.
+        let east = 120.0 + 0.00089 / 30f64.to_radians().cos();
+        assert!(distance_m(30.0, 120.0, 30.0, east) < 100.0 && east < lng1);
+    }
+
+    #[test]
+    fn numbers_use_the_shanghai_year() {
+        let new_year_eve_utc = DateTime::parse_from_rfc3339("2026-12-31T17:00:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(number(123, new_year_eve_utc), "NH-2027-000123");
+    }
+
+    fn request() -> NewIncidentRequest {
+        NewIncidentRequest {
+            grid_id: 1,
+            category: "hazard".into(),
+            title: "井盖缺失".into(),
+            description: "路口井盖缺失".into(),
+            severity: "high".into(),
+            lat: 30.0,
+            lng: 120.0,
+            address: None,
+            occurred_at: Utc::now(),
+            media_ids: vec![],
+            star: None,
+        }
+    }
+
+    #[test]
+    fn filings_name_every_bad_field() {
+        let now = Utc::now();
+        assert!(IncidentSpec::parse(&request(), now).is_ok());
+        let bad = NewIncidentRequest {
+            category: "fire".into(),
+            severity: "extreme".into(),
+            title: String::new(),
+            description: " ".into(),
+            lat: 91.0,
+            lng: -181.0,
+            occurred_at: now + Duration::hours(1),
+            media_ids: (0..10).collect(),
+            star: Some("gold".into()),
+            address: Some("x".repeat(201)),
+            ..request()
+        };
+        let fields = IncidentSpec::parse(&bad, now).unwrap_err();
+        for f in [
+            "category",
+            "severity",
+            "title",
+            "description",
+            "lat",
+            "lng",
+            "occurred_at",
+            "media_ids",
+            "star",
+            "address",
+        ] {
+            assert!(fields.contains_key(f), "{f}: {fields:?}");
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Incident reports from the field (grid reports): idempotent filing, the workflow with
+//! its timeline, scoped lists, statistics and exports of the ledger (台账).
+pub mod domain;
+pub mod export;
+pub mod routes;
+pub mod service;
+pub mod store;
+
+pub use routes::config;

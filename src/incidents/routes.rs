@@ -1,0 +1,138 @@
+//! HTTP for incident reports: extract, call one service function, shape the response.
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::domain::NewIncidentRequest;
+use super::export;
+use super::service::{self, ActionRequest, FiledView, IncidentDetail, IncidentQuery, IncidentView, StatsView};
+use crate::auth::extractor::CurrentUser;
+use crate::error::{AppError, ErrorBody, Result};
+use crate::pagination::{Page, PageQuery};
+use crate::state::AppState;
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/incidents").route(web::post().to(file)))
+        .service(web::resource("/incidents/{id}").route(web::get().to(get)))
+        .service(web::resource("/incidents/{id}/actions").route(web::post().to(act)))
+        .service(web::resource("/orgs/{id}/incidents").route(web::get().to(list)))
+        .service(web::resource("/orgs/{id}/incidents/stats").route(web::get().to(stats)))
+        .service(web::resource("/orgs/{id}/incidents/export").route(web::get().to(export_ledger)));
+}
+
+/// File an incident (grid workers of the grid, or staff above it). `Idempotency-Key` is
+/// required: a retry with the same key and body answers the first response again
+/// (header `Idempotent-Replayed: true`); with another body, 422 `idempotency_conflict`.
+#[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, description = "required, 1–64 visible ASCII characters; kept 30 days")),
+    request_body = NewIncidentRequest,
+    responses((status = 201, body = FiledView),
+        (status = 400, description = "`idempotency_key_required`, or malformed", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "`idempotency_in_progress`", body = ErrorBody),
+        (status = 422, description = "`validation_failed` or `idempotency_conflict`", body = ErrorBody)))]
+pub async fn file(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<NewIncidentRequest>,
+) -> Result<HttpResponse> {
+    let key = match req.headers().get("idempotency-key") {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| AppError::invalid_request("Idempotency-Key 须为 ASCII"))?),
+    };
+    let filed = service::file(&state, &user.0, key, body.into_inner()).await?;
+    let status = StatusCode::from_u16(filed.status).unwrap_or(StatusCode::CREATED);
+    Ok(HttpResponse::build(status)
+        .content_type("application/json")
+        .insert_header(("Idempotent-Replayed", if filed.replayed { "true" } else { "false" }))
+        .body(filed.body))
+}
+
+/// One incident with its timeline (disputes: staff and the people on them only).
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = IncidentDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::get(&state, &user.0, id.into_inner()).await?))
+}
+
+/// Move an incident along its workflow; every move adds a timeline row.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/actions", tag = "incidents", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = ActionRequest,
+    responses((status = 200, body = IncidentDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "`invalid_transition`", body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn act(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    body: web::Json<ActionRequest>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::act(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+}
+
+/// An org's incidents, newest first, filtered; only what the caller may see.
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/incidents", tag = "incidents", security(("bearer" = [])),
+    params(("id" = i64, Path), IncidentQuery),
+    responses((status = 200, body = Page<IncidentView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    q: web::Query<IncidentQuery>,
+) -> Result<HttpResponse> {
+    let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit }.parse()?;
+    Ok(HttpResponse::Ok().json(service::list(&state, &user.0, id.into_inner(), &q, page).await?))
+}
+
+/// Counts by category and status, closure rate and median hours to close, for incidents
+/// filed in `[from, to)` (staff).
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/incidents/stats", tag = "incidents", security(("bearer" = [])),
+    params(("id" = i64, Path), IncidentQuery),
+    responses((status = 200, body = StatsView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn stats(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    q: web::Query<IncidentQuery>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::stats(&state, &user.0, id.into_inner(), &q).await?))
+}
+
+/// The ledger (台账) as `xlsx` (default) or `csv` (UTF-8 with BOM), newest first (staff).
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/incidents/export", tag = "incidents", security(("bearer" = [])),
+    params(("id" = i64, Path), IncidentQuery),
+    responses(
+        (status = 200, description = "the file: text/csv or \
+application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn export_ledger(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    q: web::Query<IncidentQuery>,
+) -> Result<HttpResponse> {
+    let format = q.format.as_deref().unwrap_or("xlsx");
+    if !matches!(format, "xlsx" | "csv") {
+        return Err(AppError::field("format", "须为 xlsx 或 csv"));
+    }
+    let filter = q.filter()?;
+    let vis = service::staff_visibility(&state, &user.0, id.into_inner()).await?;
+    let name = format!("incidents-{}.{format}", state.clock.now().format("%Y%m%d"));
+    let disposition = ("Content-Disposition", format!("attachment; filename=\"{name}\""));
+    if format == "csv" {
+        let stream = export::csv_stream(state.get_ref().clone(), vis, filter);
+        return Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header(disposition)
+            .streaming(stream));
+    }
+    let bytes = export::xlsx(&state, &vis, &filter).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        .insert_header(disposition)
+        .body(bytes))
+}

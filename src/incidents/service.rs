@@ -1,0 +1,521 @@
+//! The rules of incident reports: idempotent filing (the key, the request's hash and the
+//! response are stored in the filing's transaction), possible duplicates nearby, the
+//! workflow with a timeline row per move, who sees what, and the numbers counties report.
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use entity::{idempotency_keys, incident_events, incidents, orgs};
+
+use super::domain::{
+    bounding_box, distance_m, number, transition, Action, Category, IdempotencyKey, IncidentSpec, NewIncidentRequest,
+    Severity, Status, DUPLICATE_RADIUS_M, DUPLICATE_WINDOW, MAX_MEDIA,
+};
+use super::store::{self, ListFilter, MoveExtras, NewEvent, Visibility};
+use crate::error::{AppError, Result};
+use crate::infra::db::begin_write;
+use crate::orgs::domain::{Caller, OrgKind, Role, Scope};
+use crate::orgs::store as orgs_store;
+use crate::pagination::{Page, PageRequest};
+use crate::points::boards::path_ids;
+use crate::stars::Star;
+use crate::state::AppState;
+
+/// How long idempotency keys are kept.
+pub const KEY_RETENTION: Duration = Duration::days(30);
+
+const KEY_CONFLICT: AppError = AppError::Unprocessable {
+    code: "idempotency_conflict",
+    message: "同一个 Idempotency-Key 已用于内容不同的请求",
+};
+const INVALID_TRANSITION: AppError =
+    AppError::Conflict { code: "invalid_transition", message: "当前状态下不能执行这个操作" };
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentView {
+    pub id: i64,
+    /// Human-readable, e.g. `NH-2026-000123`.
+    pub number: String,
+    pub grid_id: i64,
+    /// The org whose ledger holds it: the grid's branch, or its township once escalated.
+    pub owner_org_id: i64,
+    pub category: Category,
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub lat: f64,
+    pub lng: f64,
+    pub address: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    pub media_ids: Vec<i64>,
+    pub star: Option<Star>,
+    pub status: Status,
+    pub reporter_id: i64,
+    pub assignee_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+pub fn view(m: incidents::Model) -> IncidentView {
+    IncidentView {
+        id: m.id,
+        number: number(m.id, m.created_at),
+        grid_id: m.grid_id,
+        owner_org_id: m.owner_org_id,
+        category: Category::parse(&m.category).unwrap_or(Category::Other),
+        title: m.title,
+        description: m.description,
+        severity: Severity::parse(&m.severity).unwrap_or(Severity::Low),
+        lat: m.lat,
+        lng: m.lng,
+        address: m.address,
+        occurred_at: m.occurred_at,
+        media_ids: serde_json::from_value(m.media_ids).unwrap_or_default(),
+        star: m.star.as_deref().and_then(Star::parse),
+        status: Status::parse(&m.status).unwrap_or(Status::Reported),
+        reporter_id: m.reporter_id,
+        assignee_id: m.assignee_id,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        closed_at: m.closed_at,
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Duplicate {
+    pub id: i64,
+    pub number: String,
+    /// Metres, rounded to one decimal.
+    pub distance_m: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FiledView {
+    #[serde(flatten)]
+    pub incident: IncidentView,
+    /// Open incidents of the same category within 100 m filed in the last 72 h, nearest first.
+    pub possible_duplicates: Vec<Duplicate>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    pub action: String,
+    pub from_status: Option<Status>,
+    pub to_status: Status,
+    pub actor_id: i64,
+    pub note: Option<String>,
+    pub media_ids: Vec<i64>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentDetail {
+    #[serde(flatten)]
+    pub incident: IncidentView,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+fn timeline_entry(e: incident_events::Model) -> TimelineEntry {
+    TimelineEntry {
+        action: e.action,
+        from_status: e.from_status.as_deref().and_then(Status::parse),
+        to_status: Status::parse(&e.to_status).unwrap_or(Status::Reported),
+        actor_id: e.actor_id,
+        note: e.note,
+        media_ids: serde_json::from_value(e.media_ids).unwrap_or_default(),
+        at: e.at,
+    }
+}
+
+/// What a filing answers: the status and JSON body, first time or replayed.
+pub struct Filed {
+    pub status: u16,
+    pub body: String,
+    pub replayed: bool,
+}
+
+fn request_hash(req: &NewIncidentRequest) -> String {
+    // Serialised from the parsed struct, so key order and spacing do not matter.
+    let bytes = serde_json::to_vec(req).unwrap_or_default();
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn replay(key: idempotency_keys::Model, hash: &str) -> Result<Filed> {
+    if key.request_hash != hash {
+        return Err(KEY_CONFLICT);
+    }
+    let status = u16::try_from(key.response_status).unwrap_or(0);
+    if status == 0 {
+        return Err(AppError::Conflict {
+            code: "idempotency_in_progress", message: "相同请求正在处理，请稍后重试"
+        });
+    }
+    Ok(Filed { status, body: key.response_body, replayed: true })
+}
+
+async fn org(state: &AppState, id: i64) -> Result<orgs::Model> {
+    if let Some(org) = state.caches.orgs.get(&id) {
+        return Ok(org);
+    }
+    let org = orgs_store::find_in_scope(&state.db, &Scope::All, id).await?.ok_or(AppError::NotFound)?;
+    state.caches.orgs.insert(id, org.clone());
+    Ok(org)
+}
+
+pub async fn file(state: &AppState, caller: &Caller, key: Option<&str>, req: NewIncidentRequest) -> Result<Filed> {
+    let key = key.ok_or(AppError::bad_request("idempotency_key_required", "请提供 Idempotency-Key 请求头"))?;
+    let key = IdempotencyKey::parse(key).map_err(|why| AppError::bad_request("invalid_request", why))?;
+    let hash = request_hash(&req);
+    if let Some(stored) = store::find_key(&state.db, caller.user_id, key.as_str()).await? {
+        return replay(stored, &hash);
+    }
+    let now = state.clock.now();
+    let spec = IncidentSpec::parse(&req, now).map_err(AppError::Validation)?;
+    let grid = org(state, spec.grid_id).await.map_err(|_| AppError::field("grid_id", "网格不存在"))?;
+    if grid.kind != OrgKind::Grid.as_str() {
+        return Err(AppError::field("grid_id", "须为网格"));
+    }
+    if !caller.reach().contains(&grid.path) {
+        return Err(AppError::NotFound);
+    }
+    if !caller.has_at(&grid.path, Role::GridWorker) {
+        return Err(AppError::Forbidden);
+    }
+    let branch = org(state, grid.parent_id.ok_or(AppError::NotFound)?).await?;
+    crate::media::service::check_owned(&state.db, caller.user_id, &spec.media_ids).await?;
+
+    let txn = begin_write(&state.db).await?;
+    let Some(key_id) = store::claim_key(&txn, caller.user_id, key.as_str(), &hash, now).await? else {
+        // Another request with this key got there first (and has committed by now).
+        drop(txn);
+        let stored = store::find_key(&state.db, caller.user_id, key.as_str()).await?;
+        return replay(
+            stored.ok_or(AppError::Conflict {
+                code: "idempotency_in_progress",
+                message: "相同请求正在处理，请稍后重试",
+            })?,
+            &hash,
+        );
+    };
+    let incident = store::insert_incident(&txn, &spec, &grid, &branch, caller.user_id, now).await?;
+    store::insert_event(
+        &txn,
+        NewEvent {
+            incident_id: incident.id,
+            action: "report",
+            from: None,
+            to: Status::Reported,
+            actor_id: caller.user_id,
+            note: None,
+            media_ids: &spec.media_ids,
+            at: now,
+        },
+    )
+    .await?;
+    let bbox = bounding_box(spec.lat, spec.lng, DUPLICATE_RADIUS_M);
+    let mut duplicates: Vec<Duplicate> = store::nearby(&txn, spec.category, bbox, now - DUPLICATE_WINDOW)
+        .await?
+        .into_iter()
+        .filter(|(id, ..)| *id != incident.id)
+        .map(|(id, created_at, lat, lng)| (id, created_at, distance_m(spec.lat, spec.lng, lat, lng)))
+        .filter(|(.., d)| *d <= DUPLICATE_RADIUS_M)
+        .map(|(id, created_at, d)| Duplicate {
+            id,
+            number: number(id, created_at),
+            distance_m: (d * 10.0).round() / 10.0,
+        })
+        .collect();
+    duplicates.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id)));
+    let filed = FiledView { incident: view(incident), possible_duplicates: duplicates };
+    let body = serde_json::to_string(&filed).map_err(anyhow::Error::from)?;
+    store::store_response(&txn, key_id, 201, &body).await?;
+    txn.commit().await?;
+    Ok(Filed { status: 201, body, replayed: false })
+}
+
+/// Staff of an incident: grid workers and above over its grid, or over the ledger holding it.
+fn is_staff(caller: &Caller, i: &incidents::Model, min: Role) -> bool {
+    caller.has_at(&i.grid_path, min) || caller.has_at(&i.owner_path, min)
+}
+
+/// Disputes are for staff and the people on them; other incidents also for members of
+/// the grid's branch.
+fn can_see(caller: &Caller, i: &incidents::Model) -> bool {
+    let own = i.reporter_id == caller.user_id || i.assignee_id == Some(caller.user_id);
+    if is_staff(caller, i, Role::GridWorker) || own {
+        return true;
+    }
+    i.category != Category::Dispute.as_str() && caller.level_at(&i.grid_path).is_some()
+}
+
+async fn visible(state: &AppState, caller: &Caller, id: i64) -> Result<incidents::Model> {
+    let incident = store::find_incident(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    if !can_see(caller, &incident) {
+        return Err(AppError::NotFound);
+    }
+    Ok(incident)
+}
+
+async fn detail<C: sea_orm::ConnectionTrait>(db: &C, incident: incidents::Model) -> Result<IncidentDetail> {
+    let timeline = store::timeline(db, incident.id).await?.into_iter().map(timeline_entry).collect();
+    Ok(IncidentDetail { incident: view(incident), timeline })
+}
+
+pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<IncidentDetail> {
+    let incident = visible(state, caller, id).await?;
+    detail(&state.db, incident).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ActionRequest {
+    /// `accept`, `assign`, `start`, `resolve`, `close`, `escalate`, `reopen` or `reject`.
+    pub action: String,
+    /// Up to 1000 characters.
+    pub note: Option<String>,
+    /// Required for `assign`: someone holding a role inside the incident's ledger org.
+    pub assignee_id: Option<i64>,
+    #[serde(default)]
+    pub media_ids: Vec<i64>,
+}
+
+pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest) -> Result<IncidentDetail> {
+    let action = Action::parse(&req.action).ok_or_else(|| {
+        AppError::field("action", "须为 accept、assign、start、resolve、close、escalate、reopen 或 reject")
+    })?;
+    let note = req.note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if note.as_ref().is_some_and(|n| n.chars().count() > 1000) {
+        return Err(AppError::field("note", "不超过 1000 字"));
+    }
+    if req.media_ids.len() > MAX_MEDIA {
+        return Err(AppError::field("media_ids", format!("最多 {MAX_MEDIA} 张照片")));
+    }
+    let incident = visible(state, caller, id).await?;
+    let handler = matches!(action, Action::Start | Action::Resolve) && incident.assignee_id == Some(caller.user_id);
+    if !(caller.has_at(&incident.owner_path, Role::Secretary) || handler) {
+        return Err(AppError::Forbidden);
+    }
+    let from = Status::parse(&incident.status).ok_or(INVALID_TRANSITION)?;
+    let to = transition(from, action).ok_or(INVALID_TRANSITION)?;
+    let mut extras = MoveExtras { closed: to == Status::Closed, ..Default::default() };
+    let township;
+    match action {
+        Action::Assign => {
+            let assignee = req.assignee_id.ok_or_else(|| AppError::field("assignee_id", "分派时须指定处置人"))?;
+            let roles = crate::members::store::roles_of(&state.db, assignee).await?;
+            let mut inside = false;
+            for role in roles {
+                if let Some(org_id) = role.org_id {
+                    inside |= org(state, org_id).await?.path.starts_with(&incident.owner_path);
+                }
+            }
+            if !inside {
+                return Err(AppError::field("assignee_id", "处置人须在本台账所属组织内"));
+            }
+            extras.assignee_id = Some(assignee);
+        }
+        Action::Escalate => {
+            let ids = path_ids(&incident.grid_path);
+            let owner = org(state, incident.owner_org_id).await?;
+            if owner.kind != OrgKind::Branch.as_str() || ids.len() < 2 {
+                return Err(INVALID_TRANSITION);
+            }
+            township = org(state, ids[1]).await?;
+            extras.owner = Some(&township);
+        }
+        _ => {}
+    }
+    crate::media::service::check_owned(&state.db, caller.user_id, &req.media_ids).await?;
+    let now = state.clock.now();
+    let txn = begin_write(&state.db).await?;
+    if !store::move_incident(&txn, incident.id, from, to, extras, now).await? {
+        return Err(INVALID_TRANSITION);
+    }
+    store::insert_event(
+        &txn,
+        NewEvent {
+            incident_id: incident.id,
+            action: action.as_str(),
+            from: Some(from),
+            to,
+            actor_id: caller.user_id,
+            note,
+            media_ids: &req.media_ids,
+            at: now,
+        },
+    )
+    .await?;
+    let moved = store::find_incident(&txn, incident.id).await?.ok_or(AppError::NotFound)?;
+    let out = detail(&txn, moved).await?;
+    txn.commit().await?;
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct IncidentQuery {
+    pub status: Option<String>,
+    pub category: Option<String>,
+    /// Filed at or after (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Filed before (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    pub cursor: Option<String>,
+    pub limit: Option<u64>,
+    /// Export only: `xlsx` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+impl IncidentQuery {
+    pub fn filter(&self) -> Result<ListFilter> {
+        let mut fields = crate::error::FieldErrors::new();
+        let status = self.status.as_deref().map(|s| Status::parse(s).ok_or(s)).transpose();
+        if status.is_err() {
+            fields.insert("status".into(), "未知的状态".into());
+        }
+        let category = self.category.as_deref().map(|c| Category::parse(c).ok_or(c)).transpose();
+        if category.is_err() {
+            fields.insert("category".into(), "未知的类别".into());
+        }
+        if let (Some(from), Some(to)) = (self.from, self.to) {
+            if from >= to {
+                fields.insert("to".into(), "结束时间须晚于开始时间".into());
+            }
+        }
+        if !fields.is_empty() {
+            return Err(AppError::Validation(fields));
+        }
+        Ok(ListFilter {
+            status: status.ok().flatten(),
+            category: category.ok().flatten(),
+            from: self.from,
+            to: self.to,
+        })
+    }
+}
+
+/// The caller's view of an org's ledger: 404 outside their reach, and `min` role over it.
+pub async fn visibility(state: &AppState, caller: &Caller, org_id: i64, min: Role) -> Result<Visibility> {
+    let org = org(state, org_id).await?;
+    if !caller.reach().contains(&org.path) {
+        return Err(AppError::NotFound);
+    }
+    if caller.level_at(&org.path).is_none_or(|r| r < min) && !caller.scope(Role::Resident).contains(&org.path) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(Visibility {
+        org_path: org.path,
+        any_role: caller.scope(Role::Resident),
+        staff: caller.scope(Role::GridWorker),
+        user_id: caller.user_id,
+    })
+}
+
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    org_id: i64,
+    q: &IncidentQuery,
+    page: PageRequest,
+) -> Result<Page<IncidentView>> {
+    let filter = q.filter()?;
+    let vis = visibility(state, caller, org_id, Role::Resident).await?;
+    let rows = store::list(&state.db, &vis, &filter, page.after, page.limit + 1).await?;
+    Ok(Page::from_rows(rows, page, |r| r.id, view))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsView {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub total: u64,
+    /// Every category, with zeros.
+    #[schema(value_type = Object)]
+    pub by_category: BTreeMap<String, u64>,
+    /// Every status, with zeros.
+    #[schema(value_type = Object)]
+    pub by_status: BTreeMap<String, u64>,
+    pub closed: u64,
+    /// closed / total, 0 when nothing was filed.
+    pub closure_rate: f64,
+    /// Median of (closed_at − filed) over closed incidents, in hours; null when none closed.
+    pub median_hours_to_close: Option<f64>,
+}
+
+/// Counts for incidents filed in the period, for staff (grid worker and above) of the org.
+pub async fn stats(state: &AppState, caller: &Caller, org_id: i64, q: &IncidentQuery) -> Result<StatsView> {
+    let filter = q.filter()?;
+    let vis = staff_visibility(state, caller, org_id).await?;
+    let rows = store::stats_rows(&state.db, &vis, &filter).await?;
+    let mut by_category: BTreeMap<String, u64> = Category::ALL.iter().map(|c| (c.as_str().to_owned(), 0)).collect();
+    let mut by_status: BTreeMap<String, u64> = Status::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
+    let mut hours = Vec::new();
+    for (category, status, created_at, closed_at) in &rows {
+        *by_category.entry(category.clone()).or_default() += 1;
+        *by_status.entry(status.clone()).or_default() += 1;
+        if status == Status::Closed.as_str() {
+            if let Some(closed_at) = closed_at {
+                hours.push((*closed_at - *created_at).num_seconds() as f64 / 3600.0);
+            }
+        }
+    }
+    let total = rows.len() as u64;
+    let closed = by_status.get(Status::Closed.as_str()).copied().unwrap_or(0);
+    Ok(StatsView {
+        from: filter.from,
+        to: filter.to,
+        total,
+        by_category,
+        by_status,
+        closed,
+        closure_rate: if total == 0 { 0.0 } else { (closed as f64 / total as f64 * 10_000.0).round() / 10_000.0 },
+        median_hours_to_close: median(&mut hours).map(|h| (h * 100.0).round() / 100.0),
+    })
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] })
+}
+
+/// Stats and exports are for staff: grid workers and above over the org.
+pub async fn staff_visibility(state: &AppState, caller: &Caller, org_id: i64) -> Result<Visibility> {
+    let vis = visibility(state, caller, org_id, Role::GridWorker).await?;
+    if !caller.has_at(&vis.org_path, Role::GridWorker) && !caller.scope(Role::GridWorker).contains(&vis.org_path) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(vis)
+}
+
+/// Forget idempotency keys past their retention; run by a background loop.
+pub fn spawn_housekeeping(state: AppState, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        loop {
+            ticker.tick().await;
+            match store::purge_keys(&state.db, state.clock.now() - KEY_RETENTION).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "old idempotency keys forgotten"),
+                Err(err) => tracing::warn!(error = %err, "could not purge idempotency keys"),
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+    }
+}

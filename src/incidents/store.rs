@@ -1,0 +1,323 @@
+//! SQL for incidents, their timelines and idempotency keys. Moves are conditional on
+//! the status read, so two handlers acting at once cannot both move an incident.
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+use entity::{idempotency_keys, incident_events, incidents, orgs};
+
+use super::domain::{Action, Category, IncidentSpec, Status};
+use crate::orgs::domain::Scope;
+
+pub async fn find_key<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    key: &str,
+) -> Result<Option<idempotency_keys::Model>, DbErr> {
+    idempotency_keys::Entity::find()
+        .filter(idempotency_keys::Column::UserId.eq(user_id))
+        .filter(idempotency_keys::Column::Key.eq(key))
+        .one(db)
+        .await
+}
+
+/// Claim a key in the filing's transaction; false when it is already taken (on
+/// PostgreSQL this waits for a concurrent filing with the same key to finish first).
+pub async fn claim_key<C: ConnectionTrait>(
+    txn: &C,
+    user_id: i64,
+    key: &str,
+    request_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, DbErr> {
+    use idempotency_keys::Column as K;
+    let row = idempotency_keys::ActiveModel {
+        user_id: Set(user_id),
+        key: Set(key.to_owned()),
+        request_hash: Set(request_hash.to_owned()),
+        response_status: Set(0),
+        response_body: Set(String::new()),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    let inserted = idempotency_keys::Entity::insert(row)
+        .on_conflict(OnConflict::columns([K::UserId, K::Key]).do_nothing().to_owned())
+        .exec_without_returning(txn)
+        .await?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    Ok(find_key(txn, user_id, key).await?.map(|k| k.id))
+}
+
+pub async fn store_response<C: ConnectionTrait>(txn: &C, id: i64, status: u16, body: &str) -> Result<(), DbErr> {
+    idempotency_keys::Entity::update_many()
+        .col_expr(idempotency_keys::Column::ResponseStatus, Expr::value(i32::from(status)))
+        .col_expr(idempotency_keys::Column::ResponseBody, Expr::value(body))
+        .filter(idempotency_keys::Column::Id.eq(id))
+        .exec(txn)
+        .await
+        .map(drop)
+}
+
+/// Forget keys older than `before`; returns how many.
+pub async fn purge_keys<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) -> Result<u64, DbErr> {
+    let res =
+        idempotency_keys::Entity::delete_many().filter(idempotency_keys::Column::CreatedAt.lt(before)).exec(db).await?;
+    Ok(res.rows_affected)
+}
+
+pub async fn insert_incident<C: ConnectionTrait>(
+    txn: &C,
+    spec: &IncidentSpec,
+    grid: &orgs::Model,
+    owner: &orgs::Model,
+    reporter_id: i64,
+    now: DateTime<Utc>,
+) -> Result<incidents::Model, DbErr> {
+    incidents::ActiveModel {
+        grid_id: Set(grid.id),
+        grid_path: Set(grid.path.clone()),
+        owner_org_id: Set(owner.id),
+        owner_path: Set(owner.path.clone()),
+        category: Set(spec.category.as_str().to_owned()),
+        title: Set(spec.title.clone()),
+        description: Set(spec.description.clone()),
+        severity: Set(spec.severity.as_str().to_owned()),
+        lat: Set(spec.lat),
+        lng: Set(spec.lng),
+        address: Set(spec.address.clone()),
+        occurred_at: Set(spec.occurred_at),
+        media_ids: Set(serde_json::json!(spec.media_ids)),
+        star: Set(spec.star.map(|s| s.as_str().to_owned())),
+        status: Set(Status::Reported.as_str().to_owned()),
+        reporter_id: Set(reporter_id),
+        assignee_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        closed_at: Set(None),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await
+}
+
+pub struct NewEvent<'a> {
+    pub incident_id: i64,
+    pub action: &'a str,
+    pub from: Option<Status>,
+    pub to: Status,
+    pub actor_id: i64,
+    pub note: Option<String>,
+    pub media_ids: &'a [i64],
+    pub at: DateTime<Utc>,
+}
+
+pub async fn insert_event<C: ConnectionTrait>(txn: &C, e: NewEvent<'_>) -> Result<(), DbErr> {
+    incident_events::ActiveModel {
+        incident_id: Set(e.incident_id),
+        action: Set(e.action.to_owned()),
+        from_status: Set(e.from.map(|s| s.as_str().to_owned())),
+        to_status: Set(e.to.as_str().to_owned()),
+        actor_id: Set(e.actor_id),
+        note: Set(e.note),
+        media_ids: Set(serde_json::json!(e.media_ids)),
+        at: Set(e.at),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await
+    .map(drop)
+}
+
+pub async fn find_incident<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<incidents::Model>, DbErr> {
+    incidents::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn timeline<C: ConnectionTrait>(db: &C, incident_id: i64) -> Result<Vec<incident_events::Model>, DbErr> {
+    incident_events::Entity::find()
+        .filter(incident_events::Column::IncidentId.eq(incident_id))
+        .order_by_asc(incident_events::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Open incidents of a category inside a box, filed since `since`: (id, created_at, lat, lng).
+pub async fn nearby<C: ConnectionTrait>(
+    db: &C,
+    category: Category,
+    (lat0, lat1, lng0, lng1): (f64, f64, f64, f64),
+    since: DateTime<Utc>,
+) -> Result<Vec<(i64, DateTime<Utc>, f64, f64)>, DbErr> {
+    use incidents::Column as I;
+    incidents::Entity::find()
+        .select_only()
+        .columns([I::Id, I::CreatedAt, I::Lat, I::Lng])
+        .filter(I::Category.eq(category.as_str()))
+        .filter(I::Lat.between(lat0, lat1))
+        .filter(I::Lng.between(lng0, lng1))
+        .filter(I::CreatedAt.gte(since))
+        .filter(I::Status.is_not_in([Status::Closed.as_str(), Status::Rejected.as_str()]))
+        .limit(200)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// What a move changes besides the status.
+#[derive(Default)]
+pub struct MoveExtras<'a> {
+    pub assignee_id: Option<i64>,
+    pub owner: Option<&'a orgs::Model>,
+    pub closed: bool,
+}
+
+/// `from → to` if the incident is still in `from`; false otherwise.
+pub async fn move_incident<C: ConnectionTrait>(
+    txn: &C,
+    id: i64,
+    from: Status,
+    to: Status,
+    extras: MoveExtras<'_>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use incidents::Column as I;
+    let mut q = incidents::Entity::update_many()
+        .col_expr(I::Status, Expr::value(to.as_str()))
+        .col_expr(I::UpdatedAt, Expr::value(now));
+    if let Some(assignee) = extras.assignee_id {
+        q = q.col_expr(I::AssigneeId, Expr::value(assignee));
+    }
+    if let Some(owner) = extras.owner {
+        q = q.col_expr(I::OwnerOrgId, Expr::value(owner.id)).col_expr(I::OwnerPath, Expr::value(owner.path.clone()));
+    }
+    if extras.closed {
+        q = q.col_expr(I::ClosedAt, Expr::value(now));
+    }
+    let res = q.filter(I::Id.eq(id)).filter(I::Status.eq(from.as_str())).exec(txn).await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Who may see which incidents, as SQL: incidents in the org's subtree that the caller
+/// reaches; disputes only where the caller is staff, or their reporter or handler.
+pub struct Visibility {
+    pub org_path: String,
+    /// Subtrees where the caller holds any role.
+    pub any_role: Scope,
+    /// Subtrees where the caller is staff (grid worker or above).
+    pub staff: Scope,
+    pub user_id: i64,
+}
+
+impl Visibility {
+    fn condition(&self) -> Condition {
+        use incidents::Column as I;
+        let in_org = Condition::any()
+            .add(I::GridPath.like(format!("{}%", self.org_path)))
+            .add(I::OwnerPath.like(format!("{}%", self.org_path)));
+        let own = Condition::any().add(I::ReporterId.eq(self.user_id)).add(I::AssigneeId.eq(self.user_id));
+        let seen = Condition::any()
+            .add(self.staff.condition((incidents::Entity, I::GridPath)))
+            .add(self.staff.condition((incidents::Entity, I::OwnerPath)))
+            .add(own.clone())
+            .add(
+                Condition::all()
+                    .add(I::Category.ne(Category::Dispute.as_str()))
+                    .add(self.any_role.condition((incidents::Entity, I::GridPath))),
+            );
+        Condition::all().add(in_org).add(seen)
+    }
+}
+
+#[derive(Default)]
+pub struct ListFilter {
+    pub status: Option<Status>,
+    pub category: Option<Category>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Newest first, `limit` rows with id below `before`.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    vis: &Visibility,
+    filter: &ListFilter,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<incidents::Model>, DbErr> {
+    use incidents::Column as I;
+    let mut q = incidents::Entity::find().filter(vis.condition());
+    if let Some(status) = filter.status {
+        q = q.filter(I::Status.eq(status.as_str()));
+    }
+    if let Some(category) = filter.category {
+        q = q.filter(I::Category.eq(category.as_str()));
+    }
+    if let Some(from) = filter.from {
+        q = q.filter(I::CreatedAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        q = q.filter(I::CreatedAt.lt(to));
+    }
+    if let Some(before) = before {
+        q = q.filter(I::Id.lt(before));
+    }
+    q.order_by_desc(I::Id).limit(limit).all(db).await
+}
+
+/// (category, status, created_at, closed_at) of the visible incidents filed in a period.
+pub async fn stats_rows<C: ConnectionTrait>(
+    db: &C,
+    vis: &Visibility,
+    filter: &ListFilter,
+) -> Result<Vec<(String, String, DateTime<Utc>, Option<DateTime<Utc>>)>, DbErr> {
+    use incidents::Column as I;
+    let mut q = incidents::Entity::find()
+        .select_only()
+        .columns([I::Category, I::Status, I::CreatedAt, I::ClosedAt])
+        .filter(vis.condition());
+    if let Some(from) = filter.from {
+        q = q.filter(I::CreatedAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        q = q.filter(I::CreatedAt.lt(to));
+    }
+    q.into_tuple().all(db).await
+}
+
+/// The last action of each incident: incident id → (action, at).
+pub async fn last_actions<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, (String, DateTime<Utc>)>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(i64, String, DateTime<Utc>)> = incident_events::Entity::find()
+        .select_only()
+        .columns([incident_events::Column::IncidentId, incident_events::Column::Action, incident_events::Column::At])
+        .filter(incident_events::Column::IncidentId.is_in(ids.iter().copied()))
+        .order_by_asc(incident_events::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(id, action, at)| (id, (action, at))).collect())
+}
+
+pub fn action_label(action: &str) -> &'static str {
+    match Action::parse(action) {
+        Some(Action::Accept) => "受理",
+        Some(Action::Assign) => "分派",
+        Some(Action::Start) => "开始处置",
+        Some(Action::Resolve) => "办结",
+        Some(Action::Close) => "销号",
+        Some(Action::Escalate) => "上报乡镇",
+        Some(Action::Reopen) => "重新处置",
+        Some(Action::Reject) => "不予受理",
+        None if action == "report" => "上报",
+        None => "其他",
+    }
+}

@@ -1,0 +1,439 @@
+//! Incident reports: idempotent filing, validation and rights, possible duplicates, the
+//! workflow and escalation, dispute privacy, statistics and exports parsed back.
+use std::io::Cursor;
+
+use calamine::{Reader, Xlsx};
+use chrono::{Duration, Utc};
+use entity::incidents;
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use sea_orm::{EntityTrait, PaginatorTrait};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, Session, TestApp, Tree};
+
+struct Field {
+    admin: Session,
+    tree: Tree,
+    worker: Session,
+    secretary: Session,
+    township: Session,
+    resident: Session,
+}
+
+async fn setup(app: &TestApp) -> Field {
+    let admin = app.super_admin().await;
+    let tree = app.tree(&admin).await;
+    let worker = app.user_with_role(&admin, "i-worker", tree.grid_a, "grid_worker").await;
+    let secretary = app.user_with_role(&admin, "i-sec", tree.branch_a, "secretary").await;
+    let township = app.user_with_role(&admin, "i-town", tree.township, "township_admin").await;
+    let resident = app.user_with_role(&admin, "i-res", tree.branch_a, "resident").await;
+    Field { admin, tree, worker, secretary, township, resident }
+}
+
+const LAT: f64 = 30.25;
+const LNG: f64 = 120.15;
+
+/// A filing at a point `north_m` metres north of (LAT, LNG).
+fn report(grid: i64, category: &str, north_m: f64) -> Value {
+    json!({
+        "grid_id": grid, "category": category, "title": "路口井盖缺失", "description": "东街与北路交叉口井盖缺失，夜间危险",
+        "severity": "high", "lat": LAT + north_m / 111_195.0, "lng": LNG, "address": "东街 12 号旁",
+        "occurred_at": (Utc::now() - Duration::hours(1)).to_rfc3339(), "media_ids": []
+    })
+}
+
+fn key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+async fn file(app: &TestApp, who: &Session, body: &Value) -> Value {
+    let (status, filed, _) = app.file_incident(&who.token, Some(&key()), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{filed}");
+    filed
+}
+
+fn id(v: &Value) -> i64 {
+    v["id"].as_i64().unwrap_or_else(|| panic!("no id in {v}"))
+}
+
+async fn count(app: &TestApp) -> u64 {
+    incidents::Entity::find().count(&app.state.db).await.unwrap()
+}
+
+#[tokio::test]
+async fn filing_replay_conflict_and_missing_key() {
+    let app = spawn_app().await;
+    let f = setup(&app).await;
+    let body = report(f.tree.grid_a, "hazard", 0.0);
+    let (status, first, replayed) = app.file_incident(&f.worker.token, Some("k-1"), &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert!(!replayed);
+    assert_eq!(first["status"], "reported");
+    let year = Utc::now().format("%Y").to_string();
+    assert!(first["number"].as_str().unwrap().starts_with(&format!("NH-{year}-")), "{first}");
+    assert_eq!(first["possible_duplicates"], json!([]));
+
+    let (status, again, replayed) = app.file_incident(&f.worker.token, Some("k-1"), &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(replayed, "the stored response is replayed");
+    assert_eq!(again, first, "the very same answer");
+    assert_eq!(count(&app).await, 1);
+
+    let mut other = body.clone();
+    other["title"] = json!("另一件事");
+    let (status, err, _) = app.file_incident(&f.worker.token, Some("k-1"), &other).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(err["code"], "idempotency_conflict");
+
+    let (status, err, _) = app.file_incident(&f.worker.token, None, &body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["code"], "idempotency_key_required");
+    let (status, _, _) = app.file_incident(&f.worker.token, Some(&"k".repeat(65)), &body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "keys are at most 64 characters");
+    assert_eq!(count(&app).await, 1, "refusals create nothing");
+
+    // Keys belong to their user: the secretary's "k-1" is a new filing.
+    let (status, theirs, replayed) = app.file_incident(&f.secretary.token, Some("k-1"), &body).await;
+    assert_eq!((status, replayed), (StatusCode::CREATED, false), "{theirs}");
+    assert_ne!(id(&theirs), id(&first));
+
+    let (status, detail) = app.get(&format!("/incidents/{}", id(&first)), &f.worker.token).await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["number"], first["number"]);
+    let timeline = detail["timeline"].as_array().unwrap();
+    assert_eq!(timeline.len(), 1);
+    assert_eq!((timeline[0]["action"].as_str(), timeline[0]["to_status"].as_str()), (Some("report"), Some("reported")));
+    assert_eq!(timeline[0]["actor_id"], f.worker.user_id);
+}
+
+#[tokio::test]
+async fn ten_concurrent_filings_with_one_key_make_one_incident() {
+    let app = spawn_app().await;
+    let f = setup(&app).await;
+    let body = report(f.tree.grid_a, "event", 0.0);
+    let results = join_all((0..10).map(|_| app.file_incident(&f.worker.token, Some("same-key"), &body))).await;
+    assert!(results.iter().all(|(s, _, _)| *s == StatusCode::CREATED), "{results:?}");
+    let ids: std::collections::HashSet<i64> = results.iter().map(|(_, b, _)| id(b)).collect();
+    assert_eq!(ids.len(), 1, "every answer names the one incident");
+    assert_eq!(results.iter().filter(|(_, _, replayed)| !replayed).count(), 1, "one first answer, nine replays");
+    assert_eq!(count(&app).await, 1);
+}
+
+#[tokio::test]
+async fn bad_fields_are_named_and_rights_are_checked() {
+    let app = spawn_app().await;
+    let f = setup(&app).await;
+    for (field, value) in [
+        ("lat", json!(91.0)),
+        ("lng", json!(-180.5)),
+        ("category", json!("fire")),
+        ("severity", json!("extreme")),
+        ("title", json!("")),
+        ("description", json!("x".repeat(2001))),
+        ("occurred_at", json!((Utc::now() + Duration::hours(2)).to_rfc3339())),
+        ("star", json!("gold")),
+        ("grid_id", json!(f.tree.branch_a)),
+    ] {
+        let mut body = report(f.tree.grid_a, "hazard", 0.0);
+        body[field] = value;
+        let (status, err, _) = app.file_incident(&f.worker.token, Some(&key()), &body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {err}");
+        assert!(err["fields"][field].is_string(), "{field} named: {err}");
+    }
+    let mut body = report(f.tree.grid_a, "hazard", 0.0);
+    body.as_object_mut().unwrap().remove("lat");
+    let (status, _, _) = app.file_incident(&f.worker.token, Some(&key()), &body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a missing field");
+
+    let body = report(f.tree.grid_a, "hazard", 0.0);
+    let (status, _, _) = app.file_incident(&f.resident.token, Some(&key()), &body).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "residents do not file");
+    let other_worker = app.user_with_role(&f.admin, "i-worker-b", f.tree.grid_b, "grid_worker").await;
+    let (status, _, _) = app.file_incident(&other_worker.token, Some(&key()), &body).await;
+    assert!(matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "another grid's worker: {status}");
+    assert_eq!(count(&app).await, 0);
+    let (status, _, _) = app.file_incident(&f.secretary.token, Some(&key()), &body).await;
+    assert_eq!(status, StatusCode::CREATED, "staff above the grid file too");
+    let (status, _, _) = app.file_incident(&f.township.token, Some(&key()), &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn possible_duplicates_are_near_recent_open_and_of_the_category() {
+    let app = spawn_app().await;
+    let f = setup(&app).await;
+    let first = file(&app, &f.worker, &report(f.tree.grid_a, "hazard", 0.0)).await;
+    let near = file(&app, &f.worker, &report(f.tree.grid_a, "hazard", 50.0)).await;
+    let dups = near["possible_duplicates"].as_array().unwrap();
+    assert_eq!(dups.len(), 1, "{near}");
+    assert_eq!(dups[0]["id"], first["id"]);
+    assert_eq!(dups[0]["number"], first["number"]);
+    let d = dups[0]["distance_m"].as_f64().unwrap();
+    assert!((d - 50.0).abs() < 1.0, "{d}");
+
+    // Nearest first.
+    let third = file(&app, &f.worker, &report(f.tree.grid_a, "hazard", 10.0)).await;
+    let ids: Vec<i64> = third["possible_duplicates"].as_array().unwrap().iter().map(id).collect();
+    assert_eq!(ids, vec![id(&first), id(&near)], "{third}");
+
+    let far = file(&app, &f.worker, &report(f.tree.grid_a, "hazard", -101.0)).await;
+    assert_eq!(far["possible_duplicates"], json!([]), "101 m south of the first is too far");
+    let other = file(&app, &f.worker, &report(f.tree.grid_a, "environment", 0.0)).await;
+    assert_eq!(other["possible_duplicates"], json!([]), "another category");
+
+    // A closed (rejected) incident is not a duplicate.
+    let lone = file(&app, &f.worker, &report(f.tree.grid_a, "event", 500.0)).await;
+    let (status, _) = app.incident_action(&f.secretary.token, id(&lone), "reject", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let after = file(&app, &f.worker, &report(f.tree.grid_a, "event", 500.0)).await;
+    assert_eq!(after["possible_duplicates"], json!([]), "{after}");
+
+    // Older than 72 hours is not a duplicate.
+    app.clock.advance(Duration::hours(73));
+    let later = file(&app, &f.worker, &report(f.tree.grid_a, "hazard", 0.0)).await;
+    assert_eq!(later["possible_duplicates"], json!([]), "{later}");
+}
+
+async fn walk(app: &TestApp, who: &Session, id: i64, action: &str, extra: Value, to: &str) -> Value {
+    let (status, body) = app.incident_action(&who.token, id, action, extra).await;
+    assert_eq!(status, StatusCode::OK, "{action}: {body}");
+    assert_eq!(body["status"], to, "{action}: {body}");
+    body
+}
+
+#[tokio::test]
+async fn the_workflow_moves_allowed_steps_and_refuses_the_rest() {
+    let app = spawn_app().await;
+    let f = setup(&app).await;
+    let incident = file(&app, &f.worker, &report(f.tree.grid_a, "hazard", 0.0)).await;
+    let n = id(&incident);
+
+    let (status, body) = app.incident_action(&f.secretary.token, n, "close", json!({})).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("invalid_transition")));
+    let (status, _) = app.incident_action(&f.worker.token, n, "accept", json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a grid worker does not accept");
+    let (status, body) = app.incident_action(&f.secretary.token, n, "fly", json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    walk(&app, &f.secretary, n, "accept", json!({}), "accepted").await;
+    let (status, body) = app.incident_action(&f.secretary.token, n, "assign", json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an assignee is required: {body}");
+    let outsider = app.user_with_role(&f.admin, "i-out", f.tree.branch_b, "resident").await;
+    let (status, body) =
+        app.incident_action(&f.secretary.token, n, "assign", json!({"assignee_id": outsider.user_id})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an assignee outside the subtree: {body}");
+    assert!(body["fields"]["assignee_id"].is_string());
+    let body = walk(&app, &f.secretary, n, "assign", json!({"assignee_id": f.worker.user_id}), "assigned").await;
+    assert_eq!(body["assignee_id"], f.worker.user_id);
+    let (status, _) = app.incident_action(&f.resident.token, n, "start", json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "only the handler or staff");
+    walk(&app, &f.worker, n, "start", json!({}), "in_progress").await;
+    let photo = app.photo(&f.worker).await;
+    walk(&app, &f.worker, n, "resolve", json!({"media_ids": [photo]}), "resolved").await;
+    walk(&app, &f.secretary, n, "reopen", json!({}), "in_progress").await;
+    walk(&app, &f.worker, n, "resolve", json!({}), "resolved").await;
+    let closed = walk(&app, &f.secretary, n, "close", json!({}), "closed").await;
+    assert!(closed["closed_at"].is_string());
+    let (status, body) = app.incident_action(&f.secretary.token, n, "reopen", json!({})).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("invalid_transition")));
+    let (status, _) = app.incident_action(&f.secretary.token, n, "escalate", json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a closed incident is not open");
+
+    let timeline = closed["timeline"].as_array().unwrap();
+    let steps: Vec<(&str, &str, &str)> = timeline
+        .iter()
+        .skip(1)
+        .map(|e| (e["action"].as_str().unwrap(), e["from_status"].as_str().unwrap(), e["to_status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            ("accept", "reported", "accepted"),
+            ("assign", "accepted", "assigned"),
+            ("start", "assigned", "in_progress"),
+            ("resolve", "in_progress", "resolved"),
+            ("reopen", "resolved", "in_progress"),
+            ("resolve", "in_progress", "resolved"),
+            ("close", "resolved", "closed"),
+        ]
+    );
+    assert_eq!(timeline[4]["media_ids"], json!([photo]));
+    assert_eq!(timeline[1]["actor_id"], f.secretary.user_id);
+    assert_eq!(timeline[1]["note"], "accept 备注");
+
+    let other = file(&app, &f.worker, &report(f.tree.grid_a, "event", 0.0)).await;
+    walk(&app, &f.secretary, id(&other), "reject", json!({}), "rejected").await;
+    let (status, _) = app.incident_action(&f.secretary.token, id(&other), "accept", json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn escalation_moves_the_incident_to_the_township_ledger() {
+    let app = spawn_app().await;
+    let f = setup(&app).await;
+    let incident = file(&app, &f.worker, &report(f.tree.grid_a, "hazard", 0.0)).await;
+    let n = id(&incident);
+    walk(&app, &f.secretary, n, "accept", json!({}), "accepted").await;
+    let escalated = walk(&app, &f.secretary, n, "escalate", json!({}), "escalated").await;
+    assert_eq!(escalated["owner_org_id"], f.tree.township);
+    let (status, _) = app.incident_action(&f.secretary.token, n, "accept", json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the branch no longer handles it");
+    let (status, list) =
+        app.get(&format!("/orgs/{}/incidents?status=escalated", f.tree.township), &f.township.token).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["items"].as_array().unwrap().iter().map(id).collect::<Vec<_>>(), vec![n]);
+    walk(&app, &f.township, n, "accept", json!({}), "accepted").await;
+    let (status, _) = app.incident_action(&f.township.token, n, "escalate", json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "nothing above the township's ledger here");
+}
+
+#[tokio::test]
+async fn disputes_are_for_staff_and_the_handler_only() {
+    let app = spawn_app().await;
+    let f = setup(&app).await;
+    let dispute = file(&app, &f.worker, &report(f.tree.grid_a, "dispute", 0.0)).await;
+    let hazard = file(&app, &f.worker, &report(f.tree.grid_a, "hazard", 0.0)).await;
+    let neighbour = app.user_with_role(&f.admin, "i-neighbour", f.tree.branch_a, "party_member").await;
+
+    let (status, _) = app.get(&format!("/incidents/{}", id(&dispute)), &f.resident.token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a resident does not see a dispute");
+    let (status, _) = app.get(&format!("/incidents/{}", id(&hazard)), &f.resident.token).await;
+    assert_eq!(status, StatusCode::OK, "but sees a hazard in their branch");
+    let (_, list) = app.get(&format!("/orgs/{}/incidents", f.tree.branch_a), &f.resident.token).await;
+    let seen: Vec<i64> = list["items"].as_array().unwrap().iter().map(id).collect();
+    assert_eq!(seen, vec![id(&hazard)], "{list}");
+    for staff in [&f.secretary, &f.township, &f.worker] {
+        let (status, _) = app.get(&format!("/incidents/{}", id(&dispute)), &staff.token).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    walk(&app, &f.secretary, id(&dispute), "accept", json!({}), "accepted").await;
+    walk(&app, &f.secretary, id(&dispute), "assign", json!({"assignee_id": neighbour.user_id}), "assigned").await;
+    let (status, _) = app.get(&format!("/incidents/{}", id(&dispute)), &neighbour.token).await;
+    assert_eq!(status, StatusCode::OK, "the assigned handler sees it");
+    let (_, list) = app.get(&format!("/orgs/{}/incidents?category=dispute", f.tree.branch_a), &neighbour.token).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    walk(&app, &neighbour, id(&dispute), "start", json!({}), "in_progress").await;
+    let (status, _) = app.get(&format!("/incidents/{}", id(&dispute)), &f.resident.token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "still not for other residents");
+
+    let outsider = app.user_with_role(&f.admin, "i-out2", f.tree.branch_b, "secretary").await;
+    let (status, _) = app.get(&format!("/incidents/{}", id(&hazard)), &outsider.token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another branch sees nothing");
+    let (status, _) = app.get(&format!("/orgs/{}/incidents", f.tree.branch_a), &outsider.token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn stats_on_a_known_set() {
+    let app = spawn_app().await;
+    let f = setup(&app).await;
+    let a = file(&app, &f.worker, &report(f.tree.grid_a, "hazard", 0.0)).await;
+    let b = file(&app, &f.worker, &report(f.tree.grid_a, "hazard", 300.0)).await;
+    file(&app, &f.worker, &report(f.tree.grid_a, "dispute", 0.0)).await;
+    file(&app, &f.worker, &report(f.tree.grid_a, "event", 0.0)).await;
+    for (incident, hours) in [(&a, 10), (&b, 10)] {
+        let n = id(incident);
+        walk(&app, &f.secretary, n, "accept", json!({}), "accepted").await;
+        walk(&app, &f.secretary, n, "assign", json!({"assignee_id": f.worker.user_id}), "assigned").await;
+        walk(&app, &f.worker, n, "start", json!({}), "in_progress").await;
+        walk(&app, &f.worker, n, "resolve", json!({}), "resolved").await;
+        app.clock.advance(Duration::hours(hours));
+        walk(&app, &f.secretary, n, "close", json!({}), "closed").await;
+    }
+    // a closed after 10 h, b after 20 h: the median is 15 h.
+    let (status, stats) = app.get(&format!("/orgs/{}/incidents/stats", f.tree.township), &f.township.token).await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert_eq!(stats["total"], 4);
+    assert_eq!(stats["by_category"]["hazard"], 2);
+    assert_eq!(stats["by_category"]["dispute"], 1);
+    assert_eq!(stats["by_category"]["other"], 0);
+    assert_eq!(stats["by_status"]["closed"], 2);
+    assert_eq!(stats["by_status"]["reported"], 2);
+    assert_eq!(stats["closure_rate"], 0.5);
+    assert_eq!(stats["median_hours_to_close"], 15.0);
+
+    let later = (app.clock.now() + Duration::hours(1)).to_rfc3339();
+    let (_, empty) = app
+        .get(&format!("/orgs/{}/incidents/stats?from={}", f.tree.branch_a, urlencode(&later)), &f.secretary.token)
+        .await;
+    assert_eq!((empty["total"].as_i64(), empty["median_hours_to_close"].is_null()), (Some(0), true), "{empty}");
+    let (status, _) = app.get(&format!("/orgs/{}/incidents/stats", f.tree.branch_a), &f.resident.token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "stats are for staff");
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
+}
+
+#[tokio::test]
+async fn csv_and_xlsx_exports_parse_back() {
+    let app = spawn_app().await;
+    let f = setup(&app).await;
+    let mut filed = Vec::new();
+    for (i, category) in ["hazard", "dispute", "event"].iter().enumerate() {
+        filed.push(file(&app, &f.worker, &report(f.tree.grid_a, category, i as f64 * 1000.0)).await);
+    }
+    walk(&app, &f.secretary, id(&filed[0]), "accept", json!({}), "accepted").await;
+
+    let url = app.url(&format!("/api/v1/orgs/{}/incidents/export?format=csv", f.tree.branch_a));
+    let resp = app.client.get(&url).bearer_auth(&f.secretary.token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let bytes = resp.bytes().await.unwrap();
+    assert!(bytes.starts_with("\u{feff}".as_bytes()), "UTF-8 with a BOM");
+    let mut reader = csv::Reader::from_reader(&bytes[3..]);
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(header[0], "编号");
+    assert_eq!(header[15], "最后操作");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3);
+    // Newest first.
+    assert_eq!(&rows[2][0], filed[0]["number"].as_str().unwrap());
+    assert_eq!(&rows[2][2], "安全隐患");
+    assert_eq!(&rows[2][6], "已受理");
+    assert_eq!(&rows[2][15], "受理");
+    assert_eq!(&rows[1][2], "矛盾纠纷");
+
+    let url = app.url(&format!("/api/v1/orgs/{}/incidents/export?format=xlsx", f.tree.branch_a));
+    let resp = app.client.get(&url).bearer_auth(&f.secretary.token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = resp.bytes().await.unwrap().to_vec();
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).expect("a valid xlsx");
+    let sheet = book.worksheet_range("事件台账").expect("the ledger sheet");
+    let rows: Vec<Vec<String>> = sheet.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+    assert_eq!(rows.len(), 4, "a header and three incidents");
+    assert_eq!(rows[0][0], "编号");
+    assert_eq!(rows[0][6], "状态");
+    assert_eq!(rows[3][0], filed[0]["number"].as_str().unwrap());
+    assert_eq!(rows[3][15], "受理");
+    let lat: f64 = rows[3][7].parse().unwrap();
+    assert!((lat - LAT).abs() < 1e-5, "{lat}");
+
+    let (status, err) =
+        app.get(&format!("/orgs/{}/incidents/export?format=pdf", f.tree.branch_a), &f.secretary.token).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let (status, _) =
+        app.get(&format!("/orgs/{}/incidents/export?format=csv", f.tree.branch_a), &f.resident.token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn keys_are_forgotten_after_thirty_days() {
+    let app = spawn_app().await;
+    let f = setup(&app).await;
+    let body = report(f.tree.grid_a, "other", 0.0);
+    let (_, first, _) = app.file_incident(&f.worker.token, Some("old-key"), &body).await;
+    app.clock.advance(Duration::days(29));
+    let purged = fivestar::incidents::store::purge_keys(&app.state.db, app.clock.now() - Duration::days(30)).await;
+    assert_eq!(purged.unwrap(), 0, "a 29-day-old key is kept");
+    let (_, again, replayed) = app.file_incident(&f.worker.token, Some("old-key"), &body).await;
+    assert!(replayed && id(&again) == id(&first));
+    app.clock.advance(Duration::days(2));
+    let purged = fivestar::incidents::store::purge_keys(&app.state.db, app.clock.now() - Duration::days(30)).await;
+    assert_eq!(purged.unwrap(), 1);
+    let (status, fresh, replayed) = app.file_incident(&f.worker.token, Some("old-key"), &body).await;
+    assert_eq!((status, replayed), (StatusCode::CREATED, false));
+    assert_ne!(id(&fresh), id(&first), "a forgotten key files anew");
+}
