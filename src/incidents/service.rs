@@ -175,7 +175,10 @@ pub async fn file(state: &AppState, caller: &Caller, key: Option<&str>, req: New
     }
     let now = state.clock.now();
     let spec = IncidentSpec::parse(&req, now).map_err(AppError::Validation)?;
-    let grid = org(state, spec.grid_id).await.map_err(|_| AppError::field("grid_id", "网格不存在"))?;
+    let grid = match org(state, spec.grid_id).await {
+        Err(AppError::NotFound) => return Err(AppError::field("grid_id", "网格不存在")),
+        other => other?,
+    };
     if grid.kind != OrgKind::Grid.as_str() {
         return Err(AppError::field("grid_id", "须为网格"));
     }

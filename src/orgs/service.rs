@@ -1,7 +1,7 @@
 //! The rules of the org tree: who may create which node, invite whom, grant and revoke
 //! which role. Every change writes its audit row in the same transaction.
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -356,7 +356,7 @@ pub async fn revoke_role(state: &AppState, caller: &Caller, org_id: i64, req: Ro
 
 /// Make `branch` the user's home with a membership `role`, dropping membership roles
 /// held at any other branch (a person has one home branch). Audited.
-pub async fn make_member<C: ConnectionTrait + TransactionTrait>(
+pub async fn make_member<C: ConnectionTrait>(
     txn: &C,
     user_id: i64,
     branch: &orgs::Model,
