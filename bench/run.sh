@@ -4,7 +4,7 @@
 # load a release build with wrk on loopback: leaderboard reads, /me/points, draws, approvals,
 # incident filings (fresh keys) and replays; beside redis-benchmark on the same board; then
 # check the data (no card held twice, summaries equal the ledger). On SQLite, then again on
-# a throwaway PostgreSQL 15 cluster (BENCH_PG=0 skips it).
+# a throwaway PostgreSQL 15 cluster (BENCH_SQLITE=0 or BENCH_PG=0 skips one).
 # Env: BENCH_MEMBERS (100000), BENCH_ENTRIES (1000000), BENCH_SECONDS (15), BENCH_CONNS (64).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -93,7 +93,9 @@ suite() { # name database-url check-command…
   kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=""
 }
 
-suite sqlite "sqlite://$WORK/sqlite/bench.db?mode=rwc" sqlite3 -separator ': ' "$WORK/sqlite/bench.db"
+if [ "${BENCH_SQLITE:-1}" != "0" ]; then
+  suite sqlite "sqlite://$WORK/sqlite/bench.db?mode=rwc" sqlite3 -separator ': ' "$WORK/sqlite/bench.db"
+fi
 
 if [ "${BENCH_PG:-1}" != "0" ] && [ -x "$PG_BIN/initdb" ]; then
   PG_PORT="$(free_port)"

@@ -105,11 +105,15 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let (mut settings, sqlite_file, wechat) = test_settings().await;
     customize(&mut settings);
-    start(settings, sqlite_file, wechat).await
+    start(settings, sqlite_file, wechat, Clock::default()).await
 }
 
-async fn start(settings: Settings, sqlite_file: Option<std::path::PathBuf>, wechat: MockServer) -> TestApp {
-    let clock = Clock::default();
+async fn start(
+    settings: Settings,
+    sqlite_file: Option<std::path::PathBuf>,
+    wechat: MockServer,
+    clock: Clock,
+) -> TestApp {
     let app = Application::build_with_clock(settings, clock.clone()).await.expect("the application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
@@ -437,20 +441,8 @@ impl TestApp {
     pub async fn spawn_sibling(&self) -> TestApp {
         let mut settings = (*self.state.settings).clone();
         settings.bind = "127.0.0.1:0".into();
-        let app = Application::build_with_clock(settings, self.clock.clone()).await.expect("the sibling builds");
-        let address = format!("http://127.0.0.1:{}", app.port());
-        let state = app.state().clone();
-        let server = app.handle();
-        tokio::spawn(app.run_until_stopped());
-        TestApp {
-            address,
-            client: self.client.clone(),
-            wechat: MockServer::start().await,
-            state,
-            clock: self.clock.clone(),
-            sqlite_file: None,
-            server,
-        }
+        // The SQLite file stays with the first server, which removes it.
+        start(settings, None, MockServer::start().await, self.clock.clone()).await
     }
 
     /// A WeChat user holding `role` at `org_id`, granted by `admin`.
