@@ -61,6 +61,6 @@ async fn rebuild_steps(state: &AppState, progress: Option<&ProgressBar>) -> anyh
     if let Some(bar) = progress {
         bar.set_message("card pools");
     }
-    let pools = crate::tasks::sweeper::rebuild_pools(state, progress).await?;
+    let pools = crate::tasks::sweeper::rebuild_pools(state).await?;
     Ok(vec![("leaderboard keys", boards), ("card pool keys", pools)])
 }

@@ -144,6 +144,6 @@ pub async fn demo(state: &AppState) -> anyhow::Result<DemoReport> {
         }
     }
     txn.commit().await?;
-    crate::tasks::sweeper::rebuild_pools(state, None).await?;
+    crate::tasks::sweeper::rebuild_pools(state).await?;
     Ok(DemoReport { outcome: Outcome::Created, logins })
 }

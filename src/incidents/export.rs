@@ -64,17 +64,7 @@ async fn page(
 }
 
 async fn grid_name(state: &AppState, id: i64) -> String {
-    if let Some(org) = state.caches.orgs.get(&id) {
-        return org.name;
-    }
-    match crate::orgs::store::find_in_scope(&state.db, &crate::orgs::domain::Scope::All, id).await {
-        Ok(Some(org)) => {
-            let name = org.name.clone();
-            state.caches.orgs.insert(id, org);
-            name
-        }
-        _ => id.to_string(),
-    }
+    crate::orgs::service::cached_org(state, id).await.map_or_else(|_| id.to_string(), |org| org.name)
 }
 
 fn cells(r: &incidents::Model, grid: String, last: Option<(&str, DateTime<Utc>)>) -> [String; 17] {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use entity::{idempotency_keys, incident_events, incidents, orgs};
+use entity::{idempotency_keys, incident_events, incidents};
 
 use super::domain::{
     bounding_box, distance_m, number, transition, Action, Category, IdempotencyKey, IncidentSpec, NewIncidentRequest,
@@ -17,8 +17,8 @@ use super::domain::{
 use super::store::{self, ListFilter, MoveExtras, NewEvent, Visibility};
 use crate::error::{AppError, Result};
 use crate::infra::db::begin_write;
-use crate::orgs::domain::{Caller, OrgKind, Role, Scope};
-use crate::orgs::store as orgs_store;
+use crate::orgs::domain::{Caller, OrgKind, Role};
+use crate::orgs::service::cached_org;
 use crate::pagination::{Page, PageRequest};
 use crate::points::boards::path_ids;
 use crate::stars::Star;
@@ -31,6 +31,8 @@ const KEY_CONFLICT: AppError = AppError::Unprocessable {
     code: "idempotency_conflict",
     message: "同一个 Idempotency-Key 已用于内容不同的请求",
 };
+const KEY_IN_PROGRESS: AppError =
+    AppError::Conflict { code: "idempotency_in_progress", message: "相同请求正在处理，请稍后重试" };
 const INVALID_TRANSITION: AppError =
     AppError::Conflict { code: "invalid_transition", message: "当前状态下不能执行这个操作" };
 
@@ -150,20 +152,9 @@ fn replay(key: idempotency_keys::Model, hash: &str) -> Result<Filed> {
     }
     let status = u16::try_from(key.response_status).unwrap_or(0);
     if status == 0 {
-        return Err(AppError::Conflict {
-            code: "idempotency_in_progress", message: "相同请求正在处理，请稍后重试"
-        });
+        return Err(KEY_IN_PROGRESS);
     }
     Ok(Filed { status, body: key.response_body, replayed: true })
-}
-
-async fn org(state: &AppState, id: i64) -> Result<orgs::Model> {
-    if let Some(org) = state.caches.orgs.get(&id) {
-        return Ok(org);
-    }
-    let org = orgs_store::find_in_scope(&state.db, &Scope::All, id).await?.ok_or(AppError::NotFound)?;
-    state.caches.orgs.insert(id, org.clone());
-    Ok(org)
 }
 
 pub async fn file(state: &AppState, caller: &Caller, key: Option<&str>, req: NewIncidentRequest) -> Result<Filed> {
@@ -175,7 +166,7 @@ pub async fn file(state: &AppState, caller: &Caller, key: Option<&str>, req: New
     }
     let now = state.clock.now();
     let spec = IncidentSpec::parse(&req, now).map_err(AppError::Validation)?;
-    let grid = match org(state, spec.grid_id).await {
+    let grid = match cached_org(state, spec.grid_id).await {
         Err(AppError::NotFound) => return Err(AppError::field("grid_id", "网格不存在")),
         other => other?,
     };
@@ -188,7 +179,7 @@ pub async fn file(state: &AppState, caller: &Caller, key: Option<&str>, req: New
     if !caller.has_at(&grid.path, Role::GridWorker) {
         return Err(AppError::Forbidden);
     }
-    let branch = org(state, grid.parent_id.ok_or(AppError::NotFound)?).await?;
+    let branch = cached_org(state, grid.parent_id.ok_or(AppError::NotFound)?).await?;
     crate::media::service::check_owned(&state.db, caller.user_id, &spec.media_ids).await?;
 
     let txn = begin_write(&state.db).await?;
@@ -196,13 +187,7 @@ pub async fn file(state: &AppState, caller: &Caller, key: Option<&str>, req: New
         // Another request with this key got there first (and has committed by now).
         drop(txn);
         let stored = store::find_key(&state.db, caller.user_id, key.as_str()).await?;
-        return replay(
-            stored.ok_or(AppError::Conflict {
-                code: "idempotency_in_progress",
-                message: "相同请求正在处理，请稍后重试",
-            })?,
-            &hash,
-        );
+        return replay(stored.ok_or(KEY_IN_PROGRESS)?, &hash);
     };
     let incident = store::insert_incident(&txn, &spec, &grid, &branch, caller.user_id, now).await?;
     store::insert_event(
@@ -312,7 +297,7 @@ pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest)
             let mut inside = false;
             for role in roles {
                 if let Some(org_id) = role.org_id {
-                    inside |= org(state, org_id).await?.path.starts_with(&incident.owner_path);
+                    inside |= cached_org(state, org_id).await?.path.starts_with(&incident.owner_path);
                 }
             }
             if !inside {
@@ -322,11 +307,11 @@ pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest)
         }
         Action::Escalate => {
             let ids = path_ids(&incident.grid_path);
-            let owner = org(state, incident.owner_org_id).await?;
+            let owner = cached_org(state, incident.owner_org_id).await?;
             if owner.kind != OrgKind::Branch.as_str() || ids.len() < 2 {
                 return Err(INVALID_TRANSITION);
             }
-            township = org(state, ids[1]).await?;
+            township = cached_org(state, ids[1]).await?;
             extras.owner = Some(&township);
         }
         _ => {}
@@ -399,13 +384,14 @@ impl IncidentQuery {
     }
 }
 
-/// The caller's view of an org's ledger: 404 outside their reach, and `min` role over it.
-pub async fn visibility(state: &AppState, caller: &Caller, org_id: i64, min: Role) -> Result<Visibility> {
-    let org = org(state, org_id).await?;
+/// The caller's view of an org's ledger: 404 outside their reach; 403 unless they hold
+/// `min` or above at the org, above it, or inside it.
+async fn visibility(state: &AppState, caller: &Caller, org_id: i64, min: Role) -> Result<Visibility> {
+    let org = cached_org(state, org_id).await?;
     if !caller.reach().contains(&org.path) {
         return Err(AppError::NotFound);
     }
-    if caller.level_at(&org.path).is_none_or(|r| r < min) && !caller.scope(Role::Resident).contains(&org.path) {
+    if !caller.has_at(&org.path, min) && !caller.scope(min).contains(&org.path) {
         return Err(AppError::Forbidden);
     }
     Ok(Visibility {
@@ -489,11 +475,7 @@ fn median(values: &mut [f64]) -> Option<f64> {
 
 /// Stats and exports are for staff: grid workers and above over the org.
 pub async fn staff_visibility(state: &AppState, caller: &Caller, org_id: i64) -> Result<Visibility> {
-    let vis = visibility(state, caller, org_id, Role::GridWorker).await?;
-    if !caller.has_at(&vis.org_path, Role::GridWorker) && !caller.scope(Role::GridWorker).contains(&vis.org_path) {
-        return Err(AppError::Forbidden);
-    }
-    Ok(vis)
+    visibility(state, caller, org_id, Role::GridWorker).await
 }
 
 /// Forget idempotency keys past their retention; run by a background loop.

@@ -172,6 +172,18 @@ pub async fn create_org(state: &AppState, caller: &Caller, req: NewOrg) -> Resul
     Ok(org.into())
 }
 
+/// An org by id, without scope, from the per-process cache (an org's path and kind never
+/// change; settings changed here drop the entry). 404 when there is no such org. Callers
+/// check the caller's reach or roles themselves.
+pub async fn cached_org(state: &AppState, id: i64) -> Result<orgs::Model> {
+    if let Some(org) = state.caches.orgs.get(&id) {
+        return Ok(org);
+    }
+    let org = store::find_in_scope(&state.db, &Scope::All, id).await?.ok_or(AppError::NotFound)?;
+    state.caches.orgs.insert(id, org.clone());
+    Ok(org)
+}
+
 pub async fn get_org(state: &AppState, caller: &Caller, id: i64) -> Result<OrgView> {
     Ok(visible_org(&state.db, caller, id).await?.into())
 }

@@ -17,7 +17,8 @@ use super::store::{self, NewEntry};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::infra::db::begin_write;
-use crate::orgs::domain::{Caller, OrgKind, Role, Scope};
+use crate::orgs::domain::{Caller, OrgKind, Role};
+use crate::orgs::service::cached_org;
 use crate::orgs::store as orgs_store;
 use crate::pagination::{Page, PageRequest};
 use crate::stars::Star;
@@ -196,14 +197,7 @@ pub struct BoardView {
 /// hottest read, so the org comes from the per-process cache and the caller's reach is
 /// checked in memory (the same `Scope` rule the SQL filter applies).
 async fn board_org(state: &AppState, caller: &Caller, org_id: i64) -> Result<orgs::Model> {
-    let org = match state.caches.orgs.get(&org_id) {
-        Some(org) => org,
-        None => {
-            let org = orgs_store::find_in_scope(&state.db, &Scope::All, org_id).await?.ok_or(AppError::NotFound)?;
-            state.caches.orgs.insert(org_id, org.clone());
-            org
-        }
-    };
+    let org = cached_org(state, org_id).await?;
     if caller.reach().contains(&org.path) {
         Ok(org)
     } else {

@@ -112,6 +112,12 @@ pub async fn forget(redis: &Redis, branch_id: i64, members: &[String]) -> RedisR
     pipe.query_async::<()>(&mut conn).await
 }
 
+/// Drop one lease (its card is neither open nor held any more).
+pub async fn drop_lease(redis: &Redis, branch_id: i64, member: &str) -> RedisResult<()> {
+    let mut conn = redis.conn().await?;
+    redis::cmd("ZREM").arg(redis.keys().leases(branch_id)).arg(member).query_async::<()>(&mut conn).await
+}
+
 /// Set a lease's deadline to the one SQL holds.
 pub async fn set_lease(redis: &Redis, branch_id: i64, member: &str, deadline_ms: i64) -> RedisResult<()> {
     let mut conn = redis.conn().await?;

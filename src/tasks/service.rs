@@ -16,8 +16,8 @@ use super::{pool, store};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, Result};
 use crate::infra::db::begin_write;
-use crate::orgs::domain::{Caller, OrgKind, Role, Scope};
-use crate::orgs::store as orgs_store;
+use crate::orgs::domain::{Caller, OrgKind, Role};
+use crate::orgs::service::cached_org;
 use crate::pagination::{Page, PageRequest};
 use crate::points::domain::LedgerKind;
 use crate::points::service::{post_entry, publish};
@@ -167,14 +167,7 @@ async fn claims_page(state: &AppState, rows: Vec<card_claims::Model>, page: Page
 
 /// A branch by id, from the per-process cache (an org's path and kind never change).
 async fn branch(state: &AppState, branch_id: i64) -> Result<orgs::Model> {
-    let org = match state.caches.orgs.get(&branch_id) {
-        Some(org) => org,
-        None => {
-            let org = orgs_store::find_in_scope(&state.db, &Scope::All, branch_id).await?.ok_or(AppError::NotFound)?;
-            state.caches.orgs.insert(branch_id, org.clone());
-            org
-        }
-    };
+    let org = cached_org(state, branch_id).await?;
     if org.kind != OrgKind::Branch.as_str() {
         return Err(AppError::NotFound);
     }

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use indicatif::ProgressBar;
 
 use super::domain::{parse_pool_member, pool_member, CardStatus, ClaimStatus};
 use super::{pool, store};
@@ -81,14 +80,7 @@ async fn return_orphans(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
                         }
                     }
                 }
-                _ => {
-                    let mut conn = state.redis.conn().await?;
-                    redis::cmd("ZREM")
-                        .arg(state.redis.keys().leases(branch))
-                        .arg(&member)
-                        .query_async::<()>(&mut conn)
-                        .await?;
-                }
+                _ => pool::drop_lease(&state.redis, branch, &member).await?,
             }
         }
     }
@@ -114,7 +106,7 @@ pub fn spawn_sweeper(state: AppState, every: Duration) {
 /// Rebuild every branch's pool and leases from SQL. Each branch's keys are built aside
 /// and renamed over the live ones; cards that moved while that happened are put right
 /// by a catch-up pass over the rows changed since the snapshot.
-pub async fn rebuild_pools(state: &AppState, progress: Option<&ProgressBar>) -> anyhow::Result<u64> {
+pub async fn rebuild_pools(state: &AppState) -> anyhow::Result<u64> {
     let snapshot = state.clock.now();
     let ttls = store::task_ttls(&state.db).await?;
     let member = |card: i64, task: i64| pool_member(card, ttls.get(&task).copied().unwrap_or(60));
@@ -126,9 +118,6 @@ pub async fn rebuild_pools(state: &AppState, progress: Option<&ProgressBar>) -> 
         after = last.0;
         for (card, task, branch) in rows {
             open.entry(branch).or_default().push(member(card, task));
-        }
-        if let Some(bar) = progress {
-            bar.inc(0);
         }
     }
     let mut leases: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
