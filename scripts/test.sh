@@ -61,6 +61,11 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== tests on SQLite"
 cargo test --workspace
+echo "== API fuzz (schemathesis) on SQLite"
+scripts/fuzz-api.sh "sqlite://$WORK/fuzz.db?mode=rwc" "redis://127.0.0.1:$REDIS_PORT"
 
 echo "== tests on PostgreSQL"
 FIVESTAR_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres" cargo test --test api
+echo "== API fuzz (schemathesis) on PostgreSQL"
+psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "CREATE DATABASE fuzz"
+scripts/fuzz-api.sh "postgres://postgres@127.0.0.1:$PG_PORT/fuzz" "redis://127.0.0.1:$REDIS_PORT"

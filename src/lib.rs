@@ -5,6 +5,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod idempotency;
 pub mod incidents;
 pub mod infra;
 pub mod maintenance;

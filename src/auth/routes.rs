@@ -3,6 +3,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::service::{self, PasswordLogin, RefreshRequest, TokenResponse, WechatLogin};
 use crate::error::{ErrorBody, Result};
+use crate::ops::json::JsonBody;
 use crate::state::AppState;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
@@ -17,7 +18,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         (status = 401, description = "wechat_code_invalid", body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 502, description = "wechat_unavailable", body = ErrorBody),
         (status = 503, description = "wechat_not_configured", body = ErrorBody)))]
-pub async fn wechat(state: web::Data<AppState>, body: web::Json<WechatLogin>) -> Result<HttpResponse> {
+pub async fn wechat(state: web::Data<AppState>, body: JsonBody<WechatLogin>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::login_wechat(&state, body.into_inner()).await?))
 }
 
@@ -29,7 +30,7 @@ pub async fn wechat(state: web::Data<AppState>, body: web::Json<WechatLogin>) ->
 pub async fn password(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<PasswordLogin>,
+    body: JsonBody<PasswordLogin>,
 ) -> Result<HttpResponse> {
     // The peer address, not X-Forwarded-For: a client must not choose its own throttle key.
     let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
@@ -40,6 +41,6 @@ pub async fn password(
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody),
         (status = 401, description = "unauthenticated or refresh_token_reused", body = ErrorBody)))]
-pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse> {
+pub async fn refresh(state: web::Data<AppState>, body: JsonBody<RefreshRequest>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::refresh(&state, body.into_inner()).await?))
 }

@@ -35,7 +35,8 @@ pub struct TokenResponse {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WechatLogin {
-    /// The `code` from `wx.login()`.
+    /// The `code` from `wx.login()`: 1–128 visible ASCII characters.
+    #[schema(pattern = "^[!-~]{1,128}$")]
     pub code: String,
 }
 
@@ -102,7 +103,7 @@ async fn issue_tokens<C: ConnectionTrait>(
 
 pub async fn login_wechat(state: &AppState, req: WechatLogin) -> Result<TokenResponse> {
     let code = req.code.trim();
-    if code.is_empty() || code.len() > 128 {
+    if code.is_empty() || code.len() > 128 || !code.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(AppError::field("code", "登录凭证无效"));
     }
     let session = state.wechat.code_to_session(code).await?;

@@ -1,5 +1,5 @@
 //! Incidents as types: categories, severities, the workflow as one state machine, a
-//! validated filing, the client's idempotency key, distances and human-readable numbers.
+//! validated filing, distances and human-readable numbers.
 use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -123,40 +123,27 @@ pub fn transition(from: Status, action: Action) -> Option<Status> {
     }
 }
 
-/// A client's `Idempotency-Key`: 1–64 visible ASCII characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyKey(String);
-
-impl IdempotencyKey {
-    pub fn parse(raw: &str) -> Result<IdempotencyKey, &'static str> {
-        let raw = raw.trim();
-        if raw.is_empty() || raw.len() > 64 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err("Idempotency-Key 须为 1 到 64 个可见 ASCII 字符");
-        }
-        Ok(IdempotencyKey(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct NewIncidentRequest {
     pub grid_id: i64,
-    /// `event`, `dispute`, `hazard`, `environment` or `other`.
+    #[schema(value_type = Category)]
     pub category: String,
     /// 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub title: String,
     /// 1–2000 characters.
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub description: String,
-    /// `low`, `medium` or `high`.
+    #[schema(value_type = Severity)]
     pub severity: String,
     /// −90 to 90.
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: f64,
     /// −180 to 180.
+    #[schema(minimum = -180, maximum = 180)]
     pub lng: f64,
     /// Up to 200 characters.
+    #[schema(max_length = 200)]
     pub address: Option<String>,
     /// When it happened; not in the future.
     pub occurred_at: DateTime<Utc>,
@@ -326,14 +313,6 @@ mod tests {
             assert_eq!(Action::parse(a.as_str()), Some(*a));
         }
         assert_eq!(Category::parse("fire"), None);
-    }
-
-    #[test]
-    fn idempotency_keys_are_bounded() {
-        assert!(IdempotencyKey::parse("abc-123").is_ok());
-        assert!(IdempotencyKey::parse("").is_err());
-        assert!(IdempotencyKey::parse(&"k".repeat(65)).is_err());
-        assert!(IdempotencyKey::parse("有中文").is_err());
     }
 
     #[test]

@@ -7,6 +7,8 @@ use super::export;
 use super::service::{self, ActionRequest, FiledView, IncidentDetail, IncidentQuery, IncidentView, StatsView};
 use crate::auth::extractor::CurrentUser;
 use crate::error::{AppError, ErrorBody, Result};
+use crate::idempotency::IdempotencyKey;
+use crate::ops::json::JsonBody;
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -23,7 +25,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
 /// required: a retry with the same key and body answers the first response again
 /// (header `Idempotent-Replayed: true`); with another body, 422 `idempotency_conflict`.
 #[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", security(("bearer" = [])),
-    params(("Idempotency-Key" = String, Header, description = "required, 1–64 visible ASCII characters; kept 30 days")),
+    params(("Idempotency-Key" = String, Header, pattern = r"^[!-~]{1,64}$",
+        description = "required, 1–64 visible ASCII characters; kept 30 days")),
     request_body = NewIncidentRequest,
     responses((status = 201, body = FiledView),
         (status = 400, description = "`idempotency_key_required`, or malformed", body = ErrorBody),
@@ -34,12 +37,9 @@ pub async fn file(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: web::Json<NewIncidentRequest>,
+    body: JsonBody<NewIncidentRequest>,
 ) -> Result<HttpResponse> {
-    let key = match req.headers().get("idempotency-key") {
-        None => None,
-        Some(v) => Some(v.to_str().map_err(|_| AppError::invalid_request("Idempotency-Key 须为 ASCII"))?),
-    };
+    let key = IdempotencyKey::from_request(&req)?;
     let filed = service::file(&state, &user.0, key, body.into_inner()).await?;
     let status = StatusCode::from_u16(filed.status).unwrap_or(StatusCode::CREATED);
     Ok(HttpResponse::build(status)
@@ -66,7 +66,7 @@ pub async fn act(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    body: web::Json<ActionRequest>,
+    body: JsonBody<ActionRequest>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::act(&state, &user.0, id.into_inner(), body.into_inner()).await?))
 }

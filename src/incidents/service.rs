@@ -11,11 +11,12 @@ use utoipa::{IntoParams, ToSchema};
 use entity::{idempotency_keys, incident_events, incidents};
 
 use super::domain::{
-    bounding_box, distance_m, number, transition, Action, Category, IdempotencyKey, IncidentSpec, NewIncidentRequest,
-    Severity, Status, DUPLICATE_RADIUS_M, DUPLICATE_WINDOW, MAX_MEDIA,
+    bounding_box, distance_m, number, transition, Action, Category, IncidentSpec, NewIncidentRequest, Severity, Status,
+    DUPLICATE_RADIUS_M, DUPLICATE_WINDOW, MAX_MEDIA,
 };
 use super::store::{self, ListFilter, MoveExtras, NewEvent, Visibility};
 use crate::error::{AppError, Result};
+use crate::idempotency::IdempotencyKey;
 use crate::infra::db::begin_write;
 use crate::orgs::domain::{Caller, OrgKind, Role};
 use crate::orgs::service::cached_org;
@@ -157,9 +158,13 @@ fn replay(key: idempotency_keys::Model, hash: &str) -> Result<Filed> {
     Ok(Filed { status, body: key.response_body, replayed: true })
 }
 
-pub async fn file(state: &AppState, caller: &Caller, key: Option<&str>, req: NewIncidentRequest) -> Result<Filed> {
+pub async fn file(
+    state: &AppState,
+    caller: &Caller,
+    key: Option<IdempotencyKey>,
+    req: NewIncidentRequest,
+) -> Result<Filed> {
     let key = key.ok_or(AppError::bad_request("idempotency_key_required", "请提供 Idempotency-Key 请求头"))?;
-    let key = IdempotencyKey::parse(key).map_err(|why| AppError::bad_request("invalid_request", why))?;
     let hash = request_hash(&req);
     if let Some(stored) = store::find_key(&state.db, caller.user_id, key.as_str()).await? {
         return replay(stored, &hash);
@@ -260,9 +265,10 @@ pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<IncidentD
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ActionRequest {
-    /// `accept`, `assign`, `start`, `resolve`, `close`, `escalate`, `reopen` or `reject`.
+    #[schema(value_type = Action)]
     pub action: String,
     /// Up to 1000 characters.
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
     /// Required for `assign`: someone holding a role inside the incident's ledger org.
     pub assignee_id: Option<i64>,
@@ -344,15 +350,19 @@ pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest)
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct IncidentQuery {
+    #[param(value_type = Option<Status>)]
     pub status: Option<String>,
+    #[param(value_type = Option<Category>)]
     pub category: Option<String>,
     /// Filed at or after (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Filed before (RFC 3339).
     pub to: Option<DateTime<Utc>>,
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
     /// Export only: `xlsx` (default) or `csv`.
+    #[param(pattern = "^(xlsx|csv)$")]
     pub format: Option<String>,
 }
 

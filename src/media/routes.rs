@@ -21,7 +21,9 @@ pub fn files(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/media/{sha}/{variant}").route(web::get().to(file)));
 }
 
-#[derive(utoipa::ToSchema)]
+/// The form has exactly one field, `file`; any other field is refused with 400.
+#[derive(utoipa::ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct UploadForm {
     /// A JPEG, PNG or WebP photo, at most 10 MiB.
@@ -44,16 +46,9 @@ pub async fn upload(state: web::Data<AppState>, user: CurrentUser, mut form: Mul
         form.try_next().await.map_err(|e| AppError::invalid_request(format!("表单格式错误：{e}")))?
     {
         if field.name() != Some("file") || file.is_some() {
-            // Other fields are read and dropped, within the same limit.
-            let mut seen = 0usize;
-            while let Some(chunk) = field.try_next().await.map_err(|e| AppError::invalid_request(format!("{e}")))? {
-                seen += chunk.len();
-                if seen > MAX_UPLOAD_BYTES {
-                    drain(&mut field).await;
-                    return Err(too_large());
-                }
-            }
-            continue;
+            // Read what is left (bounded) so the client gets to read the answer.
+            drain(&mut field).await;
+            return Err(AppError::invalid_request("表单只能有一个 file 字段"));
         }
         let mut buf = Vec::new();
         while let Some(chunk) = field.try_next().await.map_err(|e| AppError::invalid_request(format!("{e}")))? {
@@ -71,8 +66,8 @@ pub async fn upload(state: web::Data<AppState>, user: CurrentUser, mut form: Mul
     Ok(HttpResponse::Created().json(media))
 }
 
-/// Read and drop what is left of an oversized field (up to a bound), so the client gets to
-/// read the 413 instead of a reset connection; nothing is kept, so memory stays flat.
+/// Read and drop what is left of a refused field (up to a bound), so the client gets to
+/// read the 400 or 413 instead of a reset connection; nothing is kept, so memory stays flat.
 async fn drain(field: &mut actix_multipart::Field) {
     let mut left = MAX_UPLOAD_BYTES * 2;
     while let Ok(Some(chunk)) = field.try_next().await {

@@ -4,6 +4,7 @@ use actix_web::{web, HttpResponse};
 use super::service::{self, JoinRequest, MeView, MemberView, ProfileUpdate};
 use crate::auth::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
+use crate::ops::json::JsonBody;
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -28,7 +29,7 @@ pub async fn get_me(state: web::Data<AppState>, user: CurrentUser) -> Result<Htt
 pub async fn patch_me(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: web::Json<ProfileUpdate>,
+    body: JsonBody<ProfileUpdate>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::update_me(&state, &user.0, body.into_inner()).await?))
 }
@@ -39,7 +40,7 @@ pub async fn patch_me(
     responses((status = 200, body = MeView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 410, description = "invite_expired", body = ErrorBody),
         (status = 422, body = ErrorBody)))]
-pub async fn join(state: web::Data<AppState>, user: CurrentUser, body: web::Json<JoinRequest>) -> Result<HttpResponse> {
+pub async fn join(state: web::Data<AppState>, user: CurrentUser, body: JsonBody<JoinRequest>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::join(&state, &user.0, body.into_inner()).await?))
 }
 

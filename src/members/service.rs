@@ -47,12 +47,18 @@ pub struct MemberView {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ProfileUpdate {
+    /// 1–32 characters, no control characters.
+    #[schema(pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$", max_length = 32)]
     pub display_name: Option<String>,
+    /// An 11-digit mainland China mobile number.
+    #[schema(pattern = r"^\s*1[3-9][0-9]{9}\s*$")]
     pub phone: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct JoinRequest {
+    /// The invite code: 1–32 visible ASCII characters.
+    #[schema(pattern = "^[!-~]{1,32}$")]
     pub code: String,
 }
 
@@ -106,7 +112,7 @@ pub async fn update_me(state: &AppState, caller: &Caller, req: ProfileUpdate) ->
 /// by someone already holding that membership takes no second use.
 pub async fn join(state: &AppState, caller: &Caller, req: JoinRequest) -> Result<MeView> {
     let code = req.code.trim().to_uppercase();
-    if code.is_empty() || code.len() > 32 {
+    if code.is_empty() || code.len() > 32 || !code.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(AppError::field("code", "邀请码无效"));
     }
     let now = state.clock.now();

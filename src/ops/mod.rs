@@ -2,6 +2,7 @@
 //! JSON shape of every error actix itself produces.
 pub mod errors;
 pub mod health;
+pub mod json;
 pub mod metrics;
 
 use actix_web::web;

@@ -4,6 +4,7 @@ use actix_web::{web, HttpResponse};
 use super::service::{self, BranchSettings, InviteView, NewInvite, NewOrg, OrgView, RoleChange, RoleView};
 use crate::auth::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
+use crate::ops::json::JsonBody;
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -26,11 +27,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, description = "kind is not the next level down", body = ErrorBody),
     ))]
-pub async fn create_org(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    body: web::Json<NewOrg>,
-) -> Result<HttpResponse> {
+pub async fn create_org(state: web::Data<AppState>, user: CurrentUser, body: JsonBody<NewOrg>) -> Result<HttpResponse> {
     let org = service::create_org(&state, &user.0, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(org))
 }
@@ -67,7 +64,7 @@ pub async fn create_invite(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    body: web::Json<NewInvite>,
+    body: JsonBody<NewInvite>,
 ) -> Result<HttpResponse> {
     let invite = service::create_invite(&state, &user.0, id.into_inner(), body.into_inner()).await?;
     Ok(HttpResponse::Created().json(invite))
@@ -82,7 +79,7 @@ pub async fn grant_role(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    body: web::Json<RoleChange>,
+    body: JsonBody<RoleChange>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::grant_role(&state, &user.0, id.into_inner(), body.into_inner()).await?))
 }
@@ -96,7 +93,7 @@ pub async fn revoke_role(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    body: web::Json<RoleChange>,
+    body: JsonBody<RoleChange>,
 ) -> Result<HttpResponse> {
     service::revoke_role(&state, &user.0, id.into_inner(), body.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -111,7 +108,7 @@ pub async fn update_settings(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    body: web::Json<BranchSettings>,
+    body: JsonBody<BranchSettings>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::update_settings(&state, &user.0, id.into_inner(), body.into_inner()).await?))
 }

@@ -47,16 +47,21 @@ impl From<orgs::Model> for OrgView {
 pub struct NewOrg {
     /// Absent or null only for a county (super_admin only).
     pub parent_id: Option<i64>,
+    /// 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
-    /// `county`, `township`, `branch` or `grid`: the next level below the parent.
+    /// The next level below the parent.
+    #[schema(value_type = OrgKind)]
     pub kind: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewInvite {
     /// `resident` or `party_member`.
+    #[schema(pattern = "^(resident|party_member)$")]
     pub role: String,
     /// 1–10000.
+    #[schema(minimum = 1, maximum = 10000)]
     pub max_uses: i32,
     /// In the future, at most a year ahead.
     pub expires_at: DateTime<Utc>,
@@ -75,6 +80,7 @@ pub struct InviteView {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RoleChange {
     pub user_id: i64,
+    #[schema(value_type = Role)]
     pub role: String,
 }
 
@@ -191,8 +197,10 @@ pub async fn get_org(state: &AppState, caller: &Caller, id: i64) -> Result<OrgVi
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BranchSettings {
     /// 1–1000 points per hour of approved volunteer service.
+    #[schema(minimum = 1, maximum = 1000)]
     pub points_per_hour: Option<i32>,
     /// 1–20 cards one member may hold at once.
+    #[schema(minimum = 1, maximum = 20)]
     pub card_limit: Option<i32>,
 }
 

@@ -4,7 +4,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::service::{self, AdjustRequest, BoardQuery, BoardView, BranchRankingView, LedgerEntryView, PointsView};
 use super::volunteer::{self, LogListQuery, LogView, NewLogRequest, ReviewRequest};
 use crate::auth::extractor::CurrentUser;
-use crate::error::{AppError, ErrorBody, Result};
+use crate::error::{ErrorBody, Result};
+use crate::idempotency::IdempotencyKey;
+use crate::ops::json::JsonBody;
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -61,7 +63,7 @@ pub async fn create_log(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    body: web::Json<NewLogRequest>,
+    body: JsonBody<NewLogRequest>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Created().json(volunteer::create(&state, &user.0, id.into_inner(), body.into_inner()).await?))
 }
@@ -92,7 +94,7 @@ pub async fn review_log(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    body: web::Json<ReviewRequest>,
+    body: JsonBody<ReviewRequest>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(volunteer::review(&state, &user.0, id.into_inner(), body.into_inner()).await?))
 }
@@ -101,7 +103,8 @@ pub async fn review_log(
 /// `Idempotency-Key` header to make retries safe.
 #[utoipa::path(post, path = "/api/v1/orgs/{id}/points/adjust", tag = "points", security(("bearer" = [])),
     params(("id" = i64, Path, description = "branch"),
-        ("Idempotency-Key" = Option<String>, Header, description = "optional; the same key credits once")),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,64}$",
+            description = "optional, 1–64 visible ASCII characters; the same key credits once")),
     request_body = AdjustRequest,
     responses((status = 201, body = LedgerEntryView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -111,12 +114,9 @@ pub async fn adjust(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    body: web::Json<AdjustRequest>,
+    body: JsonBody<AdjustRequest>,
 ) -> Result<HttpResponse> {
-    let key = match req.headers().get("idempotency-key") {
-        None => None,
-        Some(v) => Some(v.to_str().map_err(|_| AppError::invalid_request("Idempotency-Key 须为 ASCII"))?.to_owned()),
-    };
+    let key = IdempotencyKey::from_request(&req)?;
     let entry = service::adjust(&state, &user.0, id.into_inner(), body.into_inner(), key).await?;
     Ok(HttpResponse::Created().json(entry))
 }

@@ -16,6 +16,7 @@ use super::domain::{period_key, LedgerKind, Metric, PeriodKind};
 use super::store::{self, NewEntry};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, FieldErrors, Result};
+use crate::idempotency::IdempotencyKey;
 use crate::infra::db::begin_write;
 use crate::orgs::domain::{Caller, OrgKind, Role};
 use crate::orgs::service::cached_org;
@@ -136,10 +137,13 @@ pub async fn my_ledger(state: &AppState, caller: &Caller, page: PageRequest) -> 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct BoardQuery {
     /// `points` (default) or `volunteer_minutes`.
+    #[param(value_type = Option<Metric>)]
     pub metric: Option<String>,
     /// `week` (default), `month`, `year` or `all`; Asia/Shanghai calendar, ISO weeks.
+    #[param(value_type = Option<PeriodKind>)]
     pub period: Option<String>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
 }
 
@@ -308,8 +312,10 @@ pub async fn branch_ranking(
 pub struct AdjustRequest {
     pub user_id: i64,
     /// Non-zero, at most ±100000.
+    #[schema(minimum = -100000, maximum = 100000)]
     pub delta: i64,
-    /// Why: required, kept in the ledger and the audit log.
+    /// Why: required (1–200 characters), kept in the ledger and the audit log.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -320,7 +326,7 @@ pub async fn adjust(
     caller: &Caller,
     branch_id: i64,
     req: AdjustRequest,
-    client_key: Option<String>,
+    client_key: Option<IdempotencyKey>,
 ) -> Result<LedgerEntryView> {
     let mut fields = FieldErrors::new();
     if req.delta == 0 || req.delta.abs() > 100_000 {
@@ -329,9 +335,6 @@ pub async fn adjust(
     let reason = req.reason.trim().to_owned();
     if reason.is_empty() || reason.chars().count() > 200 {
         fields.insert("reason".into(), "须填写原因（不超过 200 字）".into());
-    }
-    if client_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 64) {
-        return Err(AppError::bad_request("invalid_request", "Idempotency-Key 须为 1 到 64 个字符"));
     }
     let branch = orgs_store::find_in_scope(&state.db, &caller.scope(Role::Resident), branch_id)
         .await?
@@ -354,7 +357,7 @@ pub async fn adjust(
     }
     let now = state.clock.now();
     let key = match client_key {
-        Some(k) => format!("adjust:{}:{}:{k}", branch.id, caller.user_id),
+        Some(k) => format!("adjust:{}:{}:{}", branch.id, caller.user_id, k.as_str()),
         None => format!("adjust:{}", crate::infra::random::token_hex(12)),
     };
     let entry = NewEntry {

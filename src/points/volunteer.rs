@@ -26,7 +26,10 @@ const MAX_MEDIA: usize = 9;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewLogRequest {
+    /// 1–500 characters.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub description: String,
+    #[schema(value_type = Star)]
     pub star: String,
     pub started_at: DateTime<Utc>,
     pub ended_at: DateTime<Utc>,
@@ -37,14 +40,18 @@ pub struct NewLogRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ReviewRequest {
     pub approve: bool,
+    /// Up to 500 characters.
+    #[schema(max_length = 500)]
     pub comment: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct LogListQuery {
     /// `pending`, `approved` or `rejected`.
+    #[param(pattern = "^(pending|approved|rejected)$")]
     pub status: Option<String>,
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
 }
 

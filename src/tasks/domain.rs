@@ -13,20 +13,27 @@ pub const MAX_MEDIA: usize = 9;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewTaskRequest {
     /// 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub title: String,
     /// Up to 2000 characters.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: String,
+    #[schema(value_type = Star)]
     pub star: String,
     /// 0–1000 points credited on approval.
+    #[schema(minimum = 0, maximum = 1000)]
     pub points: i32,
     /// 0–1440 volunteer minutes credited on approval.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1440)]
     pub volunteer_minutes: i32,
     /// 1–1000 cards put into the pool.
+    #[schema(minimum = 1, maximum = 1000)]
     pub copies: i32,
     /// 5–1440 minutes a holder has to submit; default 120.
     #[serde(default = "default_ttl")]
+    #[schema(minimum = 5, maximum = 1440)]
     pub claim_ttl_minutes: i32,
     #[serde(default)]
     pub requires_photo: bool,
@@ -125,7 +132,8 @@ impl CardStatus {
 }
 
 /// Where one claim (one draw by one member) is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum ClaimStatus {
     Claimed,
     Submitted,

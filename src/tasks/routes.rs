@@ -5,6 +5,7 @@ use super::domain::NewTaskRequest;
 use super::service::{self, CardListQuery, CardReview, CardView, SubmitRequest, TaskView};
 use crate::auth::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
+use crate::ops::json::JsonBody;
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -28,7 +29,7 @@ pub async fn publish_task(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    body: web::Json<NewTaskRequest>,
+    body: JsonBody<NewTaskRequest>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Created().json(service::publish_task(&state, &user.0, id.into_inner(), body.into_inner()).await?))
 }
@@ -69,7 +70,7 @@ pub async fn submit(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    body: web::Json<SubmitRequest>,
+    body: JsonBody<SubmitRequest>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::submit(&state, &user.0, id.into_inner(), body.into_inner()).await?))
 }
@@ -95,7 +96,7 @@ pub async fn review(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    body: web::Json<CardReview>,
+    body: JsonBody<CardReview>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::review(&state, &user.0, id.into_inner(), body.into_inner()).await?))
 }

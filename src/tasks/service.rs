@@ -347,6 +347,7 @@ async fn claim(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SubmitRequest {
     /// Up to 500 characters.
+    #[schema(max_length = 500)]
     pub note: Option<String>,
     #[serde(default)]
     pub media_ids: Vec<i64>,
@@ -452,6 +453,7 @@ pub async fn release(state: &AppState, caller: &Caller, card_id: i64) -> Result<
 pub struct CardReview {
     pub approve: bool,
     /// Up to 500 characters.
+    #[schema(max_length = 500)]
     pub comment: Option<String>,
 }
 
@@ -529,9 +531,10 @@ pub async fn review(state: &AppState, caller: &Caller, card_id: i64, req: CardRe
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct CardListQuery {
-    /// `claimed`, `submitted`, `approved`, `rejected`, `released` or `expired`.
+    #[param(value_type = Option<ClaimStatus>)]
     pub status: Option<String>,
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
 }
 

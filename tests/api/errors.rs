@@ -93,3 +93,32 @@ async fn an_oversized_body_is_413() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(body["code"], "payload_too_large");
 }
+
+#[tokio::test]
+async fn a_nul_character_in_a_body_is_400_and_stores_nothing() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let tree = app.tree(&admin).await;
+    let body = serde_json::json!({"title": "扫\u{0}地", "star": "strong_branch", "points": 5, "copies": 1});
+    let (status, err) = app.post(&format!("/orgs/{}/tasks", tree.branch_a), &admin.token, body).await;
+    assert_eq!((status, err["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{err}");
+    let (_, tasks) = app.get(&format!("/orgs/{}/tasks", tree.branch_a), &admin.token).await;
+    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(0), "{tasks}");
+}
+
+#[tokio::test]
+async fn a_body_must_be_an_object_and_whole_floats_are_integers() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let tree = app.tree(&admin).await;
+    // serde would read a struct from an array; the API takes objects only.
+    let (status, err) = app.post(&format!("/orgs/{}/tasks", tree.branch_a), &admin.token, serde_json::json!([])).await;
+    assert_eq!((status, err["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{err}");
+    // 2.0 is the integer 2 (as JSON Schema counts it); 2.5 is not an integer.
+    let task = |copies: serde_json::Value| serde_json::json!({"title": "t", "star": "strong_branch", "points": 5.0, "copies": copies});
+    let (status, created) = app.post(&format!("/orgs/{}/tasks", tree.branch_a), &admin.token, task(2.0.into())).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!((created["copies"].as_i64(), created["points"].as_i64()), (Some(2), Some(5)));
+    let (status, err) = app.post(&format!("/orgs/{}/tasks", tree.branch_a), &admin.token, task(2.5.into())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+}

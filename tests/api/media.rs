@@ -164,6 +164,25 @@ async fn what_is_not_an_image_is_refused() {
 }
 
 #[tokio::test]
+async fn a_form_with_another_field_than_one_file_is_400() {
+    let app = spawn_app().await;
+    let user = app.wechat_user("m-form").await;
+    let jpeg = || Part::bytes(encode(&two_colour(64, 48), ImageFormat::Jpeg)).file_name("a.jpg");
+    let forms = [
+        Form::new().text("caption", "hi").part("file", jpeg()),
+        Form::new().part("file", jpeg()).part("file", jpeg()),
+        Form::new().text("caption", "no file at all"),
+    ];
+    for form in forms {
+        let resp = app.client.post(app.url("/api/v1/media")).bearer_auth(&user.token).multipart(form).send().await;
+        let (status, body) = parts(resp.unwrap()).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{body}");
+    }
+    let (status, body) = upload(&app, &user, encode(&two_colour(64, 48), ImageFormat::Jpeg), "ok.jpg").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+#[tokio::test]
 async fn oversized_uploads_and_bombs_are_413() {
     let app = spawn_app().await;
     let user = app.wechat_user("m-big").await;

@@ -1,0 +1,94 @@
+//! `JsonBody<T>`: the JSON request body every endpoint reads. It goes through actix's
+//! `Json` (size limit, content type, error shape from `errors::json_config`), then:
+//! - the body must be a JSON object (serde would otherwise read a struct from an array);
+//! - a whole number written with a fraction (`5.0`) counts as the integer it is, as JSON
+//!   Schema says, so integer fields accept it;
+//! - no string (key or value) may hold a NUL character: PostgreSQL cannot store one, so
+//!   it is refused here with 400 on every database alike.
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use serde::de::DeserializeOwned;
+use serde_json::{Number, Value};
+
+use crate::error::AppError;
+
+pub struct JsonBody<T>(pub T);
+
+impl<T> JsonBody<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let raw = web::Json::<Value>::from_request(req, payload);
+        Box::pin(async move {
+            let mut value = raw.await?.into_inner();
+            if !value.is_object() {
+                return Err(AppError::invalid_request("请求体须为 JSON 对象").into());
+            }
+            if has_nul(&value) {
+                return Err(AppError::invalid_request("请求体不能包含 NUL 字符").into());
+            }
+            whole_numbers_as_integers(&mut value);
+            T::deserialize(value)
+                .map(JsonBody)
+                .map_err(|e| AppError::invalid_request(format!("请求格式错误：{e}")).into())
+        })
+    }
+}
+
+/// Largest magnitude below which every whole f64 is exactly an integer.
+const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+
+fn whole_numbers_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
+                if f.fract() == 0.0 && f.abs() < EXACT {
+                    *n = Number::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
+}
+
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn whole_floats_become_integers_and_others_stay() {
+        let mut v = json!({"a": 5.0, "b": [-709.0, 1.5], "c": {"d": 1e300, "e": 7}, "f": "5.0"});
+        whole_numbers_as_integers(&mut v);
+        assert_eq!(v, json!({"a": 5, "b": [-709, 1.5], "c": {"d": 1e300, "e": 7}, "f": "5.0"}));
+        assert!(v["a"].is_i64() && v["c"]["d"].is_f64());
+    }
+
+    #[test]
+    fn nul_characters_are_found_in_keys_and_nested_values() {
+        assert!(has_nul(&json!({"a": ["x", {"b": "y\u{0}"}]})));
+        assert!(has_nul(&json!({"k\u{0}": 1})));
+        assert!(!has_nul(&json!({"a": ["x", {"b": "y"}], "n": null})));
+    }
+}
