@@ -151,4 +151,98 @@ mod tests {
         assert_eq!(detect(b"hello, this is text"), None);
         assert_eq!(process(b"GIF89a....").err(), Some(ProcessError::Unsupported));
     }
+
+    /// Upload fuzz: whatever the bytes, the pipeline answers Ok or an error, never panics,
+    /// and what it accepts is a JPEG within the size bounds.
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn sample(format: ImageFormat) -> Vec<u8> {
+            let img =
+                RgbImage::from_fn(24, 16, |x, y| image::Rgb([(x * 10) as u8, (y * 15) as u8, ((x + y) * 5) as u8]));
+            let mut out = Cursor::new(Vec::new());
+            DynamicImage::ImageRgb8(img).write_to(&mut out, format).expect("a sample encodes");
+            out.into_inner()
+        }
+
+        fn check(bytes: &[u8]) {
+            if let Ok(p) = process(bytes) {
+                assert!(p.width.max(p.height) <= FULL_SIDE && p.thumb_width.max(p.thumb_height) <= THUMB_SIDE);
+                assert_eq!(detect(&p.full), Some(ImageFormat::Jpeg));
+            }
+        }
+
+        #[derive(Debug, Clone)]
+        enum Mutation {
+            Set(usize, u8),
+            Truncate(usize),
+            Insert(usize, Vec<u8>),
+        }
+
+        fn mutation() -> impl Strategy<Value = Mutation> {
+            prop_oneof![
+                4 => (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Set(i, b)),
+                1 => any::<usize>().prop_map(Mutation::Truncate),
+                1 => (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..16)).prop_map(|(i, b)| Mutation::Insert(i, b)),
+            ]
+        }
+
+        fn mutate(mut bytes: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
+            for m in mutations {
+                if bytes.is_empty() {
+                    break;
+                }
+                match m {
+                    Mutation::Set(i, b) => {
+                        let at = i % bytes.len();
+                        bytes[at] = *b;
+                    }
+                    Mutation::Truncate(i) => bytes.truncate(i % bytes.len()),
+                    Mutation::Insert(i, more) => {
+                        let at = i % bytes.len();
+                        bytes.splice(at..at, more.iter().copied());
+                    }
+                }
+            }
+            bytes
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(400))]
+
+            #[test]
+            fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+                check(&bytes);
+            }
+
+            #[test]
+            fn random_bytes_behind_an_image_signature_never_panic(
+                signature in prop_oneof![
+                    Just(b"\xFF\xD8\xFF".to_vec()),
+                    Just(b"\x89PNG\r\n\x1a\n".to_vec()),
+                    Just(b"RIFF\x00\x00\x00\x00WEBPVP8 ".to_vec()),
+                ],
+                rest in proptest::collection::vec(any::<u8>(), 0..2048),
+            ) {
+                check(&[signature, rest].concat());
+            }
+
+            #[test]
+            fn mutated_photos_never_panic(
+                format in prop_oneof![Just(ImageFormat::Jpeg), Just(ImageFormat::Png), Just(ImageFormat::WebP)],
+                mutations in proptest::collection::vec(mutation(), 1..8),
+            ) {
+                check(&mutate(sample(format), &mutations));
+            }
+        }
+
+        #[test]
+        fn the_unmutated_samples_are_accepted() {
+            for format in [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::WebP] {
+                let p = process(&sample(format)).unwrap_or_else(|e| panic!("{format:?}: {e:?}"));
+                assert_eq!((p.width, p.height), (24, 16));
+            }
+        }
+    }
 }

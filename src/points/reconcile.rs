@@ -1,5 +1,6 @@
 //! Making Redis agree with the ledger: a full rebuild of every board from SQL, and the
-//! background repair of members whose post-commit board update failed. Both are safe
+//! background repair of members whose post-commit board update failed or who were
+//! credited while a rebuild ran. Both are safe
 //! with several app servers: rebuild runs under the rebuild lock, repair under its own
 //! lock with a TTL, and repairs write absolute scores, so running one twice is harmless.
 use std::collections::{HashMap, HashSet};
@@ -88,6 +89,10 @@ fn score(points: i64, last: i64) -> f64 {
     encode_score(points, DateTime::from_timestamp(last, 0).unwrap_or_default())
 }
 
+/// How far before a rebuild's start its catch-up looks for entries (longer than any
+/// transaction runs).
+const CATCH_UP_MARGIN_SECS: i64 = 60;
+
 /// Members written per Redis pipeline during a rebuild.
 const PIPELINE_MEMBERS: usize = 50_000;
 /// Ledger rows read per SQL page during a rebuild.
@@ -99,6 +104,9 @@ const PAGE_ROWS: u64 = 20_000;
 pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) -> anyhow::Result<u64> {
     let started = std::time::Instant::now();
     let now = state.clock.now();
+    // Entries committed while this runs may be missed by the read below, or counted and
+    // then bumped again; their members are repaired once the rebuild is in place.
+    let catch_up_since = (now - chrono::Duration::seconds(CATCH_UP_MARGIN_SECS)).timestamp();
     let reach = branch_reach(&state.db).await?;
     let keys = state.redis.keys();
     let mut conn = state.redis.conn().await?;
@@ -200,7 +208,13 @@ pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) ->
     for chunk in stale.chunks(500) {
         let _: () = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await?;
     }
-    tracing::info!(streamed, ?aggregated, total = ?started.elapsed(), keys = written.len(), "rebuilt leaderboards");
+    let recent = store::credited_since(&state.db, catch_up_since).await?;
+    let marked_at = state.clock.now();
+    for user in &recent {
+        store::mark_dirty(&state.db, *user, marked_at).await?;
+    }
+    tracing::info!(streamed, ?aggregated, total = ?started.elapsed(), keys = written.len(), catch_up = recent.len(),
+        "rebuilt leaderboards");
     Ok(written.len() as u64)
 }
 
@@ -258,7 +272,10 @@ pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
     }
     let result = async {
         crate::maintenance::ensure_epoch(state).await?;
-        let marks = store::dirty_marks(&state.db, 200).await?;
+        // Boards move by increments after commit, a repair writes absolute scores: a mark
+        // is repaired only once every increment sent before it has landed or timed out.
+        let settle = chrono::Duration::milliseconds(state.settings.redis_timeout_ms as i64 + 500);
+        let marks = store::dirty_marks(&state.db, state.clock.now() - settle, 200).await?;
         for mark in &marks {
             repair_user(state, mark.user_id).await?;
             store::clear_dirty(&state.db, mark.user_id, mark.marked_at).await?;

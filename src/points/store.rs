@@ -159,8 +159,30 @@ pub async fn mark_dirty<C: ConnectionTrait>(db: &C, user_id: i64, now: DateTime<
     Ok(())
 }
 
-pub async fn dirty_marks<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<leaderboard_dirty::Model>, DbErr> {
-    leaderboard_dirty::Entity::find().order_by_asc(leaderboard_dirty::Column::MarkedAt).limit(limit).all(db).await
+/// The oldest marks made at or before `before`.
+pub async fn dirty_marks<C: ConnectionTrait>(
+    db: &C,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<leaderboard_dirty::Model>, DbErr> {
+    leaderboard_dirty::Entity::find()
+        .filter(leaderboard_dirty::Column::MarkedAt.lte(before))
+        .order_by_asc(leaderboard_dirty::Column::MarkedAt)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// The members with a ledger entry created at or after `since` (Unix seconds).
+pub async fn credited_since<C: ConnectionTrait>(db: &C, since: i64) -> Result<Vec<i64>, DbErr> {
+    points_ledger::Entity::find()
+        .select_only()
+        .column(points_ledger::Column::UserId)
+        .distinct()
+        .filter(points_ledger::Column::CreatedEpoch.gte(since))
+        .into_tuple()
+        .all(db)
+        .await
 }
 
 /// Clear a mark unless it was renewed after `seen` (a newer failure still needs repair).

@@ -191,3 +191,130 @@ async fn serve_stops_cleanly_on_sigterm() {
     });
     assert!(status.success(), "{status:?}");
 }
+
+/// POST JSON with a token on a fresh connection; None when the server did not answer.
+async fn post_json(
+    client: &reqwest::Client,
+    url: String,
+    token: &str,
+    body: serde_json::Value,
+) -> Option<(u16, serde_json::Value)> {
+    let resp = client.post(url).bearer_auth(token).json(&body).send().await.ok()?;
+    let status = resp.status().as_u16();
+    Some((status, resp.json().await.unwrap_or_default()))
+}
+
+#[tokio::test]
+async fn sigterm_under_load_finishes_in_flight_approvals_and_writes_nothing_partial() {
+    use entity::{cards, points_ledger, points_summary};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let cli = Cli::new().await;
+    assert!(cli.run(&["seed-demo"], "").status.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = cli
+        .command(&["serve"])
+        .env("FIVESTAR_BIND", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let mut up = false;
+    for _ in 0..100 {
+        if client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server came up");
+    let login = |username: &'static str| {
+        let body = serde_json::json!({"username": username, "password": fivestar::seed::DEMO_PASSWORD});
+        post_json(&client, format!("{base}/auth/password"), "", body)
+    };
+    let (_, secretary) = login("secretary").await.unwrap();
+    let (_, resident) = login("resident").await.unwrap();
+    let (sec_token, token) = (secretary["access_token"].as_str().unwrap(), resident["access_token"].as_str().unwrap());
+    let branch = resident["user"]["home_branch_id"].as_i64().unwrap();
+    let resident_id = resident["user"]["id"].as_i64().unwrap();
+
+    // The resident holds and submits 20 cards, each with a photo.
+    let settings = client
+        .patch(format!("{base}/orgs/{branch}/settings"))
+        .bearer_auth(sec_token)
+        .json(&serde_json::json!({"card_limit": 20}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(settings.status(), 200);
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::RgbImage::from_pixel(32, 32, image::Rgb([200, 30, 30])).write_to(&mut png, image::ImageFormat::Png).unwrap();
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(png.into_inner()).file_name("p.png"));
+    let media = client.post(format!("{base}/media")).bearer_auth(token).multipart(form).send().await.unwrap();
+    let media_id = media.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
+    let mut submitted = Vec::new();
+    for _ in 0..20 {
+        let (status, card) =
+            post_json(&client, format!("{base}/orgs/{branch}/cards/draw"), token, serde_json::json!({})).await.unwrap();
+        assert_eq!(status, 201, "{card}");
+        let id = card["id"].as_i64().unwrap();
+        let body = serde_json::json!({"note": "完成", "media_ids": [media_id]});
+        let (status, body) = post_json(&client, format!("{base}/cards/{id}/submit"), token, body).await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        submitted.push(id);
+    }
+
+    // Approvals start one every 10 ms; SIGTERM comes in the middle of them.
+    let approvals = futures_util::future::join_all(submitted.iter().enumerate().map(|(i, id)| {
+        let body = serde_json::json!({"approve": true});
+        let (client, url) = (&client, format!("{base}/cards/{id}/review"));
+        async move {
+            tokio::time::sleep(Duration::from_millis(10 * i as u64)).await;
+            post_json(client, url, sec_token, body).await
+        }
+    }));
+    let term = async {
+        tokio::time::sleep(Duration::from_millis(95)).await;
+        assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    };
+    let (answers, ()) = tokio::join!(approvals, term);
+    let mut status = None;
+    for _ in 0..150 {
+        if let Some(s) = child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = status.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("the server did not stop within 15 s of SIGTERM")
+    });
+    assert!(status.success(), "{status:?}");
+
+    let answered: Vec<u16> = answers.iter().flatten().map(|(s, _)| *s).collect();
+    println!("{} of {} approvals answered around SIGTERM", answered.len(), answers.len());
+    assert!(answered.iter().all(|s| *s == 200), "in-flight approvals finish, none fails: {answers:?}");
+    let db = sea_orm::Database::connect(&cli.envs[0].1).await.unwrap();
+    let approved = cards::Entity::find()
+        .filter(cards::Column::Id.is_in(submitted.clone()))
+        .filter(cards::Column::Status.eq("approved"))
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(approved.len(), answered.len(), "every approval that committed was answered, and only those");
+    let entries = points_ledger::Entity::find().filter(points_ledger::Column::UserId.eq(resident_id)).all(&db).await;
+    let entries = entries.unwrap();
+    for card in &approved {
+        let key = format!("card:{}", card.id);
+        assert_eq!(entries.iter().filter(|e| e.idempotency_key == key).count(), 1, "one credit for card {}", card.id);
+    }
+    let task_entries = entries.iter().filter(|e| e.kind == "task").count();
+    assert_eq!(task_entries, approved.len(), "no credit without an approved card");
+    let summary = points_summary::Entity::find_by_id(resident_id).one(&db).await.unwrap();
+    let balance: i64 = entries.iter().map(|e| e.delta_points).sum();
+    assert_eq!(summary.map_or(0, |s| s.balance), balance, "summary == sum(ledger)");
+}

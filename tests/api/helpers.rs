@@ -531,3 +531,103 @@ impl Drop for OwnRedis {
         self.stop();
     }
 }
+
+impl TestApp {
+    /// `n` residents of `branch`, inserted straight into SQL (as `seed-bench` does) with
+    /// access tokens: for tests that need hundreds of members at once.
+    pub async fn bulk_residents(&self, branch: i64, n: usize) -> Vec<Session> {
+        use entity::{user_roles, users};
+        use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        let now = self.clock.now();
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        let rows = (0..n).map(|i| users::ActiveModel {
+            display_name: Set(format!("居民{i}")),
+            openid: Set(Some(format!("bulk-{tag}-{i}"))),
+            home_branch_id: Set(Some(branch)),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        });
+        users::Entity::insert_many(rows).exec_without_returning(&self.state.db).await.unwrap();
+        let ids: Vec<i64> = users::Entity::find()
+            .filter(users::Column::Openid.starts_with(format!("bulk-{tag}-")))
+            .order_by_asc(users::Column::Id)
+            .all(&self.state.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.id)
+            .collect();
+        let roles = ids.iter().map(|id| user_roles::ActiveModel {
+            user_id: Set(*id),
+            org_id: Set(Some(branch)),
+            role: Set("resident".into()),
+            created_at: Set(now),
+            ..Default::default()
+        });
+        user_roles::Entity::insert_many(roles).exec_without_returning(&self.state.db).await.unwrap();
+        ids.into_iter()
+            .map(|id| Session { token: self.state.jwt.issue(id, now).unwrap(), refresh: String::new(), user_id: id })
+            .collect()
+    }
+}
+
+/// A TCP proxy in front of a Redis that can be made slow: every reply is held back by the
+/// current delay before it is passed on.
+pub struct SlowProxy {
+    pub port: u16,
+    delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl SlowProxy {
+    pub async fn start(upstream: String) -> SlowProxy {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let delay_ms = std::sync::Arc::new(AtomicU64::new(0));
+        let delay = delay_ms.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else { continue };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                });
+                let delay = delay.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = server_read.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        let ms = delay.load(Ordering::Relaxed);
+                        if ms > 0 {
+                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                        }
+                        if client_write.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        SlowProxy { port, delay_ms, accept }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms.store(delay.as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for SlowProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}

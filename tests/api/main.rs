@@ -5,6 +5,7 @@ mod auth;
 mod cards;
 mod cli;
 mod errors;
+mod faults;
 mod health;
 mod helpers;
 mod incidents;
