@@ -60,6 +60,9 @@ enum Command {
     },
     /// Recompute every Redis structure from SQL.
     RebuildRedis,
+    /// Compare every leaderboard, pool and lease in Redis with a fresh recomputation from
+    /// SQL, writing nothing; exits 1 if any differs.
+    VerifyRedis,
     /// Print the OpenAPI 3.1 document.
     Openapi,
 }
@@ -166,6 +169,30 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
                 println!("{step}: {count}");
             }
             println!("redis rebuilt from SQL");
+        }
+        Command::VerifyRedis => {
+            let state = build_state(settings, Clock::default()).await?;
+            let boards = crate::points::reconcile::verify_boards(&state).await?;
+            println!(
+                "leaderboards: {} keys, {} members; {} differ, {} unexpected",
+                boards.keys,
+                boards.members,
+                boards.mismatched.len(),
+                boards.unexpected.len()
+            );
+            for key in boards.mismatched.iter().chain(&boards.unexpected).take(10) {
+                println!("  {key}");
+            }
+            let pools = crate::tasks::sweeper::verify_pools(&state).await?;
+            println!(
+                "card pools: {} branches, {} open cards, {} leases; {} branches differ",
+                pools.branches,
+                pools.open_cards,
+                pools.leases,
+                pools.mismatched.len()
+            );
+            let clean = boards.mismatched.is_empty() && boards.unexpected.is_empty() && pools.mismatched.is_empty();
+            return Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
         Command::Openapi => unreachable!("handled before settings are loaded"),
     }

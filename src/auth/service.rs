@@ -42,12 +42,15 @@ pub struct WechatLogin {
 
 #[derive(Deserialize, ToSchema)]
 pub struct PasswordLogin {
+    #[schema(pattern = r"^[^\x00]*$")]
     pub username: String,
+    #[schema(pattern = r"^[^\x00]*$")]
     pub password: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshRequest {
+    #[schema(pattern = r"^[^\x00]*$")]
     pub refresh_token: String,
 }
 

@@ -129,10 +129,10 @@ pub struct NewIncidentRequest {
     #[schema(value_type = Category)]
     pub category: String,
     /// 1–100 characters.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub title: String,
     /// 1–2000 characters.
-    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 2000, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub description: String,
     #[schema(value_type = Severity)]
     pub severity: String,
@@ -143,12 +143,13 @@ pub struct NewIncidentRequest {
     #[schema(minimum = -180, maximum = 180)]
     pub lng: f64,
     /// Up to 200 characters.
-    #[schema(max_length = 200)]
+    #[schema(max_length = 200, pattern = r"^[^\x00]*$")]
     pub address: Option<String>,
     /// When it happened; not in the future.
     pub occurred_at: DateTime<Utc>,
     #[serde(default)]
     pub media_ids: Vec<i64>,
+    #[schema(value_type = Option<Star>)]
     pub star: Option<String>,
 }
 

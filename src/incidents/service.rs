@@ -268,7 +268,7 @@ pub struct ActionRequest {
     #[schema(value_type = Action)]
     pub action: String,
     /// Up to 1000 characters.
-    #[schema(max_length = 1000)]
+    #[schema(max_length = 1000, pattern = r"^[^\x00]*$")]
     pub note: Option<String>,
     /// Required for `assign`: someone holding a role inside the incident's ledger org.
     pub assignee_id: Option<i64>,

@@ -3,14 +3,16 @@
 //! - the body must be a JSON object (serde would otherwise read a struct from an array);
 //! - a whole number written with a fraction (`5.0`) counts as the integer it is, as JSON
 //!   Schema says, so integer fields accept it;
-//! - no string (key or value) may hold a NUL character: PostgreSQL cannot store one, so
-//!   it is refused here with 400 on every database alike.
+//! - no string the endpoint reads may hold a NUL character: PostgreSQL cannot store one,
+//!   so it is refused here with 400 on every database alike. Fields the type does not
+//!   have are ignored, as serde ignores them.
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Deserializer, Visitor};
+use serde::Deserialize;
 use serde_json::{Number, Value};
 
 use crate::error::AppError;
@@ -34,7 +36,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             if !value.is_object() {
                 return Err(AppError::invalid_request("请求体须为 JSON 对象").into());
             }
-            if has_nul(&value) {
+            if read_fields_have_nul(&value, struct_fields::<T>()) {
                 return Err(AppError::invalid_request("请求体不能包含 NUL 字符").into());
             }
             whole_numbers_as_integers(&mut value);
@@ -63,6 +65,42 @@ fn whole_numbers_as_integers(value: &mut Value) {
     }
 }
 
+/// The field names of a struct `T` deserializes from (None if it is not a struct): asked
+/// of `T::deserialize` itself, which names them when it calls `deserialize_struct`.
+fn struct_fields<'de, T: Deserialize<'de>>() -> Option<&'static [&'static str]> {
+    struct Names(Option<&'static [&'static str]>);
+    impl<'de> Deserializer<'de> for &mut Names {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0 = Some(fields);
+            Err(serde::de::Error::custom("names taken"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut names = Names(None);
+    let _ = T::deserialize(&mut names);
+    names.0
+}
+
+/// Whether a NUL reaches `T`: in the named fields only, or anywhere if `fields` is None.
+fn read_fields_have_nul(body: &Value, fields: Option<&[&str]>) -> bool {
+    match (body, fields) {
+        (Value::Object(map), Some(fields)) => fields.iter().any(|f| map.get(*f).is_some_and(has_nul)),
+        _ => has_nul(body),
+    }
+}
+
 fn has_nul(value: &Value) -> bool {
     match value {
         Value::String(s) => s.contains('\0'),
@@ -83,6 +121,23 @@ mod tests {
         whole_numbers_as_integers(&mut v);
         assert_eq!(v, json!({"a": 5, "b": [-709, 1.5], "c": {"d": 1e300, "e": 7}, "f": "5.0"}));
         assert!(v["a"].is_i64() && v["c"]["d"].is_f64());
+    }
+
+    #[test]
+    fn only_the_fields_a_type_reads_are_checked_for_nul() {
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Req {
+            name: String,
+            #[serde(default)]
+            tags: Vec<String>,
+        }
+        assert_eq!(struct_fields::<Req>(), Some(&["name", "tags"][..]));
+        assert_eq!(struct_fields::<Vec<String>>(), None);
+        let fields = struct_fields::<Req>();
+        assert!(read_fields_have_nul(&json!({"name": "a\u{0}b"}), fields));
+        assert!(read_fields_have_nul(&json!({"name": "a", "tags": ["x\u{0}"]}), fields));
+        assert!(!read_fields_have_nul(&json!({"name": "a", "extra\u{0}": "b\u{0}"}), fields));
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub struct NewOrg {
     /// Absent or null only for a county (super_admin only).
     pub parent_id: Option<i64>,
     /// 1–100 characters.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub name: String,
     /// The next level below the parent.
     #[schema(value_type = OrgKind)]

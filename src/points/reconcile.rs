@@ -15,6 +15,7 @@ use entity::orgs;
 use super::boards::{self, path_ids};
 use super::domain::{board_expiry, encode_score, Metric, PeriodKind};
 use super::store::{self, PeriodSum};
+use crate::infra::keys::Keys;
 use crate::orgs::domain::OrgKind;
 use crate::state::AppState;
 
@@ -98,20 +99,44 @@ const PIPELINE_MEMBERS: usize = 50_000;
 /// Ledger rows read per SQL page during a rebuild.
 const PAGE_ROWS: u64 = 20_000;
 
-/// Recompute every board and branch total from the ledger, replacing each key whole,
-/// and drop board keys the ledger no longer supports. One pass over the ledger feeds the
-/// boards of every live period; returns how many keys it wrote.
-pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) -> anyhow::Result<u64> {
+/// Every board and branch total as the ledger says they should be now.
+struct Recomputed {
+    boards: RebuiltBoards,
+    totals: RebuiltTotals,
+    /// Interned period names.
+    names: Vec<String>,
+}
+
+impl Recomputed {
+    fn len(&self) -> usize {
+        self.boards.len() + self.totals.len()
+    }
+
+    /// Each key with its members and scores, as written to Redis.
+    fn into_keyed(self, keys: &Keys) -> impl Iterator<Item = (String, Vec<(i64, f64)>)> + '_ {
+        let names = self.names;
+        let boards = self.boards.into_iter().map(|((org, metric, id), members)| (org, metric, id, members, true));
+        let totals = self.totals.into_iter().map(|((org, metric, id), branches)| {
+            (org, metric, id, branches.into_iter().map(|(b, t)| (b, (t, 0))).collect(), false)
+        });
+        boards.chain(totals).map(move |(org, metric, id, members, is_board): (_, Metric, u32, HashMap<_, _>, _)| {
+            let period = &names[id as usize];
+            if is_board {
+                let key = keys.board(org, metric.as_str(), period);
+                (key, members.into_iter().map(|(u, (p, last))| (u, score(p, last))).collect())
+            } else {
+                let key = keys.branch_totals(org, metric.as_str(), period);
+                (key, members.into_iter().map(|(b, (t, _))| (b, t as f64)).collect())
+            }
+        })
+    }
+}
+
+/// One pass over the ledger feeds the boards of every live period.
+async fn recompute(state: &AppState) -> anyhow::Result<Recomputed> {
     let started = std::time::Instant::now();
     let now = state.clock.now();
-    // Entries committed while this runs may be missed by the read below, or counted and
-    // then bumped again; their members are repaired once the rebuild is in place.
-    let catch_up_since = (now - chrono::Duration::seconds(CATCH_UP_MARGIN_SECS)).timestamp();
     let reach = branch_reach(&state.db).await?;
-    let keys = state.redis.keys();
-    let mut conn = state.redis.conn().await?;
-    let before: HashSet<String> = boards::existing_keys(&mut conn, keys).await?.into_iter().collect();
-    let token = crate::infra::random::token_hex(6);
 
     // The periods of each Shanghai day, interned to small ids; None marks an expired one.
     let mut day_periods: HashMap<i64, [Option<u32>; 4]> = HashMap::new();
@@ -151,7 +176,7 @@ pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) ->
             }
         }
     }
-    let aggregated = started.elapsed();
+    tracing::debug!(streamed, aggregated = ?started.elapsed(), "ledger aggregated");
     // Fan each member's sums out to the boards of their branch and its ancestors.
     let mut boards_map = RebuiltBoards::new();
     let mut totals = RebuiltTotals::new();
@@ -173,21 +198,28 @@ pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) ->
             }
         }
     }
+    Ok(Recomputed { boards: boards_map, totals, names })
+}
+
+/// Recompute every board and branch total from the ledger, replacing each key whole,
+/// and drop board keys the ledger no longer supports; returns how many keys it wrote.
+pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) -> anyhow::Result<u64> {
+    let started = std::time::Instant::now();
+    // Entries committed while this runs may be missed by the read below, or counted and
+    // then bumped again; their members are repaired once the rebuild is in place.
+    let catch_up_since = (state.clock.now() - chrono::Duration::seconds(CATCH_UP_MARGIN_SECS)).timestamp();
+    let keys = state.redis.keys();
+    let mut conn = state.redis.conn().await?;
+    let before: HashSet<String> = boards::existing_keys(&mut conn, keys).await?.into_iter().collect();
+    let token = crate::infra::random::token_hex(6);
+    let recomputed = recompute(state).await?;
     if let Some(bar) = progress {
-        bar.set_length((boards_map.len() + totals.len()) as u64);
+        bar.set_length(recomputed.len() as u64);
     }
     let mut written = HashSet::new();
     let mut batch: Vec<(String, Vec<(i64, f64)>)> = Vec::new();
     let mut batch_members = 0;
-    let boards_iter = boards_map.into_iter().map(|((org, metric, id), members)| {
-        let key = keys.board(org, metric.as_str(), &names[id as usize]);
-        (key, members.into_iter().map(|(u, (p, last))| (u, score(p, last))).collect::<Vec<_>>())
-    });
-    let totals_iter = totals.into_iter().map(|((org, metric, id), branches)| {
-        let key = keys.branch_totals(org, metric.as_str(), &names[id as usize]);
-        (key, branches.into_iter().map(|(b, t)| (b, t as f64)).collect::<Vec<_>>())
-    });
-    for (key, members) in boards_iter.chain(totals_iter) {
+    for (key, members) in recomputed.into_keyed(keys) {
         batch_members += members.len() + 1;
         written.insert(key.clone());
         batch.push((key, members));
@@ -213,9 +245,53 @@ pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) ->
     for user in &recent {
         store::mark_dirty(&state.db, *user, marked_at).await?;
     }
-    tracing::info!(streamed, ?aggregated, total = ?started.elapsed(), keys = written.len(), catch_up = recent.len(),
-        "rebuilt leaderboards");
+    tracing::info!(total = ?started.elapsed(), keys = written.len(), catch_up = recent.len(), "rebuilt leaderboards");
     Ok(written.len() as u64)
+}
+
+/// What `verify_boards` found.
+#[derive(Debug, Default)]
+pub struct BoardCheck {
+    pub keys: u64,
+    pub members: u64,
+    /// Keys whose members or scores differ from the recomputation.
+    pub mismatched: Vec<String>,
+    /// Keys in Redis the ledger does not support.
+    pub unexpected: Vec<String>,
+}
+
+/// Compare every board and branch total in Redis with a fresh recomputation from the
+/// ledger, writing nothing. Points and tie-break order are both compared (the score).
+pub async fn verify_boards(state: &AppState) -> anyhow::Result<BoardCheck> {
+    let keys = state.redis.keys();
+    let mut conn = state.redis.conn().await?;
+    let present: HashSet<String> = boards::existing_keys(&mut conn, keys).await?.into_iter().collect();
+    let recomputed = recompute(state).await?;
+    let mut check = BoardCheck::default();
+    let mut expected_keys = HashSet::new();
+    let mut batch: Vec<(String, Vec<(i64, f64)>)> = Vec::new();
+    let mut pending = recomputed.into_keyed(keys).peekable();
+    while pending.peek().is_some() {
+        batch.clear();
+        batch.extend(pending.by_ref().take(200));
+        let mut pipe = redis::pipe();
+        for (key, _) in &batch {
+            pipe.cmd("ZRANGE").arg(key).arg(0).arg(-1).arg("WITHSCORES");
+        }
+        let found: Vec<Vec<(i64, f64)>> = pipe.query_async(&mut conn).await?;
+        for ((key, expected), found) in batch.iter().zip(found) {
+            check.keys += 1;
+            check.members += expected.len() as u64;
+            expected_keys.insert(key.clone());
+            let expected: HashMap<i64, f64> = expected.iter().copied().collect();
+            let found: HashMap<i64, f64> = found.into_iter().collect();
+            if expected != found {
+                check.mismatched.push(key.clone());
+            }
+        }
+    }
+    check.unexpected = present.difference(&expected_keys).cloned().collect();
+    Ok(check)
 }
 
 /// Recompute one member's scores on every board (and their branches' totals) from SQL.

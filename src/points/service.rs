@@ -315,7 +315,7 @@ pub struct AdjustRequest {
     #[schema(minimum = -100000, maximum = 100000)]
     pub delta: i64,
     /// Why: required (1–200 characters), kept in the ledger and the audit log.
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub reason: String,
 }
 

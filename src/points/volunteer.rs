@@ -27,7 +27,7 @@ const MAX_MEDIA: usize = 9;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewLogRequest {
     /// 1–500 characters.
-    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 500, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub description: String,
     #[schema(value_type = Star)]
     pub star: String,
@@ -41,7 +41,7 @@ pub struct NewLogRequest {
 pub struct ReviewRequest {
     pub approve: bool,
     /// Up to 500 characters.
-    #[schema(max_length = 500)]
+    #[schema(max_length = 500, pattern = r"^[^\x00]*$")]
     pub comment: Option<String>,
 }
 

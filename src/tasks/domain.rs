@@ -13,11 +13,11 @@ pub const MAX_MEDIA: usize = 9;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewTaskRequest {
     /// 1–100 characters.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub title: String,
     /// Up to 2000 characters.
     #[serde(default)]
-    #[schema(max_length = 2000)]
+    #[schema(max_length = 2000, pattern = r"^[^\x00]*$")]
     pub description: String,
     #[schema(value_type = Star)]
     pub star: String,

@@ -347,7 +347,7 @@ async fn claim(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SubmitRequest {
     /// Up to 500 characters.
-    #[schema(max_length = 500)]
+    #[schema(max_length = 500, pattern = r"^[^\x00]*$")]
     pub note: Option<String>,
     #[serde(default)]
     pub media_ids: Vec<i64>,
@@ -453,7 +453,7 @@ pub async fn release(state: &AppState, caller: &Caller, card_id: i64) -> Result<
 pub struct CardReview {
     pub approve: bool,
     /// Up to 500 characters.
-    #[schema(max_length = 500)]
+    #[schema(max_length = 500, pattern = r"^[^\x00]*$")]
     pub comment: Option<String>,
 }
 

@@ -3,7 +3,7 @@
 //! the pool, ended tasks leave it, and leases whose draw never reached SQL (a process
 //! that died between the pop and the commit) are returned. Plus the pool step of
 //! `rebuild-redis`.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -101,6 +101,61 @@ pub fn spawn_sweeper(state: AppState, every: Duration) {
             }
         }
     });
+}
+
+/// What `verify_pools` found: branches whose pool or leases differ from SQL.
+#[derive(Debug, Default)]
+pub struct PoolCheck {
+    pub branches: u64,
+    pub open_cards: u64,
+    pub leases: u64,
+    pub mismatched: Vec<i64>,
+}
+
+/// Compare every branch's pool with its open cards in SQL, and its leases with the live
+/// claims (card and deadline), writing nothing.
+pub async fn verify_pools(state: &AppState) -> anyhow::Result<PoolCheck> {
+    let ttls = store::task_ttls(&state.db).await?;
+    let member = |card: i64, task: i64| pool_member(card, ttls.get(&task).copied().unwrap_or(60));
+    let mut open: HashMap<i64, HashSet<String>> = HashMap::new();
+    let mut after = 0;
+    loop {
+        let rows = store::cards_in_status(&state.db, CardStatus::Open, None, after, 10_000).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        for (card, task, branch) in rows {
+            open.entry(branch).or_default().insert(member(card, task));
+        }
+    }
+    let mut leases: HashMap<i64, HashMap<String, i64>> = HashMap::new();
+    for (card, task, branch, expires_at) in store::live_claims(&state.db).await? {
+        leases.entry(branch).or_default().insert(member(card, task), expires_at.timestamp_millis());
+    }
+    let keys = state.redis.keys();
+    let mut conn = state.redis.conn().await?;
+    let mut check = PoolCheck::default();
+    for branch in store::branches_with_tasks(&state.db).await? {
+        let (pool, held): (HashSet<String>, Vec<(String, f64)>) = redis::pipe()
+            .cmd("SMEMBERS")
+            .arg(keys.pool(branch))
+            .cmd("ZRANGE")
+            .arg(keys.leases(branch))
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query_async(&mut conn)
+            .await?;
+        let held: HashMap<String, i64> = held.into_iter().map(|(m, s)| (m, s as i64)).collect();
+        let want_open = open.remove(&branch).unwrap_or_default();
+        let want_held = leases.remove(&branch).unwrap_or_default();
+        check.branches += 1;
+        check.open_cards += want_open.len() as u64;
+        check.leases += want_held.len() as u64;
+        if pool != want_open || held != want_held {
+            check.mismatched.push(branch);
+        }
+    }
+    Ok(check)
 }
 
 /// Rebuild every branch's pool and leases from SQL. Each branch's keys are built aside

@@ -92,6 +92,27 @@ async fn migrate_seed_demo_and_rebuild_redis_run() {
     let out = cli.run(&["rebuild-redis"], "");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout(&out).contains("redis rebuilt"));
+
+    // verify-redis agrees after a rebuild, and notices a lost card and a forged score.
+    let out = cli.run(&["verify-redis"], "");
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("card pools: 4 branches, 100 open cards, 0 leases; 0 branches differ"),
+        "{}",
+        stdout(&out)
+    );
+    let keys = fivestar::infra::keys::Keys::new(&cli.envs[2].1);
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let pools: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{}*pool", &cli.envs[2].1)).query_async(&mut conn).await.unwrap();
+    let _: Option<String> = redis::cmd("SPOP").arg(&pools[0]).query_async(&mut conn).await.unwrap();
+    let _: i64 =
+        redis::cmd("ZADD").arg(keys.board(1, "points", "all")).arg(5).arg(42).query_async(&mut conn).await.unwrap();
+    let out = cli.run(&["verify-redis"], "");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("1 unexpected") && text.contains("1 branches differ"), "{text}");
 }
 
 #[tokio::test]
