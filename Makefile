@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test build lint openapi bench
+.PHONY: run test build lint openapi bench faults
 
 run:
 	scripts/ensure-redis.sh
@@ -26,4 +26,7 @@ openapi:
 
 bench:
 	bench/run.sh
-	bench/photo.sh
+
+# The long half of the fault suite (the quick half runs in `make test`).
+faults:
+	bench/faults.sh

@@ -1,49 +1,111 @@
 #!/usr/bin/env bash
-# `make bench`: seed a county-sized data set (100,000 members, 1,000,000 ledger entries,
-# 100,000 open cards, 50,000 submitted cards, 100,000 incidents), rebuild Redis from it, then
-# load a release build with wrk on loopback: leaderboard reads, /me/points, draws, approvals,
-# incident filings (fresh keys) and replays; beside redis-benchmark on the same board; then
-# check the data (no card held twice, summaries equal the ledger). On SQLite, then again on
-# a throwaway PostgreSQL 15 cluster (BENCH_SQLITE=0 or BENCH_PG=0 skips one).
+# `make bench`: on SQLite, then on a throwaway PostgreSQL 15 cluster (BENCH_SQLITE=0 or
+# BENCH_PG=0 skips one):
+#  1. seed a county-sized data set (600 branches, 100,000 members, 1,000,000 ledger
+#     entries over two years, 100,000 open cards, 50,000 submitted cards, 100,000
+#     incidents) and rebuild Redis from it, timed;
+#  2. load a release build with wrk on loopback, rotating real tokens: leaderboard reads,
+#     /me/points, draws, approvals, incident filings (fresh keys) and replays, 12 MP photo
+#     uploads; beside the machine's limits in the same run: a minimal actix-web server,
+#     redis-benchmark for the commands the endpoints use, the SQL aggregate leaderboard;
+#  3. check the data: no card held twice, summaries equal to the ledger, every board,
+#     pool and lease equal to a fresh recomputation (`fivestar verify-redis`); peak RSS;
+# then the photo pipeline beside ImageMagick (bench/photo.sh), and the whole report is
+# written to bench/RESULTS.md.
 # Env: BENCH_MEMBERS (100000), BENCH_ENTRIES (1000000), BENCH_SECONDS (15), BENCH_CONNS (64).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/apt-install.sh redis-server redis-server wrk wrk
+scripts/apt-install.sh redis-server redis-server wrk wrk identify imagemagick
 
 MEMBERS="${BENCH_MEMBERS:-100000}"
 ENTRIES="${BENCH_ENTRIES:-1000000}"
 SECONDS_EACH="${BENCH_SECONDS:-15}"
 CONNS="${BENCH_CONNS:-64}"
 
-cargo build --release --bin fivestar -q
+cargo build --release -q -p fivestar --bin fivestar
+cargo build --release -q -p fivestar-minimal
 BIN="$PWD/target/release/fivestar"
+MINIMAL="$PWD/target/release/fivestar-minimal"
 WORK="$(mktemp -d /tmp/fivestar-bench.XXXXXX)"
 chmod 755 "$WORK"
-REDIS_PID=""; SERVER_PID=""; PG_DATA="$WORK/pg"; PG_BIN=/usr/lib/postgresql/15/bin
+REDIS_PID=""; SERVER_PID=""; MINIMAL_PID=""; PG_DATA="$WORK/pg"; PG_BIN=/usr/lib/postgresql/15/bin
 as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+stop() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null; return 0; }
 cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
+  stop "$SERVER_PID"; stop "$MINIMAL_PID"; stop "$REDIS_PID"
   [ -f "$PG_DATA/postmaster.pid" ] && as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_http() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; return 1; }
 
 export FIVESTAR_JWT_SECRET="bench-secret-bench-secret-bench-secret"
 export FIVESTAR_DATA_DIR="$WORK"
+export FIVESTAR_MEDIA_DIR="$WORK/media"
 export RUST_LOG=warn
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(date -u +%FT%TZ)"
+REPORT="$WORK/RESULTS.md"
+MACHINE="$(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $(free -g | awk '/Mem:/{print $2}') GiB RAM"
+STARTED="$(date -u +%FT%TZ)"
+echo "machine: $MACHINE; $STARTED"
 
-wrk_run() { # label script [env…]: one wrk run, its RESULT line labelled
-  local label="$1" script="$2"; shift 2
-  env "$@" wrk -t2 -c"$CONNS" -d"${SECONDS_EACH}s" -s "bench/wrk/$script" "http://127.0.0.1:$PORT" \
-    | grep RESULT | sed "s|^RESULT|  $label|"
+# A 12 MP JPEG (4000×3000) for the upload load and bench/photo.sh.
+PHOTO="$WORK/photo-12mp.jpg"
+convert -size 4000x3000 plasma:fractal -seed 7 -quality 92 "$PHOTO"
+
+ROWS=""   # this suite's TSV rows: label, req/s, p50 ms, p99 ms, errors, target
+wrk_run() { # label target conns script [env…]: one wrk run, its figures kept as a row
+  local label="$1" target="$2" conns="$3" script="$4"; shift 4
+  local line
+  line="$(env "$@" wrk -t2 -c"$conns" -d"${SECONDS_EACH}s" --timeout 10s -s "bench/wrk/$script" "http://127.0.0.1:$PORT" \
+    | grep '^RESULT' || true)"
+  echo "  $label: ${line#RESULT }"
+  # RESULT rps=… p50_ms=… p99_ms=… errors=… non2xx=…
+  python3 - "$label" "$target" "$line" >> "$ROWS" <<'PY'
+import sys
+label, target, line = sys.argv[1:4]
+f = dict(kv.split("=") for kv in line.split()[1:]) if line else {}
+print("\t".join([label, f.get("rps", "0"), f.get("p50_ms", "-"), f.get("p99_ms", "-"),
+                 str(int(f.get("errors", "0")) + int(f.get("non2xx", "0"))) if f else "run failed", target]))
+PY
+}
+
+redis_baseline() { # label command…: redis-benchmark's figure as a row
+  local label="$1"; shift
+  local out
+  out="$(redis-benchmark -p "$REDIS_PORT" -c "$CONNS" -n 200000 -q "$@" | tr '\r' '\n' | grep 'requests per second' | tail -1)"
+  echo "  $label: $out"
+  python3 - "$label" "$out" >> "$ROWS" <<'PY'
+import re, sys
+label, out = sys.argv[1:3]
+rps = re.search(r"([\d.]+) requests per second", out)
+p50 = re.search(r"p50=([\d.]+) msec", out)
+print("\t".join([label, rps.group(1) if rps else "0", p50.group(1) if p50 else "-", "-", "0", "baseline"]))
+PY
+}
+
+sql_board_baseline() { # engine: the county's month board summed from the ledger in SQL
+  local month_start query runs=10 started elapsed
+  month_start="$(python3 -c 'import datetime as d; t=d.datetime.utcnow()+d.timedelta(hours=8); print(int(d.datetime(t.year,t.month,1,tzinfo=d.timezone(d.timedelta(hours=8))).timestamp()))')"
+  query="SELECT user_id, SUM(delta_points) AS s FROM points_ledger WHERE created_epoch >= $month_start AND delta_points <> 0 GROUP BY user_id ORDER BY s DESC LIMIT 20;"
+  : > "$WORK/board.sql"
+  for _ in $(seq 1 "$runs"); do echo "$query" >> "$WORK/board.sql"; done
+  started="$(date +%s%N)"
+  "$@" < "$WORK/board.sql" > /dev/null
+  elapsed="$(( ($(date +%s%N) - started) / 1000000 ))"
+  echo "  SQL aggregate board: $runs queries in ${elapsed} ms"
+  python3 - "$runs" "$elapsed" >> "$ROWS" <<'PY'
+import sys
+runs, ms = int(sys.argv[1]), max(int(sys.argv[2]), 1)
+print("\t".join(["SQL aggregate board (county, month, top 20; one client)", f"{runs * 1000 / ms:.1f}",
+                 f"{ms / runs:.1f}", "-", "0", "baseline"]))
+PY
 }
 
 suite() { # name database-url check-command…
   local name="$1" url="$2"; shift 2
   local dir="$WORK/$name"; mkdir -p "$dir"
+  ROWS="$dir/rows.tsv"; : > "$ROWS"
   REDIS_PORT="$(free_port)"
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --dir "$dir" >"$dir/redis.log" 2>&1 &
   REDIS_PID=$!
@@ -51,50 +113,70 @@ suite() { # name database-url check-command…
   export FIVESTAR_DATABASE_URL="$url" FIVESTAR_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" FIVESTAR_REDIS_PREFIX="fsb"
   echo "=== $name"
   echo "== seeding $MEMBERS members, $ENTRIES ledger entries, cards and incidents"
-  /usr/bin/time -f "seed wall %es, peak RSS %M KB" "$BIN" seed-bench --members "$MEMBERS" --ledger-entries "$ENTRIES" \
-    --tokens "$dir/tokens.txt" > "$dir/seed.out"
-  cat "$dir/seed.out"
+  /usr/bin/time -o "$dir/seed.time" -f "%e s, peak RSS %M KB" "$BIN" seed-bench --members "$MEMBERS" \
+    --ledger-entries "$ENTRIES" --tokens "$dir/tokens.txt" > "$dir/seed.out"
+  cat "$dir/seed.out"; echo "seed: $(cat "$dir/seed.time")"
   local county draw grid
   county="$(grep county_id "$dir/seed.out" | cut -d= -f2)"
   draw="$(grep draw_branch "$dir/seed.out" | cut -d= -f2)"
   grid="$(grep grid_id "$dir/seed.out" | cut -d= -f2)"
   echo "== rebuild-redis"
-  /usr/bin/time -f "rebuild-redis wall %es, peak RSS %M KB" "$BIN" rebuild-redis | tail -3
-
-  PORT="$(free_port)"
-  FIVESTAR_BIND="127.0.0.1:$PORT" "$BIN" serve > "$dir/server.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+  /usr/bin/time -o "$dir/rebuild.time" -f "%e s, peak RSS %M KB" "$BIN" rebuild-redis > "$dir/rebuild.out"
+  tail -3 "$dir/rebuild.out"; echo "rebuild-redis: $(cat "$dir/rebuild.time")"
 
   echo "== load: $CONNS connections, ${SECONDS_EACH}s each"
-  wrk_run "leaderboard(county,month,top20+me)" auth_get.lua TOKENS="$dir/tokens.txt" \
-    BENCH_PATH="/api/v1/orgs/$county/leaderboard?metric=points&period=month&limit=20"
-  wrk_run "me/points" auth_get.lua TOKENS="$dir/tokens.txt" BENCH_PATH="/api/v1/me/points"
-  wrk_run "draw(100k open cards)" auth_post.lua TOKENS="$dir/draw_tokens.txt" \
-    BENCH_PATH="/api/v1/orgs/$draw/cards/draw"
-  wrk_run "approve(credit)" review.lua TOKENS="$dir/secretary_token.txt" CARDS="$dir/review_cards.txt" THREADS=2
-  wrk_run "incident filing(fresh key)" file_incident.lua TOKENS="$dir/grid_tokens.txt" GRID="$grid"
-  SECONDS_EACH=2 wrk_run "(replay warm-up)" file_incident.lua TOKENS="$dir/grid_tokens.txt" GRID="$grid" \
-    REPLAY_KEYS=1000 > /dev/null
-  wrk_run "incident replay(same key+body)" file_incident.lua TOKENS="$dir/grid_tokens.txt" GRID="$grid" \
-    REPLAY_KEYS=1000
+  PORT="$(free_port)"
+  "$MINIMAL" "127.0.0.1:$PORT" > /dev/null 2>&1 &
+  MINIMAL_PID=$!
+  wait_http "http://127.0.0.1:$PORT/"
+  wrk_run "minimal actix-web server (small JSON)" baseline "$CONNS" auth_get.lua TOKENS="$dir/tokens.txt" BENCH_PATH=/
+  stop "$MINIMAL_PID"; MINIMAL_PID=""
 
-  local month
+  FIVESTAR_BIND="127.0.0.1:$PORT" "$BIN" serve > "$dir/server.log" 2>&1 &
+  SERVER_PID=$!
+  wait_http "http://127.0.0.1:$PORT/readyz"
+  wrk_run "leaderboard (county, month, top 20 + me)" "rps>=25000 p99<=10" "$CONNS" auth_get.lua \
+    TOKENS="$dir/tokens.txt" BENCH_PATH="/api/v1/orgs/$county/leaderboard?metric=points&period=month&limit=20"
+  wrk_run "GET /me/points" "" "$CONNS" auth_get.lua TOKENS="$dir/tokens.txt" BENCH_PATH="/api/v1/me/points"
+  wrk_run "draw (100,000 open cards)" "rps>=5000 p99<=25" "$CONNS" auth_post.lua TOKENS="$dir/draw_tokens.txt" \
+    BENCH_PATH="/api/v1/orgs/$draw/cards/draw"
+  wrk_run "approve a submitted card (credit)" "rps>=2000 p99<=25" "$CONNS" review.lua \
+    TOKENS="$dir/secretary_token.txt" CARDS="$dir/review_cards.txt" THREADS=2
+  wrk_run "incident filing (fresh key, 100,000 existing)" "rps>=3000 p99<=25" "$CONNS" file_incident.lua \
+    TOKENS="$dir/grid_tokens.txt" GRID="$grid"
+  SECONDS_EACH=2 wrk_run "(replay warm-up)" "" "$CONNS" file_incident.lua TOKENS="$dir/grid_tokens.txt" GRID="$grid" \
+    REPLAY_KEYS=1000 > /dev/null
+  sed -i '/(replay warm-up)/d' "$ROWS"
+  wrk_run "incident replay (same key and body)" "" "$CONNS" file_incident.lua TOKENS="$dir/grid_tokens.txt" \
+    GRID="$grid" REPLAY_KEYS=1000
+  wrk_run "12 MP photo upload (4 connections)" "" 4 upload.lua TOKENS="$dir/tokens.txt" PHOTO="$PHOTO"
+
+  local month rss
   month="$(python3 -c 'import datetime; d=datetime.datetime.utcnow()+datetime.timedelta(hours=8); print("m%d-%02d"%(d.year,d.month))')"
-  echo "== baseline: redis-benchmark ZREVRANGE on the same board, SPOP+SADD on a scratch set"
-  redis-benchmark -p "$REDIS_PORT" -c "$CONNS" -n 200000 -q ZREVRANGE "fsb:{o$county}:lb:points:$month" 0 19 WITHSCORES \
-    | tr '\r' '\n' | grep -v '^$' | tail -1
-  redis-benchmark -p "$REDIS_PORT" -c "$CONNS" -n 200000 -q SADD "scratch" "__rand_int__" | tr '\r' '\n' | grep -v '^$' | tail -1
-  redis-benchmark -p "$REDIS_PORT" -c "$CONNS" -n 200000 -q SPOP "scratch" | tr '\r' '\n' | grep -v '^$' | tail -1
-  echo "server peak RSS: $(grep VmHWM /proc/$SERVER_PID/status | awk '{print $2, $3}')"
-  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+  echo "== the machine's limits: redis-benchmark, SQL"
+  redis_baseline "redis-benchmark ZREVRANGE 0 19 WITHSCORES (the county board)" \
+    ZREVRANGE "fsb:{o$county}:lb:points:$month" 0 19 WITHSCORES
+  redis_baseline "redis-benchmark ZREVRANK (the caller's rank)" ZREVRANK "fsb:{o$county}:lb:points:$month" 1
+  redis_baseline "redis-benchmark SPOP (the draw's pop)" SPOP "scratch"
+  redis_baseline "redis-benchmark SADD (a card back in the pool)" SADD "scratch" "__rand_int__"
+  redis_baseline "redis-benchmark ZADD (a board bump, a lease)" ZADD "scratch-z" "__rand_int__" "__rand_int__"
+  rss="$(grep VmHWM /proc/$SERVER_PID/status | awk '{print $2}')"
+  echo "server peak RSS: $rss KB"
+  stop "$SERVER_PID"; SERVER_PID=""
+  sql_board_baseline "$@"
+
   echo "== checks after the run"
-  "$@" < bench/checks.sql
-  kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=""
+  "$@" < bench/checks.sql | tee "$dir/checks.out"
+  "$BIN" verify-redis | tee "$dir/verify.out" || true
+  stop "$REDIS_PID"; REDIS_PID=""
+
+  python3 bench/report.py "$name" "$ROWS" "$rss" "$(cat "$dir/seed.time")" "$(cat "$dir/rebuild.time")" \
+    "$dir/checks.out" "$dir/verify.out" >> "$REPORT.body"
 }
 
+: > "$REPORT.body"
 if [ "${BENCH_SQLITE:-1}" != "0" ]; then
-  suite sqlite "sqlite://$WORK/sqlite/bench.db?mode=rwc" sqlite3 -separator ': ' "$WORK/sqlite/bench.db"
+  suite SQLite "sqlite://$WORK/SQLite/bench.db?mode=rwc" sqlite3 -separator ': ' "$WORK/SQLite/bench.db"
 fi
 
 if [ "${BENCH_PG:-1}" != "0" ] && [ -x "$PG_BIN/initdb" ]; then
@@ -104,5 +186,26 @@ if [ "${BENCH_PG:-1}" != "0" ] && [ -x "$PG_BIN/initdb" ]; then
   as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -w -o \
     "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PG_DATA -c synchronous_commit=off -c max_connections=200 -c shared_buffers=256MB" \
     start >/dev/null
-  suite postgres "postgres://postgres@127.0.0.1:$PG_PORT/postgres" psql -At -F ': ' "postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+  suite PostgreSQL "postgres://postgres@127.0.0.1:$PG_PORT/postgres" \
+    psql -At -F ': ' "postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 fi
+
+echo "=== the photo pipeline beside ImageMagick"
+PHOTO_OUT="$(bench/photo.sh | tee /dev/stderr)"
+
+{
+  echo "# Benchmark results"
+  echo
+  echo "Written by \`make bench\` (bench/run.sh). Run started $STARTED on $MACHINE; $CONNS wrk connections"
+  echo "for ${SECONDS_EACH} s per workload, wrk and the server on the same machine over loopback."
+  echo "\`× minimal\` is the endpoint's throughput over the minimal actix-web server's in the same run: the share"
+  echo "of what this machine's HTTP stack alone can do, comparable across machines."
+  echo
+  cat "$REPORT.body"
+  echo "## The photo pipeline (12 MP JPEG, EXIF orientation 6)"
+  echo
+  echo '```'
+  echo "$PHOTO_OUT"
+  echo '```'
+} > bench/RESULTS.md
+echo "wrote bench/RESULTS.md"

@@ -53,6 +53,7 @@ impl Application {
         if let Err(err) = maintenance::ensure_epoch(&state).await {
             tracing::warn!(error = %err, "could not check the redis epoch at start-up");
         }
+        maintenance::spawn_epoch_watch(state.clone());
         points::reconcile::spawn_reconciler(
             state.clone(),
             Duration::from_secs(state.settings.reconcile_interval_secs.max(1)),

@@ -294,14 +294,15 @@ pub async fn verify_boards(state: &AppState) -> anyhow::Result<BoardCheck> {
     Ok(check)
 }
 
-/// Recompute one member's scores on every board (and their branches' totals) from SQL.
-pub async fn repair_user(state: &AppState, user_id: i64) -> anyhow::Result<()> {
+/// Recompute these members' scores on every board (and their branches' totals, once per
+/// branch) from SQL.
+pub async fn repair_users(state: &AppState, user_ids: &[i64]) -> anyhow::Result<()> {
     let now = state.clock.now();
     let reach = branch_reach(&state.db).await?;
     let keys = state.redis.keys();
     let mut writes = Vec::new();
     let mut branches = HashSet::new();
-    for kind in PeriodKind::ALL {
+    for (user_id, kind) in user_ids.iter().flat_map(|u| PeriodKind::ALL.map(|k| (*u, k))) {
         let rows = store::period_sums(&state.db, kind, Some(user_id)).await?;
         branches.extend(rows.iter().map(|r| r.branch_id));
         let (mut boards_map, mut ignored) = (Boards::new(), Totals::new());
@@ -317,17 +318,17 @@ pub async fn repair_user(state: &AppState, user_id: i64) -> anyhow::Result<()> {
             let rows = store::branch_period_sums(&state.db, kind, branch).await?;
             for row in rows.into_iter().filter(|r| live(&r.period, now)) {
                 let ancestors = reach.get(&branch).map(|o| o.as_slice()).unwrap_or_default();
+                // As the rebuild and the increments do: a metric no entry moved has no total.
+                let moved = [
+                    (Metric::Points, row.points, row.points_moves),
+                    (Metric::VolunteerMinutes, row.minutes, row.minutes_moves),
+                ];
                 for org in ancestors.iter().filter(|o| **o != branch) {
-                    writes.push((
-                        keys.branch_totals(*org, Metric::Points.as_str(), &row.period),
-                        branch,
-                        row.points as f64,
-                    ));
-                    writes.push((
-                        keys.branch_totals(*org, Metric::VolunteerMinutes.as_str(), &row.period),
-                        branch,
-                        row.minutes as f64,
-                    ));
+                    for (metric, total, moves) in moved {
+                        if moves > 0 {
+                            writes.push((keys.branch_totals(*org, metric.as_str(), &row.period), branch, total as f64));
+                        }
+                    }
                 }
             }
         }
@@ -336,8 +337,11 @@ pub async fn repair_user(state: &AppState, user_id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One pass of the background reconciler: rebuild if Redis lost its epoch, then repair
-/// the members marked dirty. Only one server does it at a time.
+/// How long one reconcile pass may repair (its lock lives 60 s).
+const REPAIR_BUDGET: Duration = Duration::from_secs(30);
+
+/// One pass of the background reconciler: repair the members marked dirty (a lost epoch
+/// is `maintenance::spawn_epoch_watch`'s). Only one server does it at a time.
 pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
     let keys = state.redis.keys();
     let mut conn = state.redis.conn().await?;
@@ -347,16 +351,25 @@ pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
         return Ok(0);
     }
     let result = async {
-        crate::maintenance::ensure_epoch(state).await?;
         // Boards move by increments after commit, a repair writes absolute scores: a mark
         // is repaired only once every increment sent before it has landed or timed out.
         let settle = chrono::Duration::milliseconds(state.settings.redis_timeout_ms as i64 + 500);
-        let marks = store::dirty_marks(&state.db, state.clock.now() - settle, 200).await?;
-        for mark in &marks {
-            repair_user(state, mark.user_id).await?;
-            store::clear_dirty(&state.db, mark.user_id, mark.marked_at).await?;
+        let started = std::time::Instant::now();
+        let mut repaired = 0;
+        // Batches until none is due, within the lock's lifetime.
+        while started.elapsed() < REPAIR_BUDGET {
+            let marks = store::dirty_marks(&state.db, state.clock.now() - settle, 200).await?;
+            if marks.is_empty() {
+                break;
+            }
+            let users: Vec<i64> = marks.iter().map(|m| m.user_id).collect();
+            repair_users(state, &users).await?;
+            for mark in &marks {
+                store::clear_dirty(&state.db, mark.user_id, mark.marked_at).await?;
+            }
+            repaired += marks.len();
         }
-        anyhow::Ok(marks.len())
+        anyhow::Ok(repaired)
     }
     .await;
     let _: () = redis::cmd("DEL").arg(keys.reconcile_lock()).query_async(&mut conn).await?;

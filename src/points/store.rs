@@ -367,6 +367,15 @@ pub struct BranchSum {
     pub period: String,
     pub points: i64,
     pub minutes: i64,
+    /// Entries that moved the points (minutes): a board total exists only if one did.
+    pub points_moves: i64,
+    pub minutes_moves: i64,
+}
+
+/// How many entries have a non-zero `col`.
+fn count_nonzero(col: points_ledger::Column) -> Expr {
+    let moved = Expr::case(Expr::col(col).ne(0), 1).finally(0);
+    Expr::from(Func::coalesce([Expr::expr(moved).sum(), Expr::val(0)])).cast_as(Alias::new("BIGINT"))
 }
 
 pub async fn branch_period_sums<C: ConnectionTrait>(
@@ -379,6 +388,8 @@ pub async fn branch_period_sums<C: ConnectionTrait>(
         .select_only()
         .expr_as(sum_i64(L::DeltaPoints), "points")
         .expr_as(sum_i64(L::DeltaMinutes), "minutes")
+        .expr_as(count_nonzero(L::DeltaPoints), "points_moves")
+        .expr_as(count_nonzero(L::DeltaMinutes), "minutes_moves")
         .filter(L::Kind.ne(LedgerKind::Redeem.as_str()))
         .filter(L::BranchId.eq(branch_id));
     q = match kind {

@@ -190,6 +190,12 @@ async fn redis_restarting_empty_under_load_loses_nothing_and_is_rebuilt() {
     })
     .await;
     println!("board equal to the ledger {:?} after the restart", restarted_at.elapsed());
+    // Every board and branch total, as `fivestar verify-redis` compares them.
+    wait_for("every board to equal a recomputation", || async {
+        let check = fivestar::points::reconcile::verify_boards(&app.state).await.unwrap();
+        check.mismatched.is_empty() && check.unexpected.is_empty()
+    })
+    .await;
     let open = open_card_ids(&app).await;
     wait_for("the pool to equal the open cards", || async {
         pool_ids(&app, b.tree.branch_a).await.as_ref() == Some(&open)

@@ -1,0 +1,61 @@
+"""One suite's section of bench/RESULTS.md, from the rows bench/run.sh collected.
+
+Usage: report.py NAME ROWS_TSV RSS_KB SEED_TIME REBUILD_TIME CHECKS_FILE VERIFY_FILE
+Rows: label, req/s, p50 ms, p99 ms, errors, target ("rps>=N p99<=M", "baseline" or "").
+"""
+import re
+import sys
+
+name, rows_path, rss_kb, seed_time, rebuild_time, checks_path, verify_path = sys.argv[1:8]
+rows = [line.rstrip("\n").split("\t") for line in open(rows_path) if line.strip()]
+minimal = next((float(r[1]) for r in rows if r[0].startswith("minimal")), 0.0)
+
+
+def holds(target, rps, p99):
+    if not target or target == "baseline":
+        return ""
+    ok = True
+    for kind, op, value in re.findall(r"(rps|p99)(>=|<=)([\d.]+)", target):
+        got = rps if kind == "rps" else p99
+        if got is None:
+            return "?"
+        ok &= got >= float(value) if op == ">=" else got <= float(value)
+    return "yes" if ok else "**no**"
+
+
+def num(text):
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+rebuild_s = num(rebuild_time.split()[0]) or 0.0
+rss_mb = int(rss_kb or 0) / 1024
+print(f"## {name}\n")
+print(f"- seed-bench: {seed_time}")
+print(f"- rebuild-redis: {rebuild_time} (target ≤ 15 s: {'yes' if rebuild_s <= 15 else '**no**'})")
+print(f"- server peak RSS after the load: {rss_mb:.0f} MB (target ≤ 150 MB: {'yes' if rss_mb <= 150 else '**no**'})\n")
+print("| workload | req/s | × minimal | p50 ms | p99 ms | errors + non-2xx | target | holds |")
+print("|---|---:|---:|---:|---:|---:|---|---|")
+for label, rps, p50, p99, errors, target in rows:
+    if target == "baseline":
+        continue
+    r = num(rps) or 0.0
+    ratio = f"{r / minimal:.3f}" if minimal else "-"
+    print(f"| {label} | {r:,.0f} | {ratio} | {p50} | {p99} | {errors} | {target.replace('>=', ' ≥ ').replace('<=', ' ≤ ')} "
+          f"| {holds(target, r, num(p99))} |")
+print("\nThe machine's limits, measured in the same run:\n")
+print("| baseline | per second | × minimal | p50 ms (SQL: mean) |")
+print("|---|---:|---:|---:|")
+for label, rps, p50, p99, errors, target in rows:
+    if target != "baseline":
+        continue
+    r = num(rps) or 0.0
+    ratio = f"{r / minimal:.3f}" if minimal else "-"
+    print(f"| {label} | {r:,.1f} | {ratio} | {p50} |")
+print("\nData checks after the run (each count must be 0, but for the two incident counts):\n")
+print("```")
+print(open(checks_path).read().rstrip())
+print(open(verify_path).read().rstrip())
+print("```\n")
