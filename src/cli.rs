@@ -180,8 +180,11 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
                 boards.mismatched.len(),
                 boards.unexpected.len()
             );
-            for key in boards.mismatched.iter().chain(&boards.unexpected).take(10) {
-                println!("  {key}");
+            for (key, member, expected, found) in boards.mismatched.iter().take(10) {
+                println!("  {key}: member {member} should have {expected:?}, has {found:?}");
+            }
+            for key in boards.unexpected.iter().take(10) {
+                println!("  {key}: not supported by the ledger");
             }
             let pools = crate::tasks::sweeper::verify_pools(&state).await?;
             println!(

@@ -74,13 +74,14 @@ pub async fn rebuild(state: &AppState, progress: Option<&ProgressBar>) -> anyhow
 }
 
 async fn rebuild_steps(state: &AppState, progress: Option<&ProgressBar>) -> anyhow::Result<Vec<(&'static str, u64)>> {
-    if let Some(bar) = progress {
-        bar.set_message("leaderboards");
-    }
-    let boards = crate::points::reconcile::rebuild_boards(state, progress).await?;
+    // Pools first: they are small, and until they are back every draw finds an empty pool.
     if let Some(bar) = progress {
         bar.set_message("card pools");
     }
     let pools = crate::tasks::sweeper::rebuild_pools(state).await?;
-    Ok(vec![("leaderboard keys", boards), ("card pool keys", pools)])
+    if let Some(bar) = progress {
+        bar.set_message("leaderboards");
+    }
+    let boards = crate::points::reconcile::rebuild_boards(state, progress).await?;
+    Ok(vec![("card pool keys", pools), ("leaderboard keys", boards)])
 }

@@ -13,7 +13,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use entity::orgs;
 
 use super::boards::{self, path_ids};
-use super::domain::{board_expiry, encode_score, Metric, PeriodKind};
+use super::domain::{board_expiry, decode_score, encode_score, Metric, PeriodKind};
 use super::store::{self, PeriodSum};
 use crate::infra::keys::Keys;
 use crate::orgs::domain::OrgKind;
@@ -240,7 +240,7 @@ pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) ->
     for chunk in stale.chunks(500) {
         let _: () = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await?;
     }
-    let recent = store::credited_since(&state.db, catch_up_since).await?;
+    let recent = store::credited_since(&state.db, catch_up_since, None).await?;
     let marked_at = state.clock.now();
     for user in &recent {
         store::mark_dirty(&state.db, *user, marked_at).await?;
@@ -254,8 +254,9 @@ pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) ->
 pub struct BoardCheck {
     pub keys: u64,
     pub members: u64,
-    /// Keys whose members or scores differ from the recomputation.
-    pub mismatched: Vec<String>,
+    /// Keys whose members or scores differ from the recomputation, each with one
+    /// differing member: (key, member, expected points, found points).
+    pub mismatched: Vec<(String, i64, Option<i64>, Option<i64>)>,
     /// Keys in Redis the ledger does not support.
     pub unexpected: Vec<String>,
 }
@@ -286,7 +287,11 @@ pub async fn verify_boards(state: &AppState) -> anyhow::Result<BoardCheck> {
             let expected: HashMap<i64, f64> = expected.iter().copied().collect();
             let found: HashMap<i64, f64> = found.into_iter().collect();
             if expected != found {
-                check.mismatched.push(key.clone());
+                let member = expected.iter().find(|(m, s)| found.get(m) != Some(s)).map(|(m, _)| *m);
+                let member = member.or_else(|| found.keys().find(|m| !expected.contains_key(m)).copied());
+                let member = member.unwrap_or_default();
+                let points = |scores: &HashMap<i64, f64>| scores.get(&member).map(|s| decode_score(*s));
+                check.mismatched.push((key.clone(), member, points(&expected), points(&found)));
             }
         }
     }
@@ -363,9 +368,17 @@ pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
                 break;
             }
             let users: Vec<i64> = marks.iter().map(|m| m.user_id).collect();
+            // A credit committed just before the repair reads SQL may have its increment
+            // land just after the repair writes: counted twice. Members credited around
+            // the repair are therefore marked again, for a later pass.
+            let read_from = (state.clock.now() - settle).timestamp() - 1;
             repair_users(state, &users).await?;
             for mark in &marks {
                 store::clear_dirty(&state.db, mark.user_id, mark.marked_at).await?;
+            }
+            let marked_at = state.clock.now();
+            for user in store::credited_since(&state.db, read_from, Some(&users)).await? {
+                store::mark_dirty(&state.db, user, marked_at).await?;
             }
             repaired += marks.len();
         }

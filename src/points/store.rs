@@ -173,16 +173,18 @@ pub async fn dirty_marks<C: ConnectionTrait>(
         .await
 }
 
-/// The members with a ledger entry created at or after `since` (Unix seconds).
-pub async fn credited_since<C: ConnectionTrait>(db: &C, since: i64) -> Result<Vec<i64>, DbErr> {
-    points_ledger::Entity::find()
+/// The members (of `among`, if given) with a ledger entry created at or after `since`
+/// (Unix seconds).
+pub async fn credited_since<C: ConnectionTrait>(db: &C, since: i64, among: Option<&[i64]>) -> Result<Vec<i64>, DbErr> {
+    let mut q = points_ledger::Entity::find()
         .select_only()
         .column(points_ledger::Column::UserId)
         .distinct()
-        .filter(points_ledger::Column::CreatedEpoch.gte(since))
-        .into_tuple()
-        .all(db)
-        .await
+        .filter(points_ledger::Column::CreatedEpoch.gte(since));
+    if let Some(users) = among {
+        q = q.filter(points_ledger::Column::UserId.is_in(users.iter().copied()));
+    }
+    q.into_tuple().all(db).await
 }
 
 /// Clear a mark unless it was renewed after `seen` (a newer failure still needs repair).

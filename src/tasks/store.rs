@@ -134,9 +134,12 @@ pub async fn latest_claim<C: ConnectionTrait>(
 }
 
 /// Serialise one member's draws: on PostgreSQL this takes the member's row lock until
-/// the transaction ends (SQLite's `BEGIN IMMEDIATE` already serialises writers), so the
-/// count of active cards that follows cannot be raced.
+/// the transaction ends, so the count of active cards that follows cannot be raced. On
+/// SQLite it is a no-op: `BEGIN IMMEDIATE` already lets one writer in at a time.
 pub async fn lock_member<C: ConnectionTrait>(txn: &C, user_id: i64) -> Result<(), DbErr> {
+    if txn.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        return Ok(());
+    }
     users::Entity::update_many()
         .col_expr(users::Column::Id, Expr::col(users::Column::Id))
         .filter(users::Column::Id.eq(user_id))
