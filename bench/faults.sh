@@ -9,7 +9,7 @@
 #  2. SIGTERM under load: approvals run; the server gets SIGTERM after 3 s; it must exit 0,
 #     and every approved card has exactly one ledger entry.
 # The quick half (1000 draws at one card, a slow Redis, a restart and SIGTERM in small)
-# runs in `make test`.
+# runs in `make test`. The run's output is kept in bench/FAULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/apt-install.sh redis-server redis-server wrk wrk
@@ -30,6 +30,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_http() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; return 1; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
+LOG="$WORK/faults.out"
+exec > >(tee "$LOG") 2>&1
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB RAM; $(date -u +%FT%TZ)"
 export FIVESTAR_JWT_SECRET="faults-secret-faults-secret-faults-secret"
 export FIVESTAR_DATA_DIR="$WORK"
 export RUST_LOG=warn
@@ -145,5 +148,13 @@ if [ "${FAULTS_PG:-1}" != "0" ] && [ -x "$PG_BIN/initdb" ]; then
   suite PostgreSQL "postgres://postgres@127.0.0.1:$PG_PORT/postgres" \
     psql -At -F ': ' "postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 fi
-if [ "$FAILED" -ne 0 ]; then echo "make faults: FAILED"; exit 1; fi
-echo "make faults: all held"
+if [ "$FAILED" -ne 0 ]; then RESULT="make faults: FAILED"; else RESULT="make faults: all held"; fi
+echo "$RESULT"
+{
+  echo "# Fault suite results (\`make faults\`, bench/faults.sh)"
+  echo
+  echo '```'
+  cat "$LOG"
+  echo '```'
+} > bench/FAULTS.md
+[ "$FAILED" -eq 0 ]
