@@ -73,7 +73,7 @@ PY
 redis_baseline() { # label command…: redis-benchmark's figure as a row
   local label="$1"; shift
   local out
-  out="$(redis-benchmark -p "$REDIS_PORT" -c "$CONNS" -n 200000 -q "$@" | tr '\r' '\n' | grep 'requests per second' | tail -1)"
+  out="$(redis-benchmark -p "$REDIS_PORT" -c "$CONNS" -n 200000 -q "$@" 2>&1 | tr '\r' '\n' | grep 'requests per second' | tail -1 || true)"
   echo "  $label: $out"
   python3 - "$label" "$out" >> "$ROWS" <<'PY'
 import re, sys
@@ -149,9 +149,10 @@ suite() { # name database-url check-command…
   sed -i '/(replay warm-up)/d' "$ROWS"
   wrk_run "incident replay (same key and body)" "" "$CONNS" file_incident.lua TOKENS="$dir/grid_tokens.txt" \
     GRID="$grid" REPLAY_KEYS=1000
+  local month rss rss_api
+  rss_api="$(grep VmHWM /proc/$SERVER_PID/status | awk '{print $2}')"
   wrk_run "12 MP photo upload (4 connections)" "" 4 upload.lua TOKENS="$dir/tokens.txt" PHOTO="$PHOTO"
 
-  local month rss
   month="$(python3 -c 'import datetime; d=datetime.datetime.utcnow()+datetime.timedelta(hours=8); print("m%d-%02d"%(d.year,d.month))')"
   echo "== the machine's limits: redis-benchmark, SQL"
   redis_baseline "redis-benchmark ZREVRANGE 0 19 WITHSCORES (the county board)" \
@@ -159,9 +160,9 @@ suite() { # name database-url check-command…
   redis_baseline "redis-benchmark ZREVRANK (the caller's rank)" ZREVRANK "fsb:{o$county}:lb:points:$month" 1
   redis_baseline "redis-benchmark SPOP (the draw's pop)" SPOP "scratch"
   redis_baseline "redis-benchmark SADD (a card back in the pool)" SADD "scratch" "__rand_int__"
-  redis_baseline "redis-benchmark ZADD (a board bump, a lease)" ZADD "scratch-z" "__rand_int__" "__rand_int__"
+  redis_baseline "redis-benchmark ZADD (a board bump, a lease)" ZADD "scratch-z" 1 "__rand_int__"
   rss="$(grep VmHWM /proc/$SERVER_PID/status | awk '{print $2}')"
-  echo "server peak RSS: $rss KB"
+  echo "server peak RSS: $rss_api KB after the API loads, $rss KB after the uploads too"
   stop "$SERVER_PID"; SERVER_PID=""
   sql_board_baseline "$@"
 
@@ -170,7 +171,7 @@ suite() { # name database-url check-command…
   "$BIN" verify-redis | tee "$dir/verify.out" || true
   stop "$REDIS_PID"; REDIS_PID=""
 
-  python3 bench/report.py "$name" "$ROWS" "$rss" "$(cat "$dir/seed.time")" "$(cat "$dir/rebuild.time")" \
+  python3 bench/report.py "$name" "$ROWS" "$rss_api" "$rss" "$(cat "$dir/seed.time")" "$(cat "$dir/rebuild.time")" \
     "$dir/checks.out" "$dir/verify.out" >> "$REPORT.body"
 }
 
