@@ -1,6 +1,6 @@
-//! Making Redis agree with the ledger: a full rebuild of every board from SQL, and the
+//! Making Redis agree with the ledger: a full rebuild of every board from SQL, the
 //! background repair of members whose post-commit board update failed or who were
-//! credited while a rebuild ran. Both are safe
+//! credited while a rebuild ran, and a read-only comparison (`verify-redis`). All are safe
 //! with several app servers: rebuild runs under the rebuild lock, repair under its own
 //! lock with a TTL, and repairs write absolute scores, so running one twice is harmless.
 use std::collections::{HashMap, HashSet};
@@ -114,21 +114,17 @@ impl Recomputed {
 
     /// Each key with its members and scores, as written to Redis.
     fn into_keyed(self, keys: &Keys) -> impl Iterator<Item = (String, Vec<(i64, f64)>)> + '_ {
-        let names = self.names;
-        let boards = self.boards.into_iter().map(|((org, metric, id), members)| (org, metric, id, members, true));
-        let totals = self.totals.into_iter().map(|((org, metric, id), branches)| {
-            (org, metric, id, branches.into_iter().map(|(b, t)| (b, (t, 0))).collect(), false)
+        let names = std::sync::Arc::new(self.names);
+        let board_names = names.clone();
+        let boards = self.boards.into_iter().map(move |((org, metric, id), members)| {
+            let key = keys.board(org, metric.as_str(), &board_names[id as usize]);
+            (key, members.into_iter().map(|(u, (p, last))| (u, score(p, last))).collect())
         });
-        boards.chain(totals).map(move |(org, metric, id, members, is_board): (_, Metric, u32, HashMap<_, _>, _)| {
-            let period = &names[id as usize];
-            if is_board {
-                let key = keys.board(org, metric.as_str(), period);
-                (key, members.into_iter().map(|(u, (p, last))| (u, score(p, last))).collect())
-            } else {
-                let key = keys.branch_totals(org, metric.as_str(), period);
-                (key, members.into_iter().map(|(b, (t, _))| (b, t as f64)).collect())
-            }
-        })
+        let totals = self.totals.into_iter().map(move |((org, metric, id), branches)| {
+            let key = keys.branch_totals(org, metric.as_str(), &names[id as usize]);
+            (key, branches.into_iter().map(|(b, t)| (b, t as f64)).collect())
+        });
+        boards.chain(totals)
     }
 }
 
