@@ -7,8 +7,8 @@ CARGO ?= cargo
 run:
 	scripts/ensure-redis.sh
 	$(CARGO) build --release --bin fivestar
-	./target/release/fivestar seed-demo
-	./target/release/fivestar serve
+	"$${CARGO_TARGET_DIR:-target}/release/fivestar" seed-demo
+	"$${CARGO_TARGET_DIR:-target}/release/fivestar" serve
 
 test:
 	scripts/test.sh

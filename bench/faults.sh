@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/apt-install.sh redis-server redis-server wrk wrk
 cargo build --release -q -p fivestar --bin fivestar
-BIN="$PWD/target/release/fivestar"
+BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/fivestar"
 WORK="$(mktemp -d /tmp/fivestar-faults.XXXXXX)"
 chmod 755 "$WORK"
 REDIS_PID=""; SERVER_PID=""; PG_DATA="$WORK/pg"; PG_BIN=/usr/lib/postgresql/15/bin

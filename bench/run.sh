@@ -24,8 +24,8 @@ CONNS="${BENCH_CONNS:-64}"
 
 cargo build --release -q -p fivestar --bin fivestar
 cargo build --release -q -p fivestar-minimal
-BIN="$PWD/target/release/fivestar"
-MINIMAL="$PWD/target/release/fivestar-minimal"
+BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/fivestar"
+MINIMAL="${CARGO_TARGET_DIR:-$PWD/target}/release/fivestar-minimal"
 WORK="$(mktemp -d /tmp/fivestar-bench.XXXXXX)"
 chmod 755 "$WORK"
 REDIS_PID=""; SERVER_PID=""; MINIMAL_PID=""; PG_DATA="$WORK/pg"; PG_BIN=/usr/lib/postgresql/15/bin

@@ -11,7 +11,7 @@ if [ "$(schemathesis --version 2>/dev/null | awk '{print $NF}')" != "$VERSION" ]
   python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "schemathesis==$VERSION"
 fi
 cargo build -q --bin fivestar
-BIN="$PWD/target/debug/fivestar"
+BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/fivestar"
 WORK="$(mktemp -d /tmp/fivestar-fuzz.XXXXXX)"
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
