@@ -112,25 +112,38 @@ pub struct PoolCheck {
     pub mismatched: Vec<i64>,
 }
 
-/// Compare every branch's pool with its open cards in SQL, and its leases with the live
-/// claims (card and deadline), writing nothing.
-pub async fn verify_pools(state: &AppState) -> anyhow::Result<PoolCheck> {
-    let ttls = store::task_ttls(&state.db).await?;
-    let member = |card: i64, task: i64| pool_member(card, ttls.get(&task).copied().unwrap_or(60));
-    let mut open: HashMap<i64, HashSet<String>> = HashMap::new();
+/// Per branch, what SQL says its pool holds (the open cards) and its leases (the live
+/// claims, with their deadlines in ms), as pool members.
+type ExpectedPools = (HashMap<i64, Vec<String>>, HashMap<i64, Vec<(String, i64)>>);
+
+async fn expected_pools(state: &AppState, member: &impl Fn(i64, i64) -> String) -> anyhow::Result<ExpectedPools> {
+    let mut open: HashMap<i64, Vec<String>> = HashMap::new();
     let mut after = 0;
     loop {
         let rows = store::cards_in_status(&state.db, CardStatus::Open, None, after, 10_000).await?;
         let Some(last) = rows.last() else { break };
         after = last.0;
         for (card, task, branch) in rows {
-            open.entry(branch).or_default().insert(member(card, task));
+            open.entry(branch).or_default().push(member(card, task));
         }
     }
-    let mut leases: HashMap<i64, HashMap<String, i64>> = HashMap::new();
+    let mut leases: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
     for (card, task, branch, expires_at) in store::live_claims(&state.db).await? {
-        leases.entry(branch).or_default().insert(member(card, task), expires_at.timestamp_millis());
+        leases.entry(branch).or_default().push((member(card, task), expires_at.timestamp_millis()));
     }
+    Ok((open, leases))
+}
+
+/// The pool member of a card: its id and its task's claim TTL.
+async fn member_of(state: &AppState) -> anyhow::Result<impl Fn(i64, i64) -> String> {
+    let ttls = store::task_ttls(&state.db).await?;
+    Ok(move |card: i64, task: i64| pool_member(card, ttls.get(&task).copied().unwrap_or(60)))
+}
+
+/// Compare every branch's pool with its open cards in SQL, and its leases with the live
+/// claims (card and deadline), writing nothing.
+pub async fn verify_pools(state: &AppState) -> anyhow::Result<PoolCheck> {
+    let (mut open, mut leases) = expected_pools(state, &member_of(state).await?).await?;
     let keys = state.redis.keys();
     let mut conn = state.redis.conn().await?;
     let mut check = PoolCheck::default();
@@ -146,8 +159,8 @@ pub async fn verify_pools(state: &AppState) -> anyhow::Result<PoolCheck> {
             .query_async(&mut conn)
             .await?;
         let held: HashMap<String, i64> = held.into_iter().map(|(m, s)| (m, s as i64)).collect();
-        let want_open = open.remove(&branch).unwrap_or_default();
-        let want_held = leases.remove(&branch).unwrap_or_default();
+        let want_open: HashSet<String> = open.remove(&branch).unwrap_or_default().into_iter().collect();
+        let want_held: HashMap<String, i64> = leases.remove(&branch).unwrap_or_default().into_iter().collect();
         check.branches += 1;
         check.open_cards += want_open.len() as u64;
         check.leases += want_held.len() as u64;
@@ -163,22 +176,8 @@ pub async fn verify_pools(state: &AppState) -> anyhow::Result<PoolCheck> {
 /// by a catch-up pass over the rows changed since the snapshot.
 pub async fn rebuild_pools(state: &AppState) -> anyhow::Result<u64> {
     let snapshot = state.clock.now();
-    let ttls = store::task_ttls(&state.db).await?;
-    let member = |card: i64, task: i64| pool_member(card, ttls.get(&task).copied().unwrap_or(60));
-    let mut open: HashMap<i64, Vec<String>> = HashMap::new();
-    let mut after = 0;
-    loop {
-        let rows = store::cards_in_status(&state.db, CardStatus::Open, None, after, 10_000).await?;
-        let Some(last) = rows.last() else { break };
-        after = last.0;
-        for (card, task, branch) in rows {
-            open.entry(branch).or_default().push(member(card, task));
-        }
-    }
-    let mut leases: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
-    for (card, task, branch, expires_at) in store::live_claims(&state.db).await? {
-        leases.entry(branch).or_default().push((member(card, task), expires_at.timestamp_millis()));
-    }
+    let member = member_of(state).await?;
+    let (open, leases) = expected_pools(state, &member).await?;
     let token = crate::infra::random::token_hex(6);
     let branches = store::branches_with_tasks(&state.db).await?;
     let empty = Vec::new();

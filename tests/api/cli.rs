@@ -43,6 +43,29 @@ impl Cli {
         cmd
     }
 
+    /// `fivestar serve` on a free port, once `/readyz` answers 200: (the process, its port).
+    async fn serve(&self) -> (std::process::Child, u16) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = self
+            .command(&["serve"])
+            .env("FIVESTAR_BIND", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let client = reqwest::Client::new();
+        let mut up = false;
+        for _ in 0..100 {
+            if client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(up, "the server came up");
+        (child, port)
+    }
+
     fn run(&self, args: &[&str], stdin: &str) -> Output {
         let mut child = self
             .command(args)
@@ -54,6 +77,19 @@ impl Cli {
         child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
         child.wait_with_output().unwrap()
     }
+}
+
+/// The process's exit status, waiting up to `secs` (killed, and the test failed, after).
+async fn exit_status(child: &mut std::process::Child, secs: u64) -> std::process::ExitStatus {
+    for _ in 0..secs * 10 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the server did not stop within {secs} s of SIGTERM")
 }
 
 fn stdout(out: &Output) -> String {
@@ -177,39 +213,10 @@ async fn production_refuses_to_start_without_secrets() {
 #[tokio::test]
 async fn serve_stops_cleanly_on_sigterm() {
     let cli = Cli::new().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = cli
-        .command(&["serve"])
-        .env("FIVESTAR_BIND", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..100 {
-        if client.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "the server came up");
+    let (mut child, _) = cli.serve().await;
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
-    let mut status = None;
-    for _ in 0..100 {
-        if let Some(s) = child.try_wait().unwrap() {
-            status = Some(s);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let status = status.unwrap_or_else(|| {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the server did not stop within 10 s of SIGTERM")
-    });
+    let status = exit_status(&mut child, 10).await;
     assert!(status.success(), "{status:?}");
 }
 
@@ -232,25 +239,9 @@ async fn sigterm_under_load_finishes_in_flight_approvals_and_writes_nothing_part
 
     let cli = Cli::new().await;
     assert!(cli.run(&["seed-demo"], "").status.success());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = cli
-        .command(&["serve"])
-        .env("FIVESTAR_BIND", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut child, port) = cli.serve().await;
     let base = format!("http://127.0.0.1:{port}/api/v1");
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
-    let mut up = false;
-    for _ in 0..100 {
-        if client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "the server came up");
     let login = |username: &'static str| {
         let body = serde_json::json!({"username": username, "password": fivestar::seed::DEMO_PASSWORD});
         post_json(&client, format!("{base}/auth/password"), "", body)
@@ -302,18 +293,7 @@ async fn sigterm_under_load_finishes_in_flight_approvals_and_writes_nothing_part
         assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     };
     let (answers, ()) = tokio::join!(approvals, term);
-    let mut status = None;
-    for _ in 0..150 {
-        if let Some(s) = child.try_wait().unwrap() {
-            status = Some(s);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let status = status.unwrap_or_else(|| {
-        let _ = child.kill();
-        panic!("the server did not stop within 15 s of SIGTERM")
-    });
+    let status = exit_status(&mut child, 15).await;
     assert!(status.success(), "{status:?}");
 
     let answered: Vec<u16> = answers.iter().flatten().map(|(s, _)| *s).collect();
