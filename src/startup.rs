@@ -30,6 +30,7 @@ pub struct Application {
 pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<AppState> {
     let db = db::connect(&settings.database_url).await?;
     Migrator::up(&db, None).await?;
+    let writer = db::connect_writer(&settings.database_url, &db).await?;
     let redis =
         Redis::new(&settings.redis_url, &settings.redis_prefix, Duration::from_millis(settings.redis_timeout_ms))?;
     let secret = settings.jwt_secret()?;
@@ -37,7 +38,17 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
     let media_store = Arc::new(crate::media::store::LocalDisk::new(&settings.media_dir));
     let media = Arc::new(crate::media::service::MediaContext::new(media_store, &secret));
     let wechat = WechatClient::new(&settings.wechat_api_base, settings.wechat_credentials())?;
-    Ok(AppState { db, redis, clock, settings: Arc::new(settings), jwt, wechat, caches: Default::default(), media })
+    Ok(AppState {
+        db,
+        writer,
+        redis,
+        clock,
+        settings: Arc::new(settings),
+        jwt,
+        wechat,
+        caches: Default::default(),
+        media,
+    })
 }
 
 impl Application {

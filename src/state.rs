@@ -16,6 +16,9 @@ use crate::orgs::domain::Caller;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// Where write transactions run (`infra::db::begin_write`); on SQLite its own single
+    /// connection, on PostgreSQL the same pool as `db`.
+    pub writer: DatabaseConnection,
     pub redis: Redis,
     pub clock: Clock,
     pub settings: Arc<Settings>,

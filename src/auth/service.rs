@@ -134,7 +134,7 @@ pub async fn login_wechat(state: &AppState, req: WechatLogin) -> Result<TokenRes
             }
         }
     };
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let tokens = issue_tokens(state, &txn, user.id, None, now).await?;
     txn.commit().await?;
     Ok(tokens)
@@ -178,7 +178,7 @@ pub async fn login_password(state: &AppState, req: PasswordLogin, ip: &str) -> R
         tracing::warn!(error = %err, "could not clear failed logins");
     }
     let now = state.clock.now();
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let tokens = issue_tokens(state, &txn, user.id, None, now).await?;
     txn.commit().await?;
     Ok(tokens)
@@ -192,7 +192,7 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenRespo
         return Err(REFRESH_INVALID);
     }
     let now = state.clock.now();
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let row = store::find_refresh(&txn, &hash_refresh_token(token)).await?.ok_or(REFRESH_INVALID)?;
     let reused = row.used_at.is_some() || (row.revoked_at.is_none() && !store::mark_used(&txn, row.id, now).await?);
     if reused {

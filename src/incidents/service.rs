@@ -187,7 +187,7 @@ pub async fn file(
     let branch = cached_org(state, grid.parent_id.ok_or(AppError::NotFound)?).await?;
     crate::media::service::check_owned(&state.db, caller.user_id, &spec.media_ids).await?;
 
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let Some(key_id) = store::claim_key(&txn, caller.user_id, key.as_str(), &hash, now).await? else {
         // Another request with this key got there first (and has committed by now).
         drop(txn);
@@ -324,7 +324,7 @@ pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest)
     }
     crate::media::service::check_owned(&state.db, caller.user_id, &req.media_ids).await?;
     let now = state.clock.now();
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     if !store::move_incident(&txn, incident.id, from, to, extras, now).await? {
         return Err(INVALID_TRANSITION);
     }

@@ -10,22 +10,49 @@ use sea_orm::{
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// The pool for reads (and for the rare write that needs no transaction).
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     let sqlite = url.starts_with("sqlite:");
     if sqlite {
         ensure_sqlite_dir(url)?;
     }
+    open(url, if sqlite { 8 } else { 32 }, SQLITE_READER_CACHE_KIB).await
+}
+
+/// The connection write transactions run on. SQLite has one writer at a time, so it gets
+/// one connection of its own: its page cache and prepared statements stay warm, where a
+/// pooled connection drops its whole page cache whenever another connection has written.
+/// With the memory map below, draws at 64 connections went from 436/s to 506/s on this
+/// project's 2-core machine (wrk, 100,000 members). On PostgreSQL it is the same pool as `db`.
+pub async fn connect_writer(url: &str, db: &DatabaseConnection) -> anyhow::Result<DatabaseConnection> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        open(url, 1, SQLITE_WRITER_CACHE_KIB).await
+    } else {
+        Ok(db.clone())
+    }
+}
+
+/// Page cache per SQLite connection, in KiB: the readers' share and the writer's.
+const SQLITE_READER_CACHE_KIB: u32 = 8 * 1024;
+const SQLITE_WRITER_CACHE_KIB: u32 = 64 * 1024;
+/// SQLite reads the database file through a memory map of up to this many bytes, instead
+/// of a `pread` per page it does not hold.
+const SQLITE_MMAP_BYTES: u64 = 1 << 30;
+
+async fn open(url: &str, connections: u32, cache_kib: u32) -> anyhow::Result<DatabaseConnection> {
     let mut opt = ConnectOptions::new(url.to_owned());
-    opt.max_connections(if sqlite { 8 } else { 32 })
+    opt.max_connections(connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|o| {
+        .map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(15))
                 .foreign_keys(true)
+                .pragma("cache_size", format!("-{cache_kib}"))
+                .pragma("mmap_size", SQLITE_MMAP_BYTES.to_string())
         });
     Database::connect(opt).await.with_context(|| format!("connecting to {}", redact_url(url)))
 }

@@ -116,7 +116,7 @@ pub async fn join(state: &AppState, caller: &Caller, req: JoinRequest) -> Result
         return Err(AppError::field("code", "邀请码无效"));
     }
     let now = state.clock.now();
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let invite = orgs_store::find_invite(&txn, &code).await?.ok_or(AppError::NotFound)?;
     let role = Role::parse(&invite.role).ok_or_else(|| anyhow::anyhow!("bad role in invite {}", invite.id))?;
     let user = store::find_user(&txn, caller.user_id).await?.ok_or(AppError::NotFound)?;

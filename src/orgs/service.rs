@@ -134,7 +134,7 @@ pub async fn create_org(state: &AppState, caller: &Caller, req: NewOrg) -> Resul
     }
     let kind = kind.expect("checked above");
     let now = state.clock.now();
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let parent = match req.parent_id {
         None => {
             if !caller.is_super_admin() {
@@ -217,7 +217,7 @@ pub async fn update_settings(state: &AppState, caller: &Caller, id: i64, req: Br
         return Err(AppError::Validation(fields));
     }
     let now = state.clock.now();
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let org = visible_org(&txn, caller, id).await?;
     if org.kind != OrgKind::Branch.as_str() {
         return Err(AppError::field("id", "只有支部有这些设置"));
@@ -278,7 +278,7 @@ pub async fn create_invite(state: &AppState, caller: &Caller, org_id: i64, req: 
         return Err(AppError::Validation(fields));
     }
     let role = role.expect("checked above");
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let code = crate::infra::random::human_code(10);
     let new = store::NewInvite {
         org_id: org.id,
@@ -337,7 +337,7 @@ async fn authorize_role_change<C: ConnectionTrait>(
 
 pub async fn grant_role(state: &AppState, caller: &Caller, org_id: i64, req: RoleChange) -> Result<RoleView> {
     let now = state.clock.now();
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (org, role) = authorize_role_change(&txn, caller, org_id, &req.role).await?;
     if !store::user_exists(&txn, req.user_id).await? {
         return Err(AppError::NotFound);
@@ -359,7 +359,7 @@ pub async fn grant_role(state: &AppState, caller: &Caller, org_id: i64, req: Rol
 
 pub async fn revoke_role(state: &AppState, caller: &Caller, org_id: i64, req: RoleChange) -> Result<()> {
     let now = state.clock.now();
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let (org, role) = authorize_role_change(&txn, caller, org_id, &req.role).await?;
     let held = store::find_role(&txn, req.user_id, Some(org.id), role).await?.ok_or(AppError::NotFound)?;
     store::delete_role(&txn, held.id).await?;

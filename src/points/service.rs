@@ -373,7 +373,7 @@ pub async fn adjust(
         note: Some(reason.clone()),
         actor_id: Some(caller.user_id),
     };
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let update = post_entry(&txn, &entry, &branch.path, now).await?;
     let row = points_ledger::Entity::find()
         .filter(points_ledger::Column::IdempotencyKey.eq(key.as_str()))

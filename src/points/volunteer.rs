@@ -150,7 +150,7 @@ pub async fn review(state: &AppState, caller: &Caller, log_id: i64, req: ReviewR
         return Err(AppError::field("comment", "不超过 500 字"));
     }
     let now = state.clock.now();
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let log = store::find_log(&txn, log_id).await?.ok_or(AppError::NotFound)?;
     let branch = orgs_store::find_in_scope(&txn, &caller.scope(Role::Resident), log.branch_id)
         .await?

@@ -53,7 +53,7 @@ async fn run(ops: Vec<(i64, bool)>) -> Result<(), TestCaseError> {
             note: None,
             actor_id: None,
         };
-        let txn = begin_write(&state.db).await.unwrap();
+        let txn = begin_write(&state.writer).await.unwrap();
         match post_entry(&txn, &entry, "/1/", now).await {
             Ok(_) => {
                 txn.commit().await.unwrap();
