@@ -140,8 +140,11 @@ async fn recompute(state: &AppState) -> anyhow::Result<Recomputed> {
     let mut names: Vec<String> = Vec::new();
     let mut sums: HashMap<(i64, i64, u32), MemberSum> = HashMap::new();
     let (mut after, mut streamed) = (0i64, 0u64);
+    let mut sql_wait = std::time::Duration::ZERO;
     loop {
+        let t = std::time::Instant::now();
         let page = store::board_rows_page(&state.db, after, PAGE_ROWS).await?;
+        sql_wait += t.elapsed();
         let Some(last) = page.last() else { break };
         after = last.0;
         streamed += page.len() as u64;
@@ -172,7 +175,7 @@ async fn recompute(state: &AppState) -> anyhow::Result<Recomputed> {
             }
         }
     }
-    tracing::debug!(streamed, aggregated = ?started.elapsed(), "ledger aggregated");
+    tracing::debug!(streamed, aggregated = ?started.elapsed(), ?sql_wait, "ledger aggregated");
     // Fan each member's sums out to the boards of their branch and its ancestors.
     let mut boards_map = RebuiltBoards::new();
     let mut totals = RebuiltTotals::new();
@@ -194,6 +197,7 @@ async fn recompute(state: &AppState) -> anyhow::Result<Recomputed> {
             }
         }
     }
+    tracing::debug!(fanned_out = ?started.elapsed(), "boards recomputed");
     Ok(Recomputed { boards: boards_map, totals, names })
 }
 
@@ -215,12 +219,15 @@ pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) ->
     let mut written = HashSet::new();
     let mut batch: Vec<(String, Vec<(i64, f64)>)> = Vec::new();
     let mut batch_members = 0;
+    let mut redis_wait = std::time::Duration::ZERO;
     for (key, members) in recomputed.into_keyed(keys) {
         batch_members += members.len() + 1;
         written.insert(key.clone());
         batch.push((key, members));
         if batch_members >= PIPELINE_MEMBERS {
+            let t = std::time::Instant::now();
             boards::replace_many(&mut conn, &batch, &token).await?;
+            redis_wait += t.elapsed();
             if let Some(bar) = progress {
                 bar.inc(batch.len() as u64);
             }
@@ -241,7 +248,7 @@ pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) ->
     for user in &recent {
         store::mark_dirty(&state.db, *user, marked_at).await?;
     }
-    tracing::info!(total = ?started.elapsed(), keys = written.len(), catch_up = recent.len(), "rebuilt leaderboards");
+    tracing::info!(total = ?started.elapsed(), ?redis_wait, keys = written.len(), catch_up = recent.len(), "rebuilt leaderboards");
     Ok(written.len() as u64)
 }
 
