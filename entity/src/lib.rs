@@ -1,6 +1,7 @@
 //! sea-orm entities, one file per table. Plain data: no logic lives here.
 pub mod audit_log;
 pub mod card_claims;
+pub mod card_pool_dirty;
 pub mod cards;
 pub mod idempotency_keys;
 pub mod incident_events;

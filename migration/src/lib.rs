@@ -6,6 +6,7 @@ mod m20261122_000002_points;
 mod m20261122_000003_media;
 mod m20261122_000004_cards;
 mod m20261122_000005_incidents;
+mod m20261123_000006_card_pool_dirty;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_media::Migration),
             Box::new(m20261122_000004_cards::Migration),
             Box::new(m20261122_000005_incidents::Migration),
+            Box::new(m20261123_000006_card_pool_dirty::Migration),
         ]
     }
 }

@@ -51,6 +51,22 @@ return 0
     )
 });
 
+/// Put open cards back unless they are leased (a draw of them is under way): the repair
+/// of a pool whose earlier write failed.
+static RESTORE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local added = 0
+for _, m in ipairs(ARGV) do
+  if not redis.call('ZSCORE', KEYS[2], m) then
+    added = added + redis.call('SADD', KEYS[1], m)
+  end
+end
+return added
+"#,
+    )
+});
+
 pub async fn draw(redis: &Redis, branch_id: i64, now_ms: i64) -> RedisResult<Option<String>> {
     let keys = redis.keys();
     let mut conn = redis.conn().await?;
@@ -83,6 +99,20 @@ pub async fn expire_lease(redis: &Redis, branch_id: i64, member: &str, deadline_
         .invoke_async::<i64>(&mut conn)
         .await
         .map(|n| n == 1)
+}
+
+/// Open cards SQL knows that the pool lacks (and no lease holds) go back in; returns
+/// how many were missing.
+pub async fn restore(redis: &Redis, branch_id: i64, members: &[String]) -> RedisResult<u64> {
+    let keys = redis.keys();
+    let mut conn = redis.conn().await?;
+    let mut added = 0;
+    for chunk in members.chunks(1000) {
+        let n: u64 =
+            RESTORE.key(keys.pool(branch_id)).key(keys.leases(branch_id)).arg(chunk).invoke_async(&mut conn).await?;
+        added += n;
+    }
+    Ok(added)
 }
 
 /// New cards go into the pool.

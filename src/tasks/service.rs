@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use entity::{card_claims, orgs, tasks};
 
 use super::domain::{parse_pool_member, pool_member, CardStatus, ClaimStatus, NewTaskRequest, TaskSpec, MAX_MEDIA};
-use super::{pool, store};
+use super::{pool, store, sweeper};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, Result};
 use crate::infra::db::begin_write;
@@ -199,7 +199,7 @@ pub async fn publish_task(state: &AppState, caller: &Caller, branch_id: i64, req
     let now = state.clock.now();
     let spec = TaskSpec::parse(req, now).map_err(AppError::Validation)?;
     let branch = staff_branch(state, caller, branch_id).await?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let task = store::insert_task(&txn, branch.id, &spec, caller.user_id, now).await?;
     let card_ids = store::insert_cards(&txn, &task, now).await?;
     audit::record(
@@ -219,11 +219,10 @@ pub async fn publish_task(state: &AppState, caller: &Caller, branch_id: i64, req
     .await?;
     txn.commit().await?;
     let members: Vec<String> = card_ids.iter().map(|id| pool_member(*id, task.claim_ttl_minutes)).collect();
-    // The cards are committed; if Redis fails now, the epoch rebuild or `rebuild-redis`
-    // puts them in the pool. Say so rather than pretend.
+    // The cards are committed: the task is published. If Redis fails now, the branch is
+    // marked and the sweeper pools the cards once Redis answers.
     if let Err(err) = pool::add_open(&state.redis, branch.id, &members).await {
-        tracing::error!(error = %err, task_id = task.id, "cards published but not pooled; run rebuild-redis");
-        return Err(err.into());
+        sweeper::mark_pool(state, branch.id, &err).await;
     }
     let counts = HashMap::from([(CardStatus::Open.as_str().to_owned(), card_ids.len() as i64)]);
     Ok(task_view(task, Some(&counts)))
@@ -317,7 +316,7 @@ async fn claim(
     limit: u64,
     now: DateTime<Utc>,
 ) -> Result<Attempt> {
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     store::lock_member(&txn, caller.user_id).await?;
     if store::active_claims(&txn, caller.user_id, branch.id).await? >= limit {
         return Ok(Attempt::Limit);
@@ -377,7 +376,7 @@ pub async fn submit(state: &AppState, caller: &Caller, card_id: i64, req: Submit
         return Err(AppError::field("media_ids", format!("最多 {MAX_MEDIA} 张照片")));
     }
     let now = state.clock.now();
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let claim = my_claim(&txn, caller, card_id).await?;
     check_live(&claim, now)?;
     let task = store::find_task(&txn, claim.task_id).await?.ok_or(AppError::NotFound)?;
@@ -422,15 +421,18 @@ async fn settle_pool(state: &AppState, claim: &card_claims::Model, task: &tasks:
     } else {
         pool::forget(&state.redis, claim.branch_id, &member).await
     };
-    if let Err(err) = result {
-        // SQL holds the card open; `rebuild-redis` (or the epoch check) puts it back.
-        tracing::error!(error = %err, card_id = claim.card_id, "card not returned to the redis pool");
+    match result {
+        // SQL holds the card open: the sweeper puts it back once Redis answers.
+        Err(err) if open => sweeper::mark_pool(state, claim.branch_id, &err).await,
+        // A card left in the pool by mistake is dropped when a draw pops it.
+        Err(err) => tracing::warn!(error = %err, card_id = claim.card_id, "retired card not taken out of its pool"),
+        Ok(()) => {}
     }
 }
 
 pub async fn release(state: &AppState, caller: &Caller, card_id: i64) -> Result<CardView> {
     let now = state.clock.now();
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let claim = my_claim(&txn, caller, card_id).await?;
     match ClaimStatus::parse(&claim.status) {
         Some(ClaimStatus::Claimed) => {}
@@ -465,7 +467,7 @@ pub async fn review(state: &AppState, caller: &Caller, card_id: i64, req: CardRe
     let now = state.clock.now();
     let card = store::find_card(&state.db, card_id).await?.ok_or(AppError::NotFound)?;
     let branch = staff_branch(state, caller, card.branch_id).await?;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(&state.writer).await?;
     let claim = store::latest_claim(&txn, card_id, None).await?.ok_or(NOT_SUBMITTED)?;
     match ClaimStatus::parse(&claim.status) {
         Some(ClaimStatus::Submitted) => {}

@@ -20,6 +20,8 @@ pub struct SweepReport {
     pub expired_claims: usize,
     pub closed_tasks: usize,
     pub orphans_returned: usize,
+    /// Open cards put back into pools marked after a failed write.
+    pub cards_restored: u64,
 }
 
 pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
@@ -27,7 +29,7 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
     let mut report = SweepReport::default();
     for claim in store::overdue_claims(&state.db, now, BATCH).await? {
         let Some(task) = store::find_task(&state.db, claim.task_id).await? else { continue };
-        let txn = begin_write(&state.db).await?;
+        let txn = begin_write(&state.writer).await?;
         if !store::end_claim(&txn, claim.id, ClaimStatus::Claimed, ClaimStatus::Expired, None, now).await? {
             continue;
         }
@@ -35,15 +37,18 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
         store::move_card(&txn, claim.card_id, claim.id, CardStatus::Claimed, to, now).await?;
         txn.commit().await?;
         let member = vec![pool_member(claim.card_id, task.claim_ttl_minutes)];
+        report.expired_claims += 1;
         if to == CardStatus::Open {
-            pool::put_back(&state.redis, claim.branch_id, &member).await?;
+            if let Err(err) = pool::put_back(&state.redis, claim.branch_id, &member).await {
+                mark_pool(state, claim.branch_id, &err).await;
+                return Err(err.into());
+            }
         } else {
             pool::forget(&state.redis, claim.branch_id, &member).await?;
         }
-        report.expired_claims += 1;
     }
     for task in store::tasks_to_close(&state.db, now, BATCH).await? {
-        let txn = begin_write(&state.db).await?;
+        let txn = begin_write(&state.writer).await?;
         let retired = store::close_task(&txn, task.id, now).await?;
         txn.commit().await?;
         let members: Vec<String> = retired.iter().map(|id| pool_member(*id, task.claim_ttl_minutes)).collect();
@@ -51,7 +56,46 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
         report.closed_tasks += 1;
     }
     report.orphans_returned = return_orphans(state, now).await?;
+    report.cards_restored = repair_marked_pools(state).await?;
     Ok(report)
+}
+
+/// Pools marked after a failed write (`mark_pool`) get their missing open cards back;
+/// then the mark is cleared unless it was renewed meanwhile. Idempotent, so several
+/// servers may do it at once.
+async fn repair_marked_pools(state: &AppState) -> anyhow::Result<u64> {
+    let mut restored = 0;
+    for mark in store::pool_dirty_marks(&state.db, BATCH).await? {
+        let cards = store::open_cards_in_branch(&state.db, mark.branch_id).await?;
+        let mut ttls: HashMap<i64, i32> = HashMap::new();
+        let mut members = Vec::with_capacity(cards.len());
+        for (card, task) in cards {
+            let ttl = match ttls.get(&task) {
+                Some(ttl) => *ttl,
+                None => {
+                    let ttl = store::find_task(&state.db, task).await?.map_or(60, |t| t.claim_ttl_minutes);
+                    *ttls.entry(task).or_insert(ttl)
+                }
+            };
+            members.push(pool_member(card, ttl));
+        }
+        let added = pool::restore(&state.redis, mark.branch_id, &members).await?;
+        store::clear_pool_mark(&state.db, mark.branch_id, mark.marked_at).await?;
+        if added > 0 {
+            tracing::info!(branch_id = mark.branch_id, added, "open cards restored to a pool");
+        }
+        restored += added;
+    }
+    Ok(restored)
+}
+
+/// After a committed card move whose pool write failed: remember the branch, so the
+/// sweeper puts its open cards back once Redis answers.
+pub async fn mark_pool(state: &AppState, branch_id: i64, err: &redis::RedisError) {
+    tracing::warn!(error = %err, branch_id, "card pool not updated; marked for repair");
+    if let Err(db_err) = store::mark_pool_dirty(&state.db, branch_id, state.clock.now()).await {
+        tracing::error!(error = %db_err, branch_id, "could not mark a card pool for repair; run rebuild-redis");
+    }
 }
 
 /// Leases past their deadline that SQL does not explain: a card still open in SQL was

@@ -411,3 +411,50 @@ async fn a_card_popped_by_a_draw_that_never_committed_returns() {
     let (status, body) = app.draw(&member.token, b.tree.branch_a).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
+
+#[tokio::test]
+async fn cards_published_or_rejected_while_redis_is_down_come_back_to_the_pool() {
+    let redis = OwnRedis::start().await;
+    let url = redis.url();
+    let app = spawn_app_with(|s| s.redis_url = url.clone()).await;
+    let b = setup(&app).await;
+    let holder = app.user_with_role(&b.admin, "c-down", b.tree.branch_a, "resident").await;
+    app.publish_task(&b.secretary, b.tree.branch_a, 2, false).await;
+    let (_, card) = app.draw(&holder.token, b.tree.branch_a).await;
+    let (status, body) = app.submit_card(&holder.token, id(&card), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Redis goes away with its data saved (the epoch stays, so nothing rebuilds the pools).
+    let (port, dir) = redis.save_and_stop();
+    let (status, task) = app
+        .post(
+            &format!("/orgs/{}/tasks", b.tree.branch_a),
+            &b.secretary.token,
+            json!({"title": "清理楼道", "description": "清理一层楼道杂物", "star": "eco_livable",
+                   "points": 3, "volunteer_minutes": 20, "copies": 3, "claim_ttl_minutes": 60,
+                   "requires_photo": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "the task is published even though its cards are not pooled yet: {task}");
+    assert_eq!(task["open_copies"], 3);
+    let (status, body) = app.review_card(&b.secretary.token, id(&card), false).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "rejected");
+    let marks = entity::card_pool_dirty::Entity::find().all(&app.state.db).await.unwrap();
+    assert_eq!(marks.iter().map(|m| m.branch_id).collect::<Vec<_>>(), vec![b.tree.branch_a]);
+    assert_eq!(open_in_sql(&app).await, 5);
+
+    // Redis comes back with the old pool (one card): the sweeper adds the four it lacks.
+    let _redis = OwnRedis::start_at(port, dir).await;
+    wait_for("the pool repair", || async { pool_size(&app, b.tree.branch_a).await == 5 }).await;
+    wait_for("the mark to clear", || async {
+        entity::card_pool_dirty::Entity::find().count(&app.state.db).await.unwrap() == 0
+    })
+    .await;
+    let drawers = members(&app, &b, "c-down-d", 6).await;
+    let results = join_all(drawers.iter().map(|m| app.draw(&m.token, b.tree.branch_a))).await;
+    let drawn: HashSet<i64> = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).map(|(_, c)| id(c)).collect();
+    assert_eq!(drawn.len(), 5, "{results:?}");
+    assert!(drawn.contains(&id(&card)), "the rejected card is drawable again");
+    assert_eq!(results.iter().filter(|(_, body)| body["code"] == "pool_empty").count(), 1);
+}
