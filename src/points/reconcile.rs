@@ -98,6 +98,8 @@ const CATCH_UP_MARGIN_SECS: i64 = 60;
 const PIPELINE_MEMBERS: usize = 50_000;
 /// Ledger rows read per SQL page during a rebuild.
 const PAGE_ROWS: u64 = 20_000;
+/// Concurrent readers of the ledger during a rebuild.
+const LEDGER_READERS: i64 = 3;
 
 /// Every board and branch total as the ledger says they should be now.
 struct Recomputed {
@@ -128,6 +130,38 @@ impl Recomputed {
     }
 }
 
+/// The ledger's board rows, read by `LEDGER_READERS` tasks over disjoint id ranges (each
+/// on its own pooled connection, so SQLite steps and decodes rows on several threads), in
+/// pages of `PAGE_ROWS` as they come. Order does not matter: sums and maxima commute.
+async fn read_ledger(
+    state: &AppState,
+) -> Result<tokio::sync::mpsc::Receiver<Result<Vec<store::BoardRow>, sea_orm::DbErr>>, sea_orm::DbErr> {
+    let max_id = store::max_ledger_id(&state.db).await?;
+    let span = max_id / LEDGER_READERS + 1;
+    let (tx, rx) = tokio::sync::mpsc::channel(2 * LEDGER_READERS as usize);
+    for reader in 0..LEDGER_READERS {
+        let (db, tx) = (state.db.clone(), tx.clone());
+        let (mut after, upto) = (reader * span, (reader + 1) * span);
+        tokio::spawn(async move {
+            loop {
+                let page = store::board_rows_page(&db, after, upto, PAGE_ROWS).await;
+                match page.as_ref().map(|rows| rows.last().map(|row| row.0)) {
+                    Ok(Some(last)) => after = last,
+                    Ok(None) => break,
+                    Err(_) => {
+                        let _ = tx.send(page).await;
+                        break;
+                    }
+                }
+                if tx.send(page).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    Ok(rx)
+}
+
 /// One pass over the ledger feeds the boards of every live period.
 async fn recompute(state: &AppState) -> anyhow::Result<Recomputed> {
     let started = std::time::Instant::now();
@@ -139,14 +173,14 @@ async fn recompute(state: &AppState) -> anyhow::Result<Recomputed> {
     let mut period_ids: HashMap<String, Option<u32>> = HashMap::new();
     let mut names: Vec<String> = Vec::new();
     let mut sums: HashMap<(i64, i64, u32), MemberSum> = HashMap::new();
-    let (mut after, mut streamed) = (0i64, 0u64);
+    let mut streamed = 0u64;
     let mut sql_wait = std::time::Duration::ZERO;
+    let mut pages = read_ledger(state).await?;
     loop {
         let t = std::time::Instant::now();
-        let page = store::board_rows_page(&state.db, after, PAGE_ROWS).await?;
+        let Some(page) = pages.recv().await else { break };
         sql_wait += t.elapsed();
-        let Some(last) = page.last() else { break };
-        after = last.0;
+        let page = page?;
         streamed += page.len() as u64;
         for (_, user, branch, points, minutes, epoch) in page {
             let day = (epoch + 8 * 3600).div_euclid(86_400);

@@ -347,14 +347,20 @@ pub async fn logs_of_user<C: ConnectionTrait>(
 /// One ledger entry as a rebuild needs it: (id, user, branch, points, minutes, epoch).
 pub type BoardRow = (i64, i64, i64, i64, i64, i64);
 
-/// The next `limit` entries after id `after` that count on boards: integers only, so a
-/// rebuild reads the ledger in large cheap pages.
-pub async fn board_rows_page<C: ConnectionTrait>(db: &C, after: i64, limit: u64) -> Result<Vec<BoardRow>, DbErr> {
+/// The next `limit` entries with `after < id <= upto` that count on boards: integers
+/// only, so a rebuild reads the ledger in large cheap pages.
+pub async fn board_rows_page<C: ConnectionTrait>(
+    db: &C,
+    after: i64,
+    upto: i64,
+    limit: u64,
+) -> Result<Vec<BoardRow>, DbErr> {
     use points_ledger::Column as L;
     points_ledger::Entity::find()
         .select_only()
         .columns([L::Id, L::UserId, L::BranchId, L::DeltaPoints, L::DeltaMinutes, L::CreatedEpoch])
         .filter(L::Id.gt(after))
+        .filter(L::Id.lte(upto))
         .filter(L::Kind.ne(LedgerKind::Redeem.as_str()))
         .order_by_asc(L::Id)
         .limit(limit)
@@ -401,4 +407,15 @@ pub async fn branch_period_sums<C: ConnectionTrait>(
         PeriodKind::All => q.expr_as(Expr::val("all"), "period"),
     };
     q.into_model::<BranchSum>().all(db).await
+}
+
+/// The highest ledger entry id (0 for an empty ledger).
+pub async fn max_ledger_id<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
+    let max: Option<Option<i64>> = points_ledger::Entity::find()
+        .select_only()
+        .expr(Expr::col(points_ledger::Column::Id).max())
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(max.flatten().unwrap_or(0))
 }
