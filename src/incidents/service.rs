@@ -187,13 +187,11 @@ pub async fn file(
     let branch = cached_org(state, grid.parent_id.ok_or(AppError::NotFound)?).await?;
     crate::media::service::check_owned(&state.db, caller.user_id, &spec.media_ids).await?;
 
+    // Possible duplicates are advisory: read from what is committed, before the writer's turn.
+    let bbox = bounding_box(spec.lat, spec.lng, DUPLICATE_RADIUS_M);
+    let nearby = store::nearby(&state.db, spec.category, bbox, now - DUPLICATE_WINDOW).await?;
+
     let txn = begin_write(&state.writer).await?;
-    let Some(key_id) = store::claim_key(&txn, caller.user_id, key.as_str(), &hash, now).await? else {
-        // Another request with this key got there first (and has committed by now).
-        drop(txn);
-        let stored = store::find_key(&state.db, caller.user_id, key.as_str()).await?;
-        return replay(stored.ok_or(KEY_IN_PROGRESS)?, &hash);
-    };
     let incident = store::insert_incident(&txn, &spec, &grid, &branch, caller.user_id, now).await?;
     store::insert_event(
         &txn,
@@ -209,9 +207,7 @@ pub async fn file(
         },
     )
     .await?;
-    let bbox = bounding_box(spec.lat, spec.lng, DUPLICATE_RADIUS_M);
-    let mut duplicates: Vec<Duplicate> = store::nearby(&txn, spec.category, bbox, now - DUPLICATE_WINDOW)
-        .await?
+    let mut duplicates: Vec<Duplicate> = nearby
         .into_iter()
         .filter(|(id, ..)| *id != incident.id)
         .map(|(id, created_at, lat, lng)| (id, created_at, distance_m(spec.lat, spec.lng, lat, lng)))
@@ -225,7 +221,13 @@ pub async fn file(
     duplicates.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id)));
     let filed = FiledView { incident: view(incident), possible_duplicates: duplicates };
     let body = serde_json::to_string(&filed).map_err(anyhow::Error::from)?;
-    store::store_response(&txn, key_id, 201, &body).await?;
+    // The key goes in last, with the response: if another filing with this key got there
+    // first (and has committed by now), this one rolls back and answers as that one did.
+    if !store::record_key(&txn, caller.user_id, key.as_str(), &hash, (201, &body), now).await? {
+        drop(txn);
+        let stored = store::find_key(&state.db, caller.user_id, key.as_str()).await?;
+        return replay(stored.ok_or(KEY_IN_PROGRESS)?, &hash);
+    }
     txn.commit().await?;
     Ok(Filed { status: 201, body, replayed: false })
 }

@@ -24,22 +24,25 @@ pub async fn find_key<C: ConnectionTrait>(
         .await
 }
 
-/// Claim a key in the filing's transaction; false when it is already taken (on
-/// PostgreSQL this waits for a concurrent filing with the same key to finish first).
-pub async fn claim_key<C: ConnectionTrait>(
+/// Record a key with the filing's request hash and response, in the filing's own
+/// transaction, as its last write; false when the key is already taken (the caller rolls
+/// its filing back and replays the stored one). On PostgreSQL this waits for a concurrent
+/// filing with the same key to commit or roll back first.
+pub async fn record_key<C: ConnectionTrait>(
     txn: &C,
     user_id: i64,
     key: &str,
     request_hash: &str,
+    response: (u16, &str),
     now: DateTime<Utc>,
-) -> Result<Option<i64>, DbErr> {
+) -> Result<bool, DbErr> {
     use idempotency_keys::Column as K;
     let row = idempotency_keys::ActiveModel {
         user_id: Set(user_id),
         key: Set(key.to_owned()),
         request_hash: Set(request_hash.to_owned()),
-        response_status: Set(0),
-        response_body: Set(String::new()),
+        response_status: Set(i32::from(response.0)),
+        response_body: Set(response.1.to_owned()),
         created_at: Set(now),
         ..Default::default()
     };
@@ -47,20 +50,7 @@ pub async fn claim_key<C: ConnectionTrait>(
         .on_conflict(OnConflict::columns([K::UserId, K::Key]).do_nothing().to_owned())
         .exec_without_returning(txn)
         .await?;
-    if inserted == 0 {
-        return Ok(None);
-    }
-    Ok(find_key(txn, user_id, key).await?.map(|k| k.id))
-}
-
-pub async fn store_response<C: ConnectionTrait>(txn: &C, id: i64, status: u16, body: &str) -> Result<(), DbErr> {
-    idempotency_keys::Entity::update_many()
-        .col_expr(idempotency_keys::Column::ResponseStatus, Expr::value(i32::from(status)))
-        .col_expr(idempotency_keys::Column::ResponseBody, Expr::value(body))
-        .filter(idempotency_keys::Column::Id.eq(id))
-        .exec(txn)
-        .await
-        .map(drop)
+    Ok(inserted == 1)
 }
 
 /// Forget keys older than `before`; returns how many.

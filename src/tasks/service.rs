@@ -321,14 +321,13 @@ async fn claim(
     if store::active_claims(&txn, caller.user_id, branch.id).await? >= limit {
         return Ok(Attempt::Limit);
     }
-    let Some(card) = store::find_card(&txn, card_id).await? else {
+    let Some((card, task)) = store::find_card_with_task(&txn, card_id).await? else {
         return Ok(Attempt::NotOpen { still_held: false });
     };
     if card.branch_id != branch.id || card.status != CardStatus::Open.as_str() {
         let still_held = card.branch_id == branch.id && card.status == CardStatus::Claimed.as_str();
         return Ok(Attempt::NotOpen { still_held });
     }
-    let task = store::find_task(&txn, card.task_id).await?.ok_or(AppError::NotFound)?;
     if ended(&task, now) {
         store::retire_open_card(&txn, card.id, now).await?;
         txn.commit().await?;
@@ -441,11 +440,11 @@ pub async fn release(state: &AppState, caller: &Caller, card_id: i64) -> Result<
         _ => return Err(ALREADY_SUBMITTED),
     }
     let task = store::find_task(&txn, claim.task_id).await?.ok_or(AppError::NotFound)?;
-    if !store::end_claim(&txn, claim.id, ClaimStatus::Claimed, ClaimStatus::Released, None, now).await? {
+    let Some(claim) = store::end_claim(&txn, claim.id, ClaimStatus::Claimed, ClaimStatus::Released, None, now).await?
+    else {
         return Err(NOT_CLAIMED);
-    }
+    };
     let open = reopen(&txn, &claim, CardStatus::Claimed, &task, now).await?;
-    let claim = store::find_claim(&txn, claim.id).await?.ok_or(AppError::NotFound)?;
     txn.commit().await?;
     settle_pool(state, &claim, &task, open).await;
     Ok(card_view(claim, Some(&task)))
@@ -467,6 +466,8 @@ pub async fn review(state: &AppState, caller: &Caller, card_id: i64, req: CardRe
     let now = state.clock.now();
     let card = store::find_card(&state.db, card_id).await?.ok_or(AppError::NotFound)?;
     let branch = staff_branch(state, caller, card.branch_id).await?;
+    // Read before the transaction: a task does not change once published.
+    let task = store::find_task(&state.db, card.task_id).await?.ok_or(AppError::NotFound)?;
     let txn = begin_write(&state.writer).await?;
     let claim = store::latest_claim(&txn, card_id, None).await?.ok_or(NOT_SUBMITTED)?;
     match ClaimStatus::parse(&claim.status) {
@@ -478,12 +479,10 @@ pub async fn review(state: &AppState, caller: &Caller, card_id: i64, req: CardRe
         return Err(AppError::Forbidden);
     }
     let to = if req.approve { ClaimStatus::Approved } else { ClaimStatus::Rejected };
-    if !store::end_claim(&txn, claim.id, ClaimStatus::Submitted, to, Some((caller.user_id, comment.clone())), now)
-        .await?
-    {
+    let reviewer = Some((caller.user_id, comment.clone()));
+    let Some(claim) = store::end_claim(&txn, claim.id, ClaimStatus::Submitted, to, reviewer, now).await? else {
         return Err(ALREADY_REVIEWED);
-    }
-    let task = store::find_task(&txn, claim.task_id).await?.ok_or(AppError::NotFound)?;
+    };
     let mut update = None;
     let mut open = false;
     if req.approve {
@@ -522,7 +521,6 @@ pub async fn review(state: &AppState, caller: &Caller, card_id: i64, req: CardRe
         },
     )
     .await?;
-    let claim = store::find_claim(&txn, claim.id).await?.ok_or(AppError::NotFound)?;
     txn.commit().await?;
     publish(state, update.as_slice()).await;
     if !req.approve {

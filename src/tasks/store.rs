@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use entity::{card_claims, card_pool_dirty, cards, tasks, users};
@@ -114,6 +114,21 @@ pub async fn card_counts<C: ConnectionTrait>(
 
 pub async fn find_card<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<cards::Model>, DbErr> {
     cards::Entity::find_by_id(id).one(db).await
+}
+
+/// A card with its task, in one query (the draw's read inside its transaction).
+pub async fn find_card_with_task<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Option<(cards::Model, tasks::Model)>, DbErr> {
+    let task_of_card =
+        cards::Entity::belongs_to(tasks::Entity).from(cards::Column::TaskId).to(tasks::Column::Id).into();
+    let found = cards::Entity::find_by_id(id)
+        .select_also(tasks::Entity)
+        .join(JoinType::InnerJoin, task_of_card)
+        .one(db)
+        .await?;
+    Ok(found.and_then(|(card, task)| task.map(|task| (card, task))))
 }
 
 pub async fn find_claim<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<card_claims::Model>, DbErr> {
@@ -268,8 +283,8 @@ pub async fn submit_claim<C: ConnectionTrait>(
     Ok(res.rows_affected == 1)
 }
 
-/// End a claim: `from → to` (released, expired, approved, rejected); false if it had
-/// already moved on.
+/// End a claim: `from → to` (released, expired, approved, rejected); the claim as it is
+/// now, or None if it had already moved on.
 pub async fn end_claim<C: ConnectionTrait>(
     txn: &C,
     claim_id: i64,
@@ -277,7 +292,7 @@ pub async fn end_claim<C: ConnectionTrait>(
     to: ClaimStatus,
     reviewer: Option<(i64, Option<String>)>,
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<Option<card_claims::Model>, DbErr> {
     use card_claims::Column as Q;
     let mut q = card_claims::Entity::update_many()
         .col_expr(Q::Status, Expr::value(to.as_str()))
@@ -285,8 +300,8 @@ pub async fn end_claim<C: ConnectionTrait>(
     if let Some((reviewer, comment)) = reviewer {
         q = q.col_expr(Q::ReviewerId, Expr::value(reviewer)).col_expr(Q::ReviewComment, Expr::value(comment));
     }
-    let res = q.filter(Q::Id.eq(claim_id)).filter(Q::Status.eq(from.as_str())).exec(txn).await?;
-    Ok(res.rows_affected == 1)
+    let ended = q.filter(Q::Id.eq(claim_id)).filter(Q::Status.eq(from.as_str())).exec_with_returning(txn).await?;
+    Ok(ended.into_iter().next())
 }
 
 pub async fn claims_of_user<C: ConnectionTrait>(

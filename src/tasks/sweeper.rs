@@ -30,7 +30,7 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
     for claim in store::overdue_claims(&state.db, now, BATCH).await? {
         let Some(task) = store::find_task(&state.db, claim.task_id).await? else { continue };
         let txn = begin_write(&state.writer).await?;
-        if !store::end_claim(&txn, claim.id, ClaimStatus::Claimed, ClaimStatus::Expired, None, now).await? {
+        if store::end_claim(&txn, claim.id, ClaimStatus::Claimed, ClaimStatus::Expired, None, now).await?.is_none() {
             continue;
         }
         let to = if task.expires_at.is_some_and(|at| at <= now) { CardStatus::Expired } else { CardStatus::Open };
