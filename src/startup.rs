@@ -65,6 +65,7 @@ impl Application {
             tracing::warn!(error = %err, "could not check the redis epoch at start-up");
         }
         maintenance::spawn_epoch_watch(state.clone());
+        crate::infra::role_feed::spawn_listener(state.clone());
         points::reconcile::spawn_reconciler(
             state.clone(),
             Duration::from_secs(state.settings.reconcile_interval_secs.max(1)),

@@ -10,8 +10,8 @@ use crate::infra::cache::TtlCache;
 use crate::infra::jwt::JwtKeys;
 use crate::infra::names::NameCache;
 use crate::infra::redis::Redis;
+use crate::infra::role_feed::CallerCache;
 use crate::infra::wechat::WechatClient;
-use crate::orgs::domain::Caller;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -31,9 +31,9 @@ pub struct AppState {
 /// Per-process caches of hot, rarely changing reads. See `infra::cache` for the rules.
 pub struct Caches {
     pub names: NameCache,
-    /// Who a user is and which roles they hold; dropped here on every role change made
-    /// through this server, and at most two seconds old otherwise.
-    pub callers: TtlCache<i64, Caller>,
+    /// Who a user is and which roles they hold; dropped on every server when one of them
+    /// changes a user's roles (`infra::role_feed`).
+    pub callers: CallerCache,
     /// Orgs by id: their path and kind never change once created.
     pub orgs: TtlCache<i64, entity::orgs::Model>,
 }
@@ -42,7 +42,7 @@ impl Default for Caches {
     fn default() -> Self {
         Caches {
             names: NameCache::default(),
-            callers: TtlCache::new(std::time::Duration::from_secs(2), 100_000),
+            callers: CallerCache::default(),
             orgs: TtlCache::new(std::time::Duration::from_secs(60), 100_000),
         }
     }

@@ -26,11 +26,12 @@ impl FromRequest for CurrentUser {
             let state = state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("AppState is not registered")))?;
             let token = token.ok_or_else(AppError::unauthenticated)?;
             let user_id = state.jwt.verify(&token).ok_or_else(AppError::unauthenticated)?;
-            if let Some(caller) = state.caches.callers.get(&user_id) {
+            if let Some(caller) = state.caches.callers.get(user_id) {
                 return Ok(CurrentUser(caller));
             }
+            let seen = state.caches.callers.generation();
             let caller = load_caller(&state.db, user_id).await?.ok_or_else(AppError::unauthenticated)?;
-            state.caches.callers.insert(user_id, caller.clone());
+            state.caches.callers.insert(user_id, caller.clone(), seen);
             Ok(CurrentUser(caller))
         })
     }

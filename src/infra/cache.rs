@@ -18,8 +18,18 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     }
 
     pub fn get(&self, key: &K) -> Option<V> {
+        self.get_within(key, self.ttl)
+    }
+
+    /// An entry no older than `max_age` (and within the TTL).
+    pub fn get_within(&self, key: &K, max_age: Duration) -> Option<V> {
+        let max_age = max_age.min(self.ttl);
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        entries.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
+        entries.get(key).filter(|(_, at)| at.elapsed() < max_age).map(|(v, _)| v.clone())
+    }
+
+    pub fn clear(&self) {
+        self.entries.write().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     pub fn insert(&self, key: K, value: V) {

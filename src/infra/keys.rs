@@ -58,6 +58,11 @@ impl Keys {
         [format!("{}:{{b*}}:pool", self.prefix), format!("{}:{{b*}}:leases", self.prefix)]
     }
 
+    /// The pub/sub channel on which servers announce role changes (`infra::role_feed`).
+    pub fn role_changes(&self) -> String {
+        format!("{}:role-changes", self.prefix)
+    }
+
     /// Held by the one process sweeping expired claims at a time.
     pub fn sweep_lock(&self) -> String {
         format!("{}:lock:sweep", self.prefix)

@@ -32,6 +32,11 @@ impl Redis {
         &self.inner.keys
     }
 
+    /// The client, for connections of their own (pub/sub).
+    pub fn client(&self) -> &redis::Client {
+        &self.inner.client
+    }
+
     /// A cheap clone of the shared connection; connects on first use.
     pub async fn conn(&self) -> RedisResult<ConnectionManager> {
         let inner = &self.inner;

@@ -134,7 +134,7 @@ pub async fn join(state: &AppState, caller: &Caller, req: JoinRequest) -> Result
     }
     let view = me(&txn, caller.user_id).await?;
     txn.commit().await?;
-    state.caches.callers.invalidate(&caller.user_id);
+    crate::infra::role_feed::announce(state, caller.user_id).await;
     Ok(view)
 }
 

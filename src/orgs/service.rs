@@ -13,6 +13,7 @@ use super::store;
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::infra::db::begin_write;
+use crate::infra::role_feed;
 use crate::pagination::{Page, PageRequest};
 use crate::state::AppState;
 
@@ -353,7 +354,7 @@ pub async fn grant_role(state: &AppState, caller: &Caller, org_id: i64, req: Rol
         audit_role(&txn, caller.user_id, "role.grant", &view, now).await?;
     }
     txn.commit().await?;
-    state.caches.callers.invalidate(&req.user_id);
+    role_feed::announce(state, req.user_id).await;
     Ok(view)
 }
 
@@ -370,7 +371,7 @@ pub async fn revoke_role(state: &AppState, caller: &Caller, org_id: i64, req: Ro
     let view = RoleView { user_id: req.user_id, org_id: org.id, role };
     audit_role(&txn, caller.user_id, "role.revoke", &view, now).await?;
     txn.commit().await?;
-    state.caches.callers.invalidate(&req.user_id);
+    role_feed::announce(state, req.user_id).await;
     Ok(())
 }
 

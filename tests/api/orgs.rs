@@ -3,7 +3,9 @@ use entity::audit_log;
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::helpers::spawn_app;
+use std::time::{Duration, Instant};
+
+use crate::helpers::{spawn_app, wait_for};
 
 #[tokio::test]
 async fn orgs_nest_one_level_at_a_time() {
@@ -166,4 +168,33 @@ async fn privileged_changes_are_audited() {
         .expect("the revocation is audited");
     assert_eq!(revoke.before.as_ref().unwrap()["role"], "secretary");
     assert!(revoke.after.is_none());
+}
+
+#[tokio::test]
+async fn a_role_revoked_through_one_server_is_gone_on_another_at_once() {
+    let app = spawn_app().await;
+    let other = app.spawn_sibling().await;
+    let admin = app.super_admin().await;
+    let tree = app.tree(&admin).await;
+    let secretary = app.user_with_role(&admin, "o-feed", tree.branch_a, "secretary").await;
+    wait_for("both servers on the role feed", || async {
+        app.state.caches.callers.subscribed() && other.state.caches.callers.subscribed()
+    })
+    .await;
+    let members = format!("/orgs/{}/members", tree.branch_a);
+    let (status, _) = other.get(&members, &secretary.token).await;
+    assert_eq!(status, StatusCode::OK, "the other server now holds the secretary's roles in its cache");
+
+    let (status, _) = app.revoke(&admin.token, tree.branch_a, secretary.user_id, "secretary").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // Well within the two seconds a cached entry used to live.
+    let revoked = Instant::now();
+    loop {
+        let (status, _) = other.get(&members, &secretary.token).await;
+        if status == StatusCode::NOT_FOUND {
+            break;
+        }
+        assert!(revoked.elapsed() < Duration::from_millis(1500), "the other server still answers {status}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
