@@ -192,7 +192,7 @@ if [ "${BENCH_PG:-1}" != "0" ] && [ -x "$PG_BIN/initdb" ]; then
 fi
 
 echo "=== the photo pipeline beside ImageMagick"
-PHOTO_OUT="$(bench/photo.sh | tee /dev/stderr)"
+PHOTO_OUT="$(bench/photo.sh | tee -a /dev/stderr)"  # -a: a log file on stderr is not truncated
 
 {
   echo "# Benchmark results"
