@@ -79,7 +79,8 @@ async fn repair_marked_pools(state: &AppState) -> anyhow::Result<u64> {
             };
             members.push(pool_member(card, ttl));
         }
-        let added = pool::restore(&state.redis, mark.branch_id, &members).await?;
+        let now_ms = state.clock.now().timestamp_millis();
+        let added = pool::restore(&state.redis, mark.branch_id, &members, now_ms).await?;
         store::clear_pool_mark(&state.db, mark.branch_id, mark.marked_at).await?;
         if added > 0 {
             tracing::info!(branch_id = mark.branch_id, added, "open cards restored to a pool");

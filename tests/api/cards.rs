@@ -413,16 +413,19 @@ async fn a_card_popped_by_a_draw_that_never_committed_returns() {
 }
 
 #[tokio::test]
-async fn cards_published_or_rejected_while_redis_is_down_come_back_to_the_pool() {
+async fn cards_published_rejected_or_released_while_redis_is_down_come_back_to_the_pool() {
     let redis = OwnRedis::start().await;
     let url = redis.url();
     let app = spawn_app_with(|s| s.redis_url = url.clone()).await;
     let b = setup(&app).await;
     let holder = app.user_with_role(&b.admin, "c-down", b.tree.branch_a, "resident").await;
+    let releaser = app.user_with_role(&b.admin, "c-down-r", b.tree.branch_a, "resident").await;
     app.publish_task(&b.secretary, b.tree.branch_a, 2, false).await;
-    let (_, card) = app.draw(&holder.token, b.tree.branch_a).await;
-    let (status, body) = app.submit_card(&holder.token, id(&card), &[]).await;
+    let (_, submitted) = app.draw(&holder.token, b.tree.branch_a).await;
+    let (status, body) = app.submit_card(&holder.token, id(&submitted), &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, held) = app.draw(&releaser.token, b.tree.branch_a).await;
+    assert_eq!(pool_size(&app, b.tree.branch_a).await, 0);
 
     // Redis goes away with its data saved (the epoch stays, so nothing rebuilds the pools).
     let (port, dir) = redis.save_and_stop();
@@ -437,14 +440,18 @@ async fn cards_published_or_rejected_while_redis_is_down_come_back_to_the_pool()
         .await;
     assert_eq!(status, StatusCode::CREATED, "the task is published even though its cards are not pooled yet: {task}");
     assert_eq!(task["open_copies"], 3);
-    let (status, body) = app.review_card(&b.secretary.token, id(&card), false).await;
+    let (status, body) = app.review_card(&b.secretary.token, id(&submitted), false).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "rejected");
+    let (status, body) = app.release_card(&releaser.token, id(&held)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let marks = entity::card_pool_dirty::Entity::find().all(&app.state.db).await.unwrap();
     assert_eq!(marks.iter().map(|m| m.branch_id).collect::<Vec<_>>(), vec![b.tree.branch_a]);
     assert_eq!(open_in_sql(&app).await, 5);
 
-    // Redis comes back with the old pool (one card): the sweeper adds the four it lacks.
+    // Redis comes back with the old pool (empty) and the released card's lease, which is
+    // stale two minutes on (its claim would run 60): the sweeper restores all five cards.
+    app.clock.advance(chrono::Duration::minutes(2));
     let _redis = OwnRedis::start_at(port, dir).await;
     wait_for("the pool repair", || async { pool_size(&app, b.tree.branch_a).await == 5 }).await;
     wait_for("the mark to clear", || async {
@@ -455,6 +462,7 @@ async fn cards_published_or_rejected_while_redis_is_down_come_back_to_the_pool()
     let results = join_all(drawers.iter().map(|m| app.draw(&m.token, b.tree.branch_a))).await;
     let drawn: HashSet<i64> = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).map(|(_, c)| id(c)).collect();
     assert_eq!(drawn.len(), 5, "{results:?}");
-    assert!(drawn.contains(&id(&card)), "the rejected card is drawable again");
+    assert!(drawn.contains(&id(&submitted)), "the rejected card is drawable again");
+    assert!(drawn.contains(&id(&held)), "the released card is drawable again");
     assert_eq!(results.iter().filter(|(_, body)| body["code"] == "pool_empty").count(), 1);
 }
