@@ -64,21 +64,15 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
 /// then the mark is cleared unless it was renewed meanwhile. Idempotent, so several
 /// servers may do it at once.
 async fn repair_marked_pools(state: &AppState) -> anyhow::Result<u64> {
+    let marks = store::pool_dirty_marks(&state.db, BATCH).await?;
+    if marks.is_empty() {
+        return Ok(0);
+    }
+    let member = member_of(state).await?;
     let mut restored = 0;
-    for mark in store::pool_dirty_marks(&state.db, BATCH).await? {
+    for mark in marks {
         let cards = store::open_cards_in_branch(&state.db, mark.branch_id).await?;
-        let mut ttls: HashMap<i64, i32> = HashMap::new();
-        let mut members = Vec::with_capacity(cards.len());
-        for (card, task) in cards {
-            let ttl = match ttls.get(&task) {
-                Some(ttl) => *ttl,
-                None => {
-                    let ttl = store::find_task(&state.db, task).await?.map_or(60, |t| t.claim_ttl_minutes);
-                    *ttls.entry(task).or_insert(ttl)
-                }
-            };
-            members.push(pool_member(card, ttl));
-        }
+        let members: Vec<String> = cards.into_iter().map(|(card, task)| member(card, task)).collect();
         let now_ms = state.clock.now().timestamp_millis();
         let added = pool::restore(&state.redis, mark.branch_id, &members, now_ms).await?;
         store::clear_pool_mark(&state.db, mark.branch_id, mark.marked_at).await?;
