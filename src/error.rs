@@ -68,6 +68,11 @@ pub struct ErrorBody {
 }
 
 impl AppError {
+    /// A 5xx: the server's fault (or its database's), not the request's.
+    pub fn is_server_error(&self) -> bool {
+        self.status_code().is_server_error()
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         AppError::BadRequest { code, message: message.into() }
     }

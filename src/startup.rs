@@ -14,7 +14,7 @@ use utoipa_scalar::{Scalar, Servable};
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::infra::{db, jwt::JwtKeys, redis::Redis, wechat::WechatClient};
+use crate::infra::{db, group_commit::GroupCommit, jwt::JwtKeys, redis::Redis, wechat::WechatClient};
 use crate::openapi::{ApiDoc, SpecJson};
 use crate::ops::{errors, metrics};
 use crate::state::AppState;
@@ -31,6 +31,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
     let db = db::connect(&settings.database_url).await?;
     Migrator::up(&db, None).await?;
     let writer = db::connect_writer(&settings.database_url, &db).await?;
+    let group_commit = GroupCommit::new(&writer)?;
     let redis =
         Redis::new(&settings.redis_url, &settings.redis_prefix, Duration::from_millis(settings.redis_timeout_ms))?;
     let secret = settings.jwt_secret()?;
@@ -41,6 +42,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
     Ok(AppState {
         db,
         writer,
+        group_commit,
         redis,
         clock,
         settings: Arc::new(settings),

@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::infra::cache::TtlCache;
+use crate::infra::group_commit::GroupCommit;
 use crate::infra::jwt::JwtKeys;
 use crate::infra::names::NameCache;
 use crate::infra::redis::Redis;
@@ -19,6 +20,9 @@ pub struct AppState {
     /// Where write transactions run (`infra::db::begin_write`); on SQLite its own single
     /// connection, on PostgreSQL the same pool as `db`.
     pub writer: DatabaseConnection,
+    /// The hot write transactions (draw, review, filing): on SQLite, many requests' share
+    /// one commit (`infra::group_commit`).
+    pub group_commit: GroupCommit,
     pub redis: Redis,
     pub clock: Clock,
     pub settings: Arc<Settings>,

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use entity::{idempotency_keys, incident_events, incidents};
+use entity::{idempotency_keys, incident_events, incidents, orgs};
+use sea_orm::DatabaseTransaction;
 
 use super::domain::{
     bounding_box, distance_m, number, transition, Action, Category, IncidentSpec, NewIncidentRequest, Severity, Status,
@@ -18,6 +19,7 @@ use super::store::{self, ListFilter, MoveExtras, NewEvent, Visibility};
 use crate::error::{AppError, Result};
 use crate::idempotency::IdempotencyKey;
 use crate::infra::db::begin_write;
+use crate::infra::group_commit::Finish;
 use crate::orgs::domain::{Caller, OrgKind, Role};
 use crate::orgs::service::cached_org;
 use crate::pagination::{Page, PageRequest};
@@ -191,16 +193,37 @@ pub async fn file(
     let bbox = bounding_box(spec.lat, spec.lng, DUPLICATE_RADIUS_M);
     let nearby = store::nearby(&state.db, spec.category, bbox, now - DUPLICATE_WINDOW).await?;
 
-    let txn = begin_write(&state.writer).await?;
-    let incident = store::insert_incident(&txn, &spec, &grid, &branch, caller.user_id, now).await?;
+    let job = Filing { spec, grid, branch, reporter_id: caller.user_id, key, hash, nearby, now };
+    state.group_commit.run(move |txn| Box::pin(file_in(txn, job))).await
+}
+
+/// What a filing writes, given by value to the writer.
+struct Filing {
+    spec: IncidentSpec,
+    grid: orgs::Model,
+    branch: orgs::Model,
+    reporter_id: i64,
+    key: IdempotencyKey,
+    hash: String,
+    /// Open incidents nearby, read before the writer's turn.
+    nearby: Vec<(i64, DateTime<Utc>, f64, f64)>,
+    now: DateTime<Utc>,
+}
+
+/// The SQL half of a filing: the incident, its first timeline row and, last, the key with
+/// the response. If another filing with this key got there first (committed by now, or
+/// earlier in this group commit), this one rolls back and answers as that one did.
+async fn file_in(txn: &DatabaseTransaction, job: Filing) -> Result<Finish<Filed>> {
+    let Filing { spec, grid, branch, reporter_id, key, hash, nearby, now } = job;
+    let incident = store::insert_incident(txn, &spec, &grid, &branch, reporter_id, now).await?;
     store::insert_event(
-        &txn,
+        txn,
         NewEvent {
             incident_id: incident.id,
             action: "report",
             from: None,
             to: Status::Reported,
-            actor_id: caller.user_id,
+            actor_id: reporter_id,
             note: None,
             media_ids: &spec.media_ids,
             at: now,
@@ -221,15 +244,11 @@ pub async fn file(
     duplicates.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id)));
     let filed = FiledView { incident: view(incident), possible_duplicates: duplicates };
     let body = serde_json::to_string(&filed).map_err(anyhow::Error::from)?;
-    // The key goes in last, with the response: if another filing with this key got there
-    // first (and has committed by now), this one rolls back and answers as that one did.
-    if !store::record_key(&txn, caller.user_id, key.as_str(), &hash, (201, &body), now).await? {
-        drop(txn);
-        let stored = store::find_key(&state.db, caller.user_id, key.as_str()).await?;
-        return replay(stored.ok_or(KEY_IN_PROGRESS)?, &hash);
+    if !store::record_key(txn, reporter_id, key.as_str(), &hash, (201, &body), now).await? {
+        let stored = store::find_key(txn, reporter_id, key.as_str()).await?;
+        return Ok(Finish::Discard(replay(stored.ok_or(KEY_IN_PROGRESS)?, &hash)?));
     }
-    txn.commit().await?;
-    Ok(Filed { status: 201, body, replayed: false })
+    Ok(Finish::Commit(Filed { status: 201, body, replayed: false }))
 }
 
 /// Staff of an incident: grid workers and above over its grid, or over the ledger holding it.

@@ -16,16 +16,18 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     if sqlite {
         ensure_sqlite_dir(url)?;
     }
-    open(url, if sqlite { 8 } else { 32 }, SQLITE_READER_CACHE_KIB).await
+    open(url, if sqlite { 8 } else { 32 }, SQLITE_READER_CACHE_KIB, false).await
 }
 
 /// The connection write transactions run on. SQLite has one writer at a time, so it gets
 /// one connection of its own, with a larger page cache: its cache and prepared statements
 /// stay warm, where a pooled connection drops its whole page cache whenever another
-/// connection has written. On PostgreSQL it is the same pool as `db`.
+/// connection has written. Its temporary files (the savepoint journals of group commit,
+/// `infra::group_commit`) stay in memory: a few pages per job, where a file costs a
+/// `pwrite` per page. On PostgreSQL it is the same pool as `db`.
 pub async fn connect_writer(url: &str, db: &DatabaseConnection) -> anyhow::Result<DatabaseConnection> {
     if db.get_database_backend() == DbBackend::Sqlite {
-        open(url, 1, SQLITE_WRITER_CACHE_KIB).await
+        open(url, 1, SQLITE_WRITER_CACHE_KIB, true).await
     } else {
         Ok(db.clone())
     }
@@ -38,7 +40,7 @@ pub async fn connect_writer(url: &str, db: &DatabaseConnection) -> anyhow::Resul
 const SQLITE_READER_CACHE_KIB: u32 = 2 * 1024;
 const SQLITE_WRITER_CACHE_KIB: u32 = 16 * 1024;
 
-async fn open(url: &str, connections: u32, cache_kib: u32) -> anyhow::Result<DatabaseConnection> {
+async fn open(url: &str, connections: u32, cache_kib: u32, writer: bool) -> anyhow::Result<DatabaseConnection> {
     let mut opt = ConnectOptions::new(url.to_owned());
     opt.max_connections(connections)
         .min_connections(1)
@@ -51,6 +53,7 @@ async fn open(url: &str, connections: u32, cache_kib: u32) -> anyhow::Result<Dat
                 .busy_timeout(Duration::from_secs(15))
                 .foreign_keys(true)
                 .pragma("cache_size", format!("-{cache_kib}"))
+                .pragma("temp_store", if writer { "memory" } else { "default" })
         });
     Database::connect(opt).await.with_context(|| format!("connecting to {}", redact_url(url)))
 }
@@ -60,6 +63,11 @@ async fn open(url: &str, connections: u32, cache_kib: u32) -> anyhow::Result<Dat
 /// own busy handler sleeps 1, 2, 5, 10… ms between retries (draws at 64 connections:
 /// p99 561 ms before, 153 ms after). One process per SQLite file, as DESIGN.md says.
 static SQLITE_WRITER: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(1)));
+
+/// The process's SQLite writer turn: held for a whole write transaction.
+pub(crate) async fn writer_turn() -> Result<OwnedSemaphorePermit, DbErr> {
+    SQLITE_WRITER.clone().acquire_owned().await.map_err(|e| DbErr::Custom(format!("writer queue: {e}")))
+}
 
 /// A write transaction: on SQLite it holds the writer's turn until commit or drop.
 pub struct WriteTxn {
@@ -71,6 +79,10 @@ impl WriteTxn {
     pub async fn commit(self) -> Result<(), DbErr> {
         self.txn.commit().await
     }
+
+    pub fn inner(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
 }
 
 /// A transaction that takes SQLite's write lock up front (`BEGIN IMMEDIATE`, after the
@@ -78,9 +90,7 @@ impl WriteTxn {
 /// when one of them upgrades a read lock. On PostgreSQL it is a plain `BEGIN`.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
     let turn = match db.get_database_backend() {
-        DbBackend::Sqlite => {
-            Some(SQLITE_WRITER.clone().acquire_owned().await.map_err(|e| DbErr::Custom(format!("writer queue: {e}")))?)
-        }
+        DbBackend::Sqlite => Some(writer_turn().await?),
         _ => None,
     };
     let txn = db

@@ -1,6 +1,7 @@
 //! Adapters to the world outside the process: SQL, Redis, WeChat, token signing, randomness.
 pub mod cache;
 pub mod db;
+pub mod group_commit;
 pub mod jwt;
 pub mod keys;
 pub mod names;

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
+use sea_orm::DatabaseTransaction;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -16,9 +17,11 @@ use super::{pool, store, sweeper};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, Result};
 use crate::infra::db::begin_write;
+use crate::infra::group_commit::Finish;
 use crate::orgs::domain::{Caller, OrgKind, Role};
 use crate::orgs::service::cached_org;
 use crate::pagination::{Page, PageRequest};
+use crate::points::boards::BoardUpdate;
 use crate::points::domain::LedgerKind;
 use crate::points::service::{post_entry, publish};
 use crate::points::store::NewEntry;
@@ -316,30 +319,39 @@ async fn claim(
     limit: u64,
     now: DateTime<Utc>,
 ) -> Result<Attempt> {
-    let txn = begin_write(&state.writer).await?;
-    store::lock_member(&txn, caller.user_id).await?;
-    if store::active_claims(&txn, caller.user_id, branch.id).await? >= limit {
-        return Ok(Attempt::Limit);
+    let (user_id, branch_id) = (caller.user_id, branch.id);
+    state.group_commit.run(move |txn| Box::pin(claim_in(txn, user_id, branch_id, card_id, limit, now))).await
+}
+
+async fn claim_in(
+    txn: &DatabaseTransaction,
+    user_id: i64,
+    branch_id: i64,
+    card_id: i64,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> Result<Finish<Attempt>> {
+    store::lock_member(txn, user_id).await?;
+    if store::active_claims(txn, user_id, branch_id).await? >= limit {
+        return Ok(Finish::Discard(Attempt::Limit));
     }
-    let Some((card, task)) = store::find_card_with_task(&txn, card_id).await? else {
-        return Ok(Attempt::NotOpen { still_held: false });
+    let Some((card, task)) = store::find_card_with_task(txn, card_id).await? else {
+        return Ok(Finish::Discard(Attempt::NotOpen { still_held: false }));
     };
-    if card.branch_id != branch.id || card.status != CardStatus::Open.as_str() {
-        let still_held = card.branch_id == branch.id && card.status == CardStatus::Claimed.as_str();
-        return Ok(Attempt::NotOpen { still_held });
+    if card.branch_id != branch_id || card.status != CardStatus::Open.as_str() {
+        let still_held = card.branch_id == branch_id && card.status == CardStatus::Claimed.as_str();
+        return Ok(Finish::Discard(Attempt::NotOpen { still_held }));
     }
     if ended(&task, now) {
-        store::retire_open_card(&txn, card.id, now).await?;
-        txn.commit().await?;
-        return Ok(Attempt::TaskEnded);
+        store::retire_open_card(txn, card.id, now).await?;
+        return Ok(Finish::Commit(Attempt::TaskEnded));
     }
     let expires_at = now + Duration::minutes(i64::from(task.claim_ttl_minutes));
-    let claim = store::insert_claim(&txn, &card, caller.user_id, now, expires_at).await?;
-    if !store::take_card(&txn, card.id, &claim, now).await? {
-        return Ok(Attempt::NotOpen { still_held: true });
+    let claim = store::insert_claim(txn, &card, user_id, now, expires_at).await?;
+    if !store::take_card(txn, card.id, &claim, now).await? {
+        return Ok(Finish::Discard(Attempt::NotOpen { still_held: true }));
     }
-    txn.commit().await?;
-    Ok(Attempt::Claimed(Box::new(card_view(claim, Some(&task)))))
+    Ok(Finish::Commit(Attempt::Claimed(Box::new(card_view(claim, Some(&task))))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -468,25 +480,61 @@ pub async fn review(state: &AppState, caller: &Caller, card_id: i64, req: CardRe
     let branch = staff_branch(state, caller, card.branch_id).await?;
     // Read before the transaction: a task does not change once published.
     let task = store::find_task(&state.db, card.task_id).await?.ok_or(AppError::NotFound)?;
-    let txn = begin_write(&state.writer).await?;
-    let claim = store::latest_claim(&txn, card_id, None).await?.ok_or(NOT_SUBMITTED)?;
+    let approve = req.approve;
+    let job = Review {
+        card_id,
+        reviewer_id: caller.user_id,
+        approve,
+        comment,
+        task: task.clone(),
+        branch_path: branch.path,
+        now,
+    };
+    let (claim, update, open) = state.group_commit.run(move |txn| Box::pin(review_in(txn, job))).await?;
+    publish(state, update.as_slice()).await;
+    if !approve {
+        settle_pool(state, &claim, &task, open).await;
+    }
+    Ok(card_view(claim, Some(&task)))
+}
+
+/// What a review writes, given by value to the writer.
+struct Review {
+    card_id: i64,
+    reviewer_id: i64,
+    approve: bool,
+    comment: Option<String>,
+    task: tasks::Model,
+    branch_path: String,
+    now: DateTime<Utc>,
+}
+
+/// The SQL half of a review: the claim's and the card's conditional moves, the credit on
+/// approval (the card is its idempotency key) or the card back to the pool, the audit
+/// row. Gives the ended claim, the board update to publish, and whether the card is open.
+async fn review_in(
+    txn: &DatabaseTransaction,
+    job: Review,
+) -> Result<Finish<(card_claims::Model, Option<BoardUpdate>, bool)>> {
+    let Review { card_id, reviewer_id, approve, comment, task, branch_path, now } = job;
+    let claim = store::latest_claim(txn, card_id, None).await?.ok_or(NOT_SUBMITTED)?;
     match ClaimStatus::parse(&claim.status) {
         Some(ClaimStatus::Submitted) => {}
         Some(ClaimStatus::Approved | ClaimStatus::Rejected) => return Err(ALREADY_REVIEWED),
         _ => return Err(NOT_SUBMITTED),
     }
-    if claim.user_id == caller.user_id {
+    if claim.user_id == reviewer_id {
         return Err(AppError::Forbidden);
     }
-    let to = if req.approve { ClaimStatus::Approved } else { ClaimStatus::Rejected };
-    let reviewer = Some((caller.user_id, comment.clone()));
-    let Some(claim) = store::end_claim(&txn, claim.id, ClaimStatus::Submitted, to, reviewer, now).await? else {
+    let to = if approve { ClaimStatus::Approved } else { ClaimStatus::Rejected };
+    let reviewer = Some((reviewer_id, comment.clone()));
+    let Some(claim) = store::end_claim(txn, claim.id, ClaimStatus::Submitted, to, reviewer, now).await? else {
         return Err(ALREADY_REVIEWED);
     };
     let mut update = None;
     let mut open = false;
-    if req.approve {
-        if !store::move_card(&txn, card_id, claim.id, CardStatus::Submitted, CardStatus::Approved, now).await? {
+    if approve {
+        if !store::move_card(txn, card_id, claim.id, CardStatus::Submitted, CardStatus::Approved, now).await? {
             return Err(ALREADY_REVIEWED);
         }
         let entry = NewEntry {
@@ -500,17 +548,17 @@ pub async fn review(state: &AppState, caller: &Caller, card_id: i64, req: CardRe
             ref_id: card_id.to_string(),
             idempotency_key: format!("card:{card_id}"),
             note: Some(task.title.chars().take(100).collect()),
-            actor_id: Some(caller.user_id),
+            actor_id: Some(reviewer_id),
         };
-        update = post_entry(&txn, &entry, &branch.path, now).await?;
+        update = post_entry(txn, &entry, &branch_path, now).await?;
     } else {
-        open = reopen(&txn, &claim, CardStatus::Submitted, &task, now).await?;
+        open = reopen(txn, &claim, CardStatus::Submitted, &task, now).await?;
     }
     audit::record(
-        &txn,
+        txn,
         AuditEntry {
-            actor_id: Some(caller.user_id),
-            action: if req.approve { "card.approve" } else { "card.reject" },
+            actor_id: Some(reviewer_id),
+            action: if approve { "card.approve" } else { "card.reject" },
             target_type: "card",
             target_id: card_id.to_string(),
             org_id: Some(claim.branch_id),
@@ -521,12 +569,7 @@ pub async fn review(state: &AppState, caller: &Caller, card_id: i64, req: CardRe
         },
     )
     .await?;
-    txn.commit().await?;
-    publish(state, update.as_slice()).await;
-    if !req.approve {
-        settle_pool(state, &claim, &task, open).await;
-    }
-    Ok(card_view(claim, Some(&task)))
+    Ok(Finish::Commit((claim, update, open)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

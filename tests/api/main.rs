@@ -6,6 +6,7 @@ mod cards;
 mod cli;
 mod errors;
 mod faults;
+mod group_commit;
 mod health;
 mod helpers;
 mod incidents;
