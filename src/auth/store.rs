@@ -6,6 +6,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait
 
 use entity::refresh_tokens;
 
+use crate::infra::db::by_key;
 use crate::infra::redis::Redis;
 
 pub async fn insert_refresh<C: ConnectionTrait>(
@@ -35,7 +36,7 @@ pub async fn find_refresh<C: ConnectionTrait>(
     db: &C,
     token_hash: &str,
 ) -> Result<Option<refresh_tokens::Model>, DbErr> {
-    refresh_tokens::Entity::find().filter(refresh_tokens::Column::TokenHash.eq(token_hash)).one(db).await
+    by_key(refresh_tokens::Entity::find().filter(refresh_tokens::Column::TokenHash.eq(token_hash)), db).await
 }
 
 /// Mark a token used if nobody did first; false when another request already used it.

@@ -10,6 +10,7 @@ use sea_orm::{
 use entity::{idempotency_keys, incident_events, incidents, orgs};
 
 use super::domain::{Action, Category, IncidentSpec, Status};
+use crate::infra::db::by_key;
 use crate::orgs::domain::Scope;
 
 pub async fn find_key<C: ConnectionTrait>(
@@ -17,11 +18,10 @@ pub async fn find_key<C: ConnectionTrait>(
     user_id: i64,
     key: &str,
 ) -> Result<Option<idempotency_keys::Model>, DbErr> {
-    idempotency_keys::Entity::find()
+    let select = idempotency_keys::Entity::find()
         .filter(idempotency_keys::Column::UserId.eq(user_id))
-        .filter(idempotency_keys::Column::Key.eq(key))
-        .one(db)
-        .await
+        .filter(idempotency_keys::Column::Key.eq(key));
+    by_key(select, db).await
 }
 
 /// Record a key with the filing's request hash and response, in the filing's own
@@ -124,7 +124,7 @@ pub async fn insert_event<C: ConnectionTrait>(txn: &C, e: NewEvent<'_>) -> Resul
 }
 
 pub async fn find_incident<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<incidents::Model>, DbErr> {
-    incidents::Entity::find_by_id(id).one(db).await
+    by_key(incidents::Entity::find_by_id(id), db).await
 }
 
 pub async fn timeline<C: ConnectionTrait>(db: &C, incident_id: i64) -> Result<Vec<incident_events::Model>, DbErr> {

@@ -5,8 +5,8 @@ use std::time::Duration;
 use anyhow::Context;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
-    QueryResult, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    ExecResult, QueryResult, Select, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -56,6 +56,15 @@ async fn open(url: &str, connections: u32, cache_kib: u32, writer: bool) -> anyh
                 .pragma("temp_store", if writer { "memory" } else { "default" })
         });
     Database::connect(opt).await.with_context(|| format!("connecting to {}", redact_url(url)))
+}
+
+/// The row a select on a key (primary or unique) finds, if any. Not `.one()`: its bound
+/// `LIMIT ?` makes SQLite (3.51 here) re-prepare the statement on every run, since the
+/// planner reads the bound limit and so each new binding expires the plan (gdb on
+/// `sqlite3Reprepare` under load: every hit was a `LIMIT ?` select; perf: 8% of a draw's
+/// CPU went to re-preparing one of them).
+pub async fn by_key<E: EntityTrait, C: ConnectionTrait>(select: Select<E>, db: &C) -> Result<Option<E::Model>, DbErr> {
+    Ok(select.all(db).await?.into_iter().next())
 }
 
 /// SQLite has one writer at a time. Writers take turns here, in the process, before

@@ -10,6 +10,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, 
 
 use entity::media;
 
+use crate::infra::db::by_key;
+
 /// Where image files live. Synchronous: call it from a blocking thread.
 pub trait MediaStore: Send + Sync {
     /// Store `bytes` under `name` unless a file of that name exists (names are hashes).
@@ -64,11 +66,11 @@ pub async fn find_by_source<C: ConnectionTrait>(
     owner: i64,
     source: &str,
 ) -> Result<Option<media::Model>, DbErr> {
-    media::Entity::find()
-        .filter(media::Column::OwnerId.eq(owner))
-        .filter(media::Column::SourceSha256.eq(source))
-        .one(db)
-        .await
+    by_key(
+        media::Entity::find().filter(media::Column::OwnerId.eq(owner)).filter(media::Column::SourceSha256.eq(source)),
+        db,
+    )
+    .await
 }
 
 /// Insert a row; when a concurrent retry of the same upload got there first, theirs.

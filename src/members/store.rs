@@ -8,19 +8,20 @@ use sea_orm::{
 
 use entity::{orgs, user_roles, users};
 
+use crate::infra::db::by_key;
 use crate::orgs::domain::Scope;
 use crate::pagination::PageRequest;
 
 pub async fn find_user<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<users::Model>, DbErr> {
-    users::Entity::find_by_id(id).one(db).await
+    by_key(users::Entity::find_by_id(id), db).await
 }
 
 pub async fn find_by_openid<C: ConnectionTrait>(db: &C, openid: &str) -> Result<Option<users::Model>, DbErr> {
-    users::Entity::find().filter(users::Column::Openid.eq(openid)).one(db).await
+    by_key(users::Entity::find().filter(users::Column::Openid.eq(openid)), db).await
 }
 
 pub async fn find_by_username<C: ConnectionTrait>(db: &C, username: &str) -> Result<Option<users::Model>, DbErr> {
-    users::Entity::find().filter(users::Column::Username.eq(username)).one(db).await
+    by_key(users::Entity::find().filter(users::Column::Username.eq(username)), db).await
 }
 
 pub struct NewUser<'a> {

@@ -10,6 +10,7 @@ use sea_orm::{
 use entity::{invites, orgs, user_roles};
 
 use super::domain::{Caller, OrgKind, Role, RoleGrant, Scope};
+use crate::infra::db::by_key;
 use crate::pagination::PageRequest;
 
 /// The caller and all their roles, in one query; None when the user does not exist.
@@ -49,7 +50,7 @@ pub async fn load_caller<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<Opt
 
 /// An org the scope can see.
 pub async fn find_in_scope<C: ConnectionTrait>(db: &C, scope: &Scope, id: i64) -> Result<Option<orgs::Model>, DbErr> {
-    orgs::Entity::find_by_id(id).filter(scope.condition((orgs::Entity, orgs::Column::Path))).one(db).await
+    by_key(orgs::Entity::find_by_id(id).filter(scope.condition((orgs::Entity, orgs::Column::Path))), db).await
 }
 
 pub async fn children_in_scope<C: ConnectionTrait>(
@@ -123,7 +124,7 @@ pub async fn find_role<C: ConnectionTrait>(
         Some(id) => query.filter(user_roles::Column::OrgId.eq(id)),
         None => query.filter(user_roles::Column::OrgId.is_null()),
     };
-    query.one(db).await
+    by_key(query, db).await
 }
 
 pub async fn insert_role<C: ConnectionTrait>(
@@ -212,7 +213,7 @@ pub async fn insert_invite<C: ConnectionTrait>(
 }
 
 pub async fn find_invite<C: ConnectionTrait>(db: &C, code: &str) -> Result<Option<invites::Model>, DbErr> {
-    invites::Entity::find().filter(invites::Column::Code.eq(code)).one(db).await
+    by_key(invites::Entity::find().filter(invites::Column::Code.eq(code)), db).await
 }
 
 /// Take one use of an invite if it has one left and has not expired; false otherwise.

@@ -17,7 +17,7 @@ use super::store::{self, NewEntry};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::idempotency::IdempotencyKey;
-use crate::infra::db::begin_write;
+use crate::infra::db::{begin_write, by_key};
 use crate::orgs::domain::{Caller, OrgKind, Role};
 use crate::orgs::service::cached_org;
 use crate::orgs::store as orgs_store;
@@ -375,11 +375,10 @@ pub async fn adjust(
     };
     let txn = begin_write(&state.writer).await?;
     let update = post_entry(&txn, &entry, &branch.path, now).await?;
-    let row = points_ledger::Entity::find()
-        .filter(points_ledger::Column::IdempotencyKey.eq(key.as_str()))
-        .one(&txn)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the adjustment entry vanished"))?;
+    let row =
+        by_key(points_ledger::Entity::find().filter(points_ledger::Column::IdempotencyKey.eq(key.as_str())), &txn)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the adjustment entry vanished"))?;
     if update.is_some() {
         audit::record(
             &txn,

@@ -10,6 +10,7 @@ use sea_orm::{
 use entity::{leaderboard_dirty, points_ledger, points_summary, volunteer_logs};
 
 use super::domain::{period_key, LedgerKind, PeriodKind};
+use crate::infra::db::by_key;
 use crate::pagination::PageRequest;
 use crate::stars::Star;
 
@@ -60,15 +61,15 @@ pub async fn insert_entry<C: ConnectionTrait>(
 ) -> Result<Option<points_ledger::Model>, DbErr> {
     let inserted = points_ledger::Entity::insert(ledger_row(e, at))
         .on_conflict(OnConflict::column(points_ledger::Column::IdempotencyKey).do_nothing().to_owned())
-        .exec_without_returning(txn)
-        .await?;
-    if inserted == 0 {
-        return Ok(None);
+        .exec_with_returning(txn)
+        .await;
+    match inserted {
+        Ok(row) => Ok(Some(row)),
+        // `DO NOTHING` returned no row: the key is taken. (sea-orm 2.0 reports that as
+        // RecordNotFound, even through `TryInsert`; RecordNotInserted is its documented name.)
+        Err(DbErr::RecordNotFound(_) | DbErr::RecordNotInserted) => Ok(None),
+        Err(err) => Err(err),
     }
-    points_ledger::Entity::find()
-        .filter(points_ledger::Column::IdempotencyKey.eq(e.idempotency_key.as_str()))
-        .one(txn)
-        .await
 }
 
 /// Apply an entry to the user's summary, refusing (false) when the balance would go
@@ -130,7 +131,7 @@ pub fn star_points(summary: &points_summary::Model, star: Star) -> i64 {
 }
 
 pub async fn summary<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<Option<points_summary::Model>, DbErr> {
-    points_summary::Entity::find_by_id(user_id).one(db).await
+    by_key(points_summary::Entity::find_by_id(user_id), db).await
 }
 
 /// The user's entries, newest first.
@@ -291,7 +292,7 @@ pub async fn insert_log<C: ConnectionTrait>(
 }
 
 pub async fn find_log<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<volunteer_logs::Model>, DbErr> {
-    volunteer_logs::Entity::find_by_id(id).one(db).await
+    by_key(volunteer_logs::Entity::find_by_id(id), db).await
 }
 
 /// Move a pending log to approved or rejected; false if someone reviewed it first.

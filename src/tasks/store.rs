@@ -3,15 +3,16 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use entity::{card_claims, card_pool_dirty, cards, tasks, users};
 
 use super::domain::{CardStatus, ClaimStatus, TaskSpec};
+use crate::infra::db::by_key;
 use crate::pagination::PageRequest;
 
 pub async fn insert_task<C: ConnectionTrait>(
@@ -71,7 +72,7 @@ pub async fn insert_cards<C: ConnectionTrait>(
 }
 
 pub async fn find_task<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<tasks::Model>, DbErr> {
-    tasks::Entity::find_by_id(id).one(db).await
+    by_key(tasks::Entity::find_by_id(id), db).await
 }
 
 pub async fn tasks_of_branch<C: ConnectionTrait>(
@@ -113,7 +114,7 @@ pub async fn card_counts<C: ConnectionTrait>(
 }
 
 pub async fn find_card<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<cards::Model>, DbErr> {
-    cards::Entity::find_by_id(id).one(db).await
+    by_key(cards::Entity::find_by_id(id), db).await
 }
 
 /// A card with its task, in one query (the draw's read inside its transaction).
@@ -134,20 +135,23 @@ pub async fn find_card_with_task<C: ConnectionTrait>(
 }
 
 pub async fn find_claim<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<card_claims::Model>, DbErr> {
-    card_claims::Entity::find_by_id(id).one(db).await
+    by_key(card_claims::Entity::find_by_id(id), db).await
 }
 
-/// The newest claim of a card, optionally only this member's.
+/// The newest claim of a card, optionally only this member's: the one with the highest id
+/// (a `MAX` over the card's index rather than `ORDER BY … LIMIT ?`, see `db::by_key`).
 pub async fn latest_claim<C: ConnectionTrait>(
     db: &C,
     card_id: i64,
     user_id: Option<i64>,
 ) -> Result<Option<card_claims::Model>, DbErr> {
-    let mut q = card_claims::Entity::find().filter(card_claims::Column::CardId.eq(card_id));
+    use card_claims::Column as K;
+    let mut newest = Query::select();
+    newest.expr(Expr::col(K::Id).max()).from(card_claims::Entity).and_where(K::CardId.eq(card_id));
     if let Some(user) = user_id {
-        q = q.filter(card_claims::Column::UserId.eq(user));
+        newest.and_where(K::UserId.eq(user));
     }
-    q.order_by_desc(card_claims::Column::Id).one(db).await
+    by_key(card_claims::Entity::find().filter(K::Id.in_subquery(newest.to_owned())), db).await
 }
 
 /// Serialise one member's draws: on PostgreSQL this takes the member's row lock until
