@@ -16,7 +16,10 @@
 //!   rolled the whole transaction back by itself (`SQLITE_FULL`, `SQLITE_IOERR`…), and the
 //!   next job's statements must not run outside it;
 //! - batches take the process's writer turn (`db::writer_turn`), like every other write
-//!   transaction, so they interleave with the rest.
+//!   transaction, so they interleave with the rest;
+//! - a job runs SQL and nothing else: Redis, HTTP or another `run` awaited inside it would
+//!   hold up every job behind it (a nested `run` would wait forever). Read what it needs
+//!   before, publish what it changed after.
 //!
 //! On PostgreSQL a job is a plain transaction on the pool: its writers run in parallel.
 use std::panic::AssertUnwindSafe;
