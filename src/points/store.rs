@@ -73,40 +73,55 @@ pub async fn insert_entry<C: ConnectionTrait>(
 }
 
 /// Apply an entry to the user's summary, refusing (false) when the balance would go
-/// below zero. A conditional update, so concurrent deductions cannot both pass.
+/// below zero. One statement either way: a deduction is a conditional update (`WHERE
+/// balance + Δ` is at least 0; a user without a summary has nothing to spend), anything
+/// else an upsert that adds the entry to the row or starts it.
 pub async fn apply_to_summary<C: ConnectionTrait>(txn: &C, e: &NewEntry, now: DateTime<Utc>) -> Result<bool, DbErr> {
     use points_summary::Column as S;
-    let blank = points_summary::ActiveModel {
+    let earned = if e.kind.counts_on_boards() { e.delta_points } else { 0 };
+    let star = e.star.filter(|_| earned != 0);
+    if e.delta_points < 0 {
+        let mut update = points_summary::Entity::update_many()
+            .col_expr(S::Balance, Expr::col(S::Balance).add(e.delta_points))
+            .col_expr(S::EarnedTotal, Expr::col(S::EarnedTotal).add(earned))
+            .col_expr(S::VolunteerMinutesTotal, Expr::col(S::VolunteerMinutesTotal).add(e.delta_minutes))
+            .col_expr(S::UpdatedAt, Expr::value(now))
+            .filter(S::UserId.eq(e.user_id))
+            .filter(Expr::col(S::Balance).add(e.delta_points).gte(0));
+        if let Some(col) = star.map(star_column) {
+            update = update.col_expr(col, Expr::col(col).add(earned));
+        }
+        return Ok(update.exec(txn).await?.rows_affected == 1);
+    }
+    let for_star = |s: Star| if star == Some(s) { earned } else { 0 };
+    let row = points_summary::ActiveModel {
         user_id: Set(e.user_id),
-        balance: Set(0),
-        earned_total: Set(0),
-        volunteer_minutes_total: Set(0),
-        strong_branch: Set(0),
-        thriving_industry: Set(0),
-        eco_livable: Set(0),
-        safe_lawful: Set(0),
-        civil_happy: Set(0),
+        balance: Set(e.delta_points),
+        earned_total: Set(earned),
+        volunteer_minutes_total: Set(e.delta_minutes),
+        strong_branch: Set(for_star(Star::StrongBranch)),
+        thriving_industry: Set(for_star(Star::ThrivingIndustry)),
+        eco_livable: Set(for_star(Star::EcoLivable)),
+        safe_lawful: Set(for_star(Star::SafeLawful)),
+        civil_happy: Set(for_star(Star::CivilHappy)),
         updated_at: Set(now),
     };
-    points_summary::Entity::insert(blank)
-        .on_conflict(OnConflict::column(S::UserId).do_nothing().to_owned())
-        .exec_without_returning(txn)
-        .await?;
-    let earned = if e.kind.counts_on_boards() { e.delta_points } else { 0 };
-    let mut update = points_summary::Entity::update_many()
-        .col_expr(S::Balance, Expr::col(S::Balance).add(e.delta_points))
-        .col_expr(S::EarnedTotal, Expr::col(S::EarnedTotal).add(earned))
-        .col_expr(S::VolunteerMinutesTotal, Expr::col(S::VolunteerMinutesTotal).add(e.delta_minutes))
-        .col_expr(S::UpdatedAt, Expr::value(now))
-        .filter(S::UserId.eq(e.user_id));
-    if e.delta_points < 0 {
-        update = update.filter(Expr::col(S::Balance).add(e.delta_points).gte(0));
-    }
-    if let (Some(star), true) = (e.star, earned != 0) {
-        let col = star_column(star);
-        update = update.col_expr(col, Expr::col(col).add(earned));
-    }
-    Ok(update.exec(txn).await?.rows_affected == 1)
+    // On conflict: the row plus what this entry adds (`excluded` holds the new row's values).
+    let add = |col: S| (col, Expr::col((points_summary::Entity, col)).add(Expr::col((Alias::new("excluded"), col))));
+    let mut on_conflict = OnConflict::column(S::UserId);
+    on_conflict.values([
+        add(S::Balance),
+        add(S::EarnedTotal),
+        add(S::VolunteerMinutesTotal),
+        add(S::StrongBranch),
+        add(S::ThrivingIndustry),
+        add(S::EcoLivable),
+        add(S::SafeLawful),
+        add(S::CivilHappy),
+    ]);
+    on_conflict.update_column(S::UpdatedAt);
+    points_summary::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(txn).await?;
+    Ok(true)
 }
 
 fn star_column(star: Star) -> points_summary::Column {
