@@ -78,7 +78,7 @@ impl GroupCommit {
             return Ok(GroupCommit { inner: Inner::Direct(writer.clone()) });
         }
         let (tx, rx) = mpsc::channel(QUEUE);
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
         let db = writer.clone();
         std::thread::Builder::new().name("sql-writer".into()).spawn(move || runtime.block_on(serve(db, rx)))?;
         Ok(GroupCommit { inner: Inner::Queue(tx) })
