@@ -332,12 +332,12 @@ async fn claim_in(
     now: DateTime<Utc>,
 ) -> Result<Finish<Attempt>> {
     store::lock_member(txn, user_id).await?;
-    let Some((card, task, held)) = store::card_for_draw(txn, card_id, user_id, branch_id).await? else {
-        return Ok(Finish::Discard(Attempt::NotOpen { still_held: false }));
-    };
-    if held >= limit {
+    if store::active_claims(txn, user_id, branch_id).await? >= limit {
         return Ok(Finish::Discard(Attempt::Limit));
     }
+    let Some((card, task)) = store::find_card_with_task(txn, card_id).await? else {
+        return Ok(Finish::Discard(Attempt::NotOpen { still_held: false }));
+    };
     if card.branch_id != branch_id || card.status != CardStatus::Open.as_str() {
         let still_held = card.branch_id == branch_id && card.status == CardStatus::Claimed.as_str();
         return Ok(Finish::Discard(Attempt::NotOpen { still_held }));

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, FromQueryResult,
-    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use entity::{card_claims, card_pool_dirty, cards, tasks, users};
@@ -117,39 +117,21 @@ pub async fn find_card<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<car
     by_key(cards::Entity::find_by_id(id), db).await
 }
 
-/// What a draw checks, in one statement: the card with its task, and how many cards this
-/// member holds in the card's branch (claimed, not yet submitted).
-pub async fn card_for_draw<C: ConnectionTrait>(
+/// A card with its task, in one query (the draw's read inside its transaction).
+pub async fn find_card_with_task<C: ConnectionTrait>(
     db: &C,
-    card_id: i64,
-    user_id: i64,
-    branch_id: i64,
-) -> Result<Option<(cards::Model, tasks::Model, u64)>, DbErr> {
-    use card_claims::Column as K;
-    let held = Query::select()
-        .expr(Expr::col(K::Id).count())
-        .from(card_claims::Entity)
-        .and_where(K::UserId.eq(user_id))
-        .and_where(K::BranchId.eq(branch_id))
-        .and_where(K::Status.eq(ClaimStatus::Claimed.as_str()))
-        .to_owned();
+    id: i64,
+) -> Result<Option<(cards::Model, tasks::Model)>, DbErr> {
     let task_of_card =
         cards::Entity::belongs_to(tasks::Entity).from(cards::Column::TaskId).to(tasks::Column::Id).into();
-    let select = cards::Entity::find_by_id(card_id)
+    // `all`, not `one`: the id is the key, and SQLite 3.51 re-plans a join whose `LIMIT`
+    // is a bound parameter on every run (perf: 8% of a draw's CPU went to re-preparing it).
+    let found = cards::Entity::find_by_id(id)
         .select_also(tasks::Entity)
         .join(JoinType::InnerJoin, task_of_card)
-        .expr_as(Expr::SubQuery(None, Box::new(held.into())), "held");
-    // All rows (at most one: the id is the key), not `one()`: see `db::by_key`.
-    let rows = db.query_all_raw(select.build(db.get_database_backend())).await?;
-    let Some(row) = rows.first() else {
-        return Ok(None);
-    };
-    let held: i64 = row.try_get("", "held")?;
-    Ok(Some((
-        cards::Model::from_query_result(row, "A_")?,
-        tasks::Model::from_query_result(row, "B_")?,
-        u64::try_from(held).unwrap_or(0),
-    )))
+        .all(db)
+        .await?;
+    Ok(found.into_iter().next().and_then(|(card, task)| task.map(|task| (card, task))))
 }
 
 pub async fn find_claim<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<card_claims::Model>, DbErr> {
