@@ -11,7 +11,7 @@
 //! - each job runs in a savepoint: an error (or `Finish::Discard`) rolls back that job
 //!   alone, and the next job sees exactly what the earlier ones left, as if run in turn;
 //! - nobody hears back before the `COMMIT`: a job's answer (even a refusal) is sent once
-//!   the whole batch is durable, and if the commit fails every job in it gets the error;
+//!   the whole batch has committed, and if the commit fails every job in it gets the error;
 //! - a job that fails with a server error (5xx) or panics ends the batch: SQLite may have
 //!   rolled the whole transaction back by itself (`SQLITE_FULL`, `SQLITE_IOERR`…), and the
 //!   next job's statements must not run outside it;
@@ -30,7 +30,7 @@ use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode, TransactionOptions,
     TransactionTrait,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 
 use crate::error::{AppError, Result};
 use crate::infra::db::{begin_write, writer_turn};
@@ -196,22 +196,24 @@ async fn guarded<T>(work: BoxFuture<'_, Result<Finish<T>>>) -> Result<Finish<T>>
     })
 }
 
+/// The writer's turn, then `BEGIN IMMEDIATE`.
+async fn begin(db: &DatabaseConnection) -> std::result::Result<(OwnedSemaphorePermit, DatabaseTransaction), DbErr> {
+    let turn = writer_turn().await?;
+    let options =
+        TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
+    Ok((turn, db.begin_with_options(options).await?))
+}
+
 async fn serve(db: DatabaseConnection, mut queue: mpsc::Receiver<Box<dyn Job>>) {
     while let Some(first) = queue.recv().await {
-        let turn = writer_turn().await;
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        };
-        let txn = match (turn, db.begin_with_options(options).await) {
-            (Ok(turn), Ok(txn)) => (turn, txn),
-            (Err(err), _) | (_, Err(err)) => {
+        let (turn, txn) = match begin(&db).await {
+            Ok(begun) => begun,
+            Err(err) => {
                 tracing::error!(error = %err, "could not begin a group commit");
                 first.abort(&err);
                 continue;
             }
         };
-        let (turn, txn) = txn;
         let mut settles = Vec::new();
         let mut next = Some(first);
         while let Some(job) = next.take() {
