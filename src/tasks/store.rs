@@ -124,8 +124,8 @@ pub async fn find_card_with_task<C: ConnectionTrait>(
 ) -> Result<Option<(cards::Model, tasks::Model)>, DbErr> {
     let task_of_card =
         cards::Entity::belongs_to(tasks::Entity).from(cards::Column::TaskId).to(tasks::Column::Id).into();
-    // `all`, not `one`: the id is the key, and SQLite 3.51 re-plans a join whose `LIMIT`
-    // is a bound parameter on every run (perf: 8% of a draw's CPU went to re-preparing it).
+    // `all`, not `one`: the id is the key, and a bound `LIMIT` is re-prepared on every run
+    // (see `db::by_key`).
     let found = cards::Entity::find_by_id(id)
         .select_also(tasks::Entity)
         .join(JoinType::InnerJoin, task_of_card)
