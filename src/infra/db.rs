@@ -74,7 +74,7 @@ pub async fn by_key<E: EntityTrait, C: ConnectionTrait>(select: Select<E>, db: &
 static SQLITE_WRITER: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(1)));
 
 /// The process's SQLite writer turn: held for a whole write transaction.
-pub(crate) async fn writer_turn() -> Result<OwnedSemaphorePermit, DbErr> {
+async fn writer_turn() -> Result<OwnedSemaphorePermit, DbErr> {
     SQLITE_WRITER.clone().acquire_owned().await.map_err(|e| DbErr::Custom(format!("writer queue: {e}")))
 }
 

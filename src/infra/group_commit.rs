@@ -15,8 +15,8 @@
 //! - a job that fails with a server error (5xx) or panics ends the batch: SQLite may have
 //!   rolled the whole transaction back by itself (`SQLITE_FULL`, `SQLITE_IOERR`…), and the
 //!   next job's statements must not run outside it;
-//! - batches take the process's writer turn (`db::writer_turn`), like every other write
-//!   transaction, so they interleave with the rest;
+//! - a batch is one `db::begin_write` transaction, holding the process's writer turn like
+//!   every other write transaction, so batches interleave with the rest;
 //! - a job runs SQL and nothing else: Redis, HTTP or another `run` awaited inside it would
 //!   hold up every job behind it (a nested `run` would wait forever). Read what it needs
 //!   before, publish what it changed after.
@@ -26,14 +26,11 @@ use std::panic::AssertUnwindSafe;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
-};
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{AppError, Result};
-use crate::infra::db::{begin_write, writer_turn};
+use crate::infra::db::begin_write;
 
 /// What a job's work asks for its writes once it has its answer.
 pub enum Finish<T> {
@@ -120,23 +117,18 @@ trait Job: Send {
     fn abort(self: Box<Self>, err: &DbErr);
 }
 
+/// How a batch's commit went.
+type Committed = std::result::Result<(), DbErr>;
+
 struct Ran {
-    settle: Box<dyn Settle>,
+    /// Answers the job, given how its batch's commit went.
+    settle: Box<dyn FnOnce(&Committed) + Send>,
     /// The job failed in a way that may have ended the transaction (see the module doc).
     ends_batch: bool,
 }
 
-trait Settle: Send {
-    fn settle(self: Box<Self>, commit: &std::result::Result<(), DbErr>);
-}
-
 struct Pending<T, F> {
     work: F,
-    done: oneshot::Sender<Result<T>>,
-}
-
-struct Settled<T> {
-    outcome: Result<T>,
     done: oneshot::Sender<Result<T>>,
 }
 
@@ -146,23 +138,20 @@ impl<T: Send + 'static, F: Work<T>> Job for Pending<T, F> {
             let Pending { work, done } = *self;
             let outcome = in_savepoint(txn, work).await;
             let ends_batch = outcome.as_ref().err().is_some_and(|e| e.is_server_error());
-            Ran { settle: Box::new(Settled { outcome, done }), ends_batch }
+            let settle = move |commit: &Committed| {
+                let answer = match commit {
+                    Ok(()) => outcome,
+                    Err(err) => Err(batch_failed(err)),
+                };
+                // The request may have gone (client hung up); its writes stand all the same.
+                let _ = done.send(answer);
+            };
+            Ran { settle: Box::new(settle), ends_batch }
         })
     }
 
     fn abort(self: Box<Self>, err: &DbErr) {
         let _ = self.done.send(Err(batch_failed(err)));
-    }
-}
-
-impl<T: Send> Settle for Settled<T> {
-    fn settle(self: Box<Self>, commit: &std::result::Result<(), DbErr>) {
-        let answer = match commit {
-            Ok(()) => self.outcome,
-            Err(err) => Err(batch_failed(err)),
-        };
-        // The request may have gone (client hung up); its writes stand all the same.
-        let _ = self.done.send(answer);
     }
 }
 
@@ -196,18 +185,10 @@ async fn guarded<T>(work: BoxFuture<'_, Result<Finish<T>>>) -> Result<Finish<T>>
     })
 }
 
-/// The writer's turn, then `BEGIN IMMEDIATE`.
-async fn begin(db: &DatabaseConnection) -> std::result::Result<(OwnedSemaphorePermit, DatabaseTransaction), DbErr> {
-    let turn = writer_turn().await?;
-    let options =
-        TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
-    Ok((turn, db.begin_with_options(options).await?))
-}
-
 async fn serve(db: DatabaseConnection, mut queue: mpsc::Receiver<Box<dyn Job>>) {
     while let Some(first) = queue.recv().await {
-        let (turn, txn) = match begin(&db).await {
-            Ok(begun) => begun,
+        let txn = match begin_write(&db).await {
+            Ok(txn) => txn,
             Err(err) => {
                 tracing::error!(error = %err, "could not begin a group commit");
                 first.abort(&err);
@@ -217,20 +198,20 @@ async fn serve(db: DatabaseConnection, mut queue: mpsc::Receiver<Box<dyn Job>>) 
         let mut settles = Vec::new();
         let mut next = Some(first);
         while let Some(job) = next.take() {
-            let ran = job.run(&txn).await;
+            let ran = job.run(txn.inner()).await;
             settles.push(ran.settle);
             if !ran.ends_batch && settles.len() < MAX_BATCH {
                 next = queue.try_recv().ok();
             }
         }
+        // Committing ends the writer's turn too.
         let commit = txn.commit().await;
-        drop(turn);
         if let Err(err) = &commit {
             tracing::error!(error = %err, jobs = settles.len(), "a group commit failed");
         }
         tracing::debug!(jobs = settles.len(), ok = commit.is_ok(), "group commit");
         for settle in settles {
-            settle.settle(&commit);
+            settle(&commit);
         }
     }
 }
