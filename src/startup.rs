@@ -18,6 +18,7 @@ use crate::infra::{db, group_commit::GroupCommit, jwt::JwtKeys, redis::Redis, we
 use crate::openapi::{ApiDoc, SpecJson};
 use crate::ops::{errors, metrics};
 use crate::state::AppState;
+use crate::telemetry::RequestSpan;
 use crate::{auth, incidents, maintenance, media, members, ops, orgs, points, tasks};
 
 pub struct Application {
@@ -109,7 +110,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         App::new()
             .wrap(from_fn(errors::json_errors))
             .wrap(from_fn(metrics::track))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(state.clone())
             .app_data(metrics.clone())
             .app_data(spec.clone())

