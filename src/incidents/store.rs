@@ -136,6 +136,7 @@ pub async fn timeline<C: ConnectionTrait>(db: &C, incident_id: i64) -> Result<Ve
 }
 
 /// Open incidents of a category inside a box, filed since `since`: (id, created_at, lat, lng).
+/// Answered from `ix_incidents_nearby` alone (it holds every column read here).
 pub async fn nearby<C: ConnectionTrait>(
     db: &C,
     category: Category,
