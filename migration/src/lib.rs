@@ -8,6 +8,7 @@ mod m20261122_000004_cards;
 mod m20261122_000005_incidents;
 mod m20261123_000006_card_pool_dirty;
 mod m20261123_000007_incidents_nearby_index;
+mod m20261123_000008_ledger_created_index;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_incidents::Migration),
             Box::new(m20261123_000006_card_pool_dirty::Migration),
             Box::new(m20261123_000007_incidents_nearby_index::Migration),
+            Box::new(m20261123_000008_ledger_created_index::Migration),
         ]
     }
 }

@@ -190,17 +190,20 @@ pub async fn dirty_marks<C: ConnectionTrait>(
 }
 
 /// The members (of `among`, if given) with a ledger entry created at or after `since`
-/// (Unix seconds).
+/// (Unix seconds), each once, ascending. Deduplicated here, not with `DISTINCT`: for a
+/// `DISTINCT` SQLite walks the whole ledger in `idx_ledger_user` order and looks each
+/// row's time up in the table (6 s on 1,000,000 entries), where the plain select reads
+/// the last minute's entries off `idx_ledger_created_epoch`.
 pub async fn credited_since<C: ConnectionTrait>(db: &C, since: i64, among: Option<&[i64]>) -> Result<Vec<i64>, DbErr> {
     let mut q = points_ledger::Entity::find()
         .select_only()
         .column(points_ledger::Column::UserId)
-        .distinct()
         .filter(points_ledger::Column::CreatedEpoch.gte(since));
     if let Some(users) = among {
         q = q.filter(points_ledger::Column::UserId.is_in(users.iter().copied()));
     }
-    q.into_tuple().all(db).await
+    let users: std::collections::BTreeSet<i64> = q.into_tuple::<i64>().all(db).await?.into_iter().collect();
+    Ok(users.into_iter().collect())
 }
 
 /// Clear a mark unless it was renewed after `seen` (a newer failure still needs repair).
