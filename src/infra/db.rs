@@ -16,7 +16,7 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     if sqlite {
         ensure_sqlite_dir(url)?;
     }
-    open(url, if sqlite { 8 } else { 32 }, SQLITE_READER_CACHE_KIB, false).await
+    open(url, if sqlite { 8 } else { 32 }, Role::Reader).await
 }
 
 /// The connection write transactions run on. SQLite has one writer at a time, so it gets
@@ -27,7 +27,20 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
 /// `pwrite` per page. On PostgreSQL it is the same pool as `db`.
 pub async fn connect_writer(url: &str, db: &DatabaseConnection) -> anyhow::Result<DatabaseConnection> {
     if db.get_database_backend() == DbBackend::Sqlite {
-        open(url, 1, SQLITE_WRITER_CACHE_KIB, true).await
+        open(url, 1, Role::Writer).await
+    } else {
+        Ok(db.clone())
+    }
+}
+
+/// Connections for reading a whole table once (the ledger, when Redis is rebuilt). On
+/// SQLite they memory-map the file, so a page read is a memory access rather than a
+/// `pread` and a copy into the page cache: those were about a third of the rebuild's
+/// SQL time. Close the pool when done; mapped pages count as the process's memory while
+/// it is open. On PostgreSQL it is the same pool as `db`.
+pub async fn connect_scan(url: &str, connections: u32, db: &DatabaseConnection) -> anyhow::Result<DatabaseConnection> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        open(url, connections, Role::Scan).await
     } else {
         Ok(db.clone())
     }
@@ -40,7 +53,20 @@ pub async fn connect_writer(url: &str, db: &DatabaseConnection) -> anyhow::Resul
 const SQLITE_READER_CACHE_KIB: u32 = 2 * 1024;
 const SQLITE_WRITER_CACHE_KIB: u32 = 16 * 1024;
 
-async fn open(url: &str, connections: u32, cache_kib: u32, writer: bool) -> anyhow::Result<DatabaseConnection> {
+/// What a pool is for, which sets its SQLite tuning.
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    Reader,
+    Writer,
+    Scan,
+}
+
+/// How much of the database file a scan connection maps.
+const SQLITE_SCAN_MMAP_BYTES: u64 = 1 << 30;
+
+async fn open(url: &str, connections: u32, role: Role) -> anyhow::Result<DatabaseConnection> {
+    let cache_kib = if role == Role::Writer { SQLITE_WRITER_CACHE_KIB } else { SQLITE_READER_CACHE_KIB };
+    let mmap_bytes = if role == Role::Scan { SQLITE_SCAN_MMAP_BYTES } else { 0 };
     let mut opt = ConnectOptions::new(url.to_owned());
     opt.max_connections(connections)
         .min_connections(1)
@@ -53,7 +79,8 @@ async fn open(url: &str, connections: u32, cache_kib: u32, writer: bool) -> anyh
                 .busy_timeout(Duration::from_secs(15))
                 .foreign_keys(true)
                 .pragma("cache_size", format!("-{cache_kib}"))
-                .pragma("temp_store", if writer { "memory" } else { "default" })
+                .pragma("temp_store", if role == Role::Writer { "memory" } else { "default" })
+                .pragma("mmap_size", mmap_bytes.to_string())
         });
     Database::connect(opt).await.with_context(|| format!("connecting to {}", redact_url(url)))
 }

@@ -15,6 +15,7 @@ use entity::orgs;
 use super::boards::{self, path_ids};
 use super::domain::{board_expiry, decode_score, encode_score, Metric, PeriodKind};
 use super::store::{self, PeriodSum};
+use crate::infra::db;
 use crate::infra::keys::Keys;
 use crate::orgs::domain::OrgKind;
 use crate::state::AppState;
@@ -131,16 +132,19 @@ impl Recomputed {
 }
 
 /// The ledger's board rows, read by `LEDGER_READERS` tasks over disjoint id ranges (each
-/// on its own pooled connection, so SQLite steps and decodes rows on several threads), in
-/// pages of `PAGE_ROWS` as they come. Order does not matter: sums and maxima commute.
+/// on its own connection of a scan pool, `db::connect_scan`, so SQLite steps and decodes
+/// rows on several threads), in pages of `PAGE_ROWS` as they come. Order does not matter: sums and maxima commute.
 async fn read_ledger(
     state: &AppState,
 ) -> Result<tokio::sync::mpsc::Receiver<Result<Vec<store::BoardRow>, sea_orm::DbErr>>, sea_orm::DbErr> {
     let max_id = store::max_ledger_id(&state.db).await?;
     let span = max_id / LEDGER_READERS + 1;
+    let scan = db::connect_scan(&state.settings.database_url, LEDGER_READERS as u32, &state.db)
+        .await
+        .map_err(|e| sea_orm::DbErr::Custom(format!("{e:#}")))?;
     let (tx, rx) = tokio::sync::mpsc::channel(2 * LEDGER_READERS as usize);
     for reader in 0..LEDGER_READERS {
-        let (db, tx) = (state.db.clone(), tx.clone());
+        let (db, tx) = (scan.clone(), tx.clone());
         let (mut after, upto) = (reader * span, (reader + 1) * span);
         tokio::spawn(async move {
             loop {
