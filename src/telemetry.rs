@@ -19,10 +19,11 @@ pub fn init(env: Environment) {
     };
 }
 
-/// The span each request runs in: method, path, request id and, at the end,
-/// status. `tracing-actix-web`'s default span carries a dozen OpenTelemetry fields, and the
-/// fmt layer formats every one of them for every request, logged or not: that halved
-/// the throughput of a plain `GET /healthz` (17.5k against 34k requests/s on 2 cores).
+/// The span each request runs in: method, path, request id and, at the end, status (and
+/// the error of a 5xx). `tracing-actix-web`'s default span carries a dozen OpenTelemetry
+/// fields, and the fmt layer formats every one of them for every request, logged or not.
+/// `GET /healthz` at 64 connections on 2 cores: 17.6k-22.7k requests/s with that span,
+/// 26.9k with this one, 34k with no span formatted at all.
 pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {

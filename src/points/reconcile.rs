@@ -133,7 +133,8 @@ impl Recomputed {
 
 /// The ledger's board rows, read by `LEDGER_READERS` tasks over disjoint id ranges (each
 /// on its own connection of a scan pool, `db::connect_scan`, so SQLite steps and decodes
-/// rows on several threads), in pages of `PAGE_ROWS` as they come. Order does not matter: sums and maxima commute.
+/// rows on several threads), in pages of `PAGE_ROWS` as they come. Order does not matter:
+/// sums and maxima commute.
 async fn read_ledger(
     state: &AppState,
 ) -> Result<tokio::sync::mpsc::Receiver<Result<Vec<store::BoardRow>, sea_orm::DbErr>>, sea_orm::DbErr> {
