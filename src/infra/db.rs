@@ -26,11 +26,7 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
 /// `infra::group_commit`) stay in memory: a few pages per job, where a file costs a
 /// `pwrite` per page. On PostgreSQL it is the same pool as `db`.
 pub async fn connect_writer(url: &str, db: &DatabaseConnection) -> anyhow::Result<DatabaseConnection> {
-    if db.get_database_backend() == DbBackend::Sqlite {
-        open(url, 1, Role::Writer).await
-    } else {
-        Ok(db.clone())
-    }
+    sqlite_pool_for(url, 1, Role::Writer, db).await
 }
 
 /// Connections for reading a whole table once (the ledger, when Redis is rebuilt). On
@@ -39,8 +35,18 @@ pub async fn connect_writer(url: &str, db: &DatabaseConnection) -> anyhow::Resul
 /// SQL time. Close the pool when done; mapped pages count as the process's memory while
 /// it is open. On PostgreSQL it is the same pool as `db`.
 pub async fn connect_scan(url: &str, connections: u32, db: &DatabaseConnection) -> anyhow::Result<DatabaseConnection> {
+    sqlite_pool_for(url, connections, Role::Scan, db).await
+}
+
+/// On SQLite, a pool of its own tuned for `role`; on PostgreSQL, the shared pool `db`.
+async fn sqlite_pool_for(
+    url: &str,
+    connections: u32,
+    role: Role,
+    db: &DatabaseConnection,
+) -> anyhow::Result<DatabaseConnection> {
     if db.get_database_backend() == DbBackend::Sqlite {
-        open(url, connections, Role::Scan).await
+        open(url, connections, role).await
     } else {
         Ok(db.clone())
     }

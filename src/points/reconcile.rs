@@ -137,12 +137,10 @@ impl Recomputed {
 /// sums and maxima commute.
 async fn read_ledger(
     state: &AppState,
-) -> Result<tokio::sync::mpsc::Receiver<Result<Vec<store::BoardRow>, sea_orm::DbErr>>, sea_orm::DbErr> {
+) -> anyhow::Result<tokio::sync::mpsc::Receiver<Result<Vec<store::BoardRow>, sea_orm::DbErr>>> {
     let max_id = store::max_ledger_id(&state.db).await?;
     let span = max_id / LEDGER_READERS + 1;
-    let scan = db::connect_scan(&state.settings.database_url, LEDGER_READERS as u32, &state.db)
-        .await
-        .map_err(|e| sea_orm::DbErr::Custom(format!("{e:#}")))?;
+    let scan = db::connect_scan(&state.settings.database_url, LEDGER_READERS as u32, &state.db).await?;
     let (tx, rx) = tokio::sync::mpsc::channel(2 * LEDGER_READERS as usize);
     for reader in 0..LEDGER_READERS {
         let (db, tx) = (scan.clone(), tx.clone());
