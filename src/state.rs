@@ -40,6 +40,8 @@ pub struct Caches {
     pub callers: CallerCache,
     /// Orgs by id: their path and kind never change once created.
     pub orgs: TtlCache<i64, entity::orgs::Model>,
+    /// Leaderboard pages by board version (`points::service::BoardPages`).
+    pub boards: crate::points::service::BoardPages,
 }
 
 impl Default for Caches {
@@ -48,6 +50,7 @@ impl Default for Caches {
             names: NameCache::default(),
             callers: CallerCache::default(),
             orgs: TtlCache::new(std::time::Duration::from_secs(60), 100_000),
+            boards: crate::points::service::board_pages(),
         }
     }
 }

@@ -32,6 +32,13 @@ impl Keys {
         format!("{}:{{o{}}}:lb:{}:{}", self.prefix, org_id, metric, period)
     }
 
+    /// An org's board version: moved after every write to any of its boards, so a server
+    /// may keep a board's top entries while the version it read them at is still current
+    /// (`points::boards::read`). Same hash tag as the org's boards.
+    pub fn board_version(&self, org_id: i64) -> String {
+        format!("{}:{{o{}}}:lbv", self.prefix, org_id)
+    }
+
     /// Per-branch totals below a township or county: sorted set of branch ids by score.
     pub fn branch_totals(&self, org_id: i64, metric: &str, period: &str) -> String {
         format!("{}:{{o{}}}:bt:{}:{}", self.prefix, org_id, metric, period)
@@ -94,6 +101,7 @@ mod tests {
         assert_eq!(keys.epoch(), "t1:epoch");
         assert_eq!(keys.login_failures_user("Admin"), "t1:login_fail:u:admin");
         assert_eq!(keys.board(42, "points", "w2026-47"), "t1:{o42}:lb:points:w2026-47");
+        assert_eq!(keys.board_version(42), "t1:{o42}:lbv");
         assert_eq!(keys.branch_totals(7, "points", "all"), "t1:{o7}:bt:points:all");
         assert_eq!(keys.pool(42), "t1:{b42}:pool");
         assert_eq!(keys.leases(42), "t1:{b42}:leases");

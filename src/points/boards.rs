@@ -1,21 +1,53 @@
 //! Leaderboards on Redis: updating them after a credit (one pipelined round trip),
 //! reading a page plus the caller's own rank (one round trip), and writing rebuilt
 //! boards so readers never see a half-built one (build aside, then RENAME).
+//!
+//! Each org has a board version, moved by every write to any of its boards (in the same
+//! script as a credit's increments; right after a repair's or a rebuild's writes). A
+//! server keeps the pages it read with the version they were read at, and a read sends
+//! that version: Redis returns the top entries only when the version has moved since. So
+//! a page is never served past a change, whichever server made it, and a county board
+//! read thousands of times between two credits costs Redis a rank lookup, not a range.
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use redis::aio::ConnectionManager;
-use redis::RedisResult;
+use redis::{RedisResult, Script};
 
 use super::domain::{board_expiry, decode_score, period_key, tie, Metric, PeriodKind};
 use crate::infra::keys::Keys;
 use crate::infra::redis::Redis;
 
+/// Moves an org's board version (`Keys::board_version`) past every value it held: `INCR`,
+/// or, when the key is missing (a flushed or new Redis), a start from Redis's clock in
+/// microseconds, which no earlier life of the key reached by increments.
+const NEXT_VERSION: &str = r#"
+local function next_version(key)
+  local v = redis.call('INCR', key)
+  if v == 1 then
+    local t = redis.call('TIME')
+    v = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    redis.call('SET', key, string.format('%d', v))
+  end
+  return v
+end
+"#;
+
 /// Adds `delta` to each board's points while keeping the tie part: for each key,
-/// new = (floor(old / 2^24) + delta) * 2^24 + tie. One script per org, so all its keys
-/// share that org's hash tag (Redis Cluster safe).
-const BUMP: &str = r#"
+/// new = (floor(old / 2^24) + delta) * 2^24 + tie, then moves the org's board version
+/// (KEYS[1]). One script per org, so all its keys share that org's hash tag (Redis
+/// Cluster safe). Sent whole (`EVAL`) inside the update's pipeline: a Redis restarted
+/// without its script cache still runs it, where a failed `EVALSHA` could not be retried
+/// without applying the pipeline's other increments twice.
+static BUMP: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{NEXT_VERSION}{}",
+        r#"
 local member = ARGV[1]
-for i, key in ipairs(KEYS) do
-  local base = 2 + (i - 1) * 3
+for i = 2, #KEYS do
+  local key = KEYS[i]
+  local base = 2 + (i - 2) * 3
   local delta = tonumber(ARGV[base])
   local tie = tonumber(ARGV[base + 1])
   local expire_at = tonumber(ARGV[base + 2])
@@ -25,8 +57,32 @@ for i, key in ipairs(KEYS) do
   redis.call('ZADD', key, (points + delta) * 16777216 + tie, member)
   if expire_at > 0 then redis.call('EXPIREAT', key, expire_at) end
 end
-return #KEYS
-"#;
+return next_version(KEYS[1])
+"#
+    )
+});
+
+/// Moves the board version of the org KEYS[1] belongs to, after its boards were written
+/// by plain commands (a repair, a rebuild). Sent whole, as `BUMP` is.
+static BUMP_VERSION: LazyLock<String> = LazyLock::new(|| format!("{NEXT_VERSION}return next_version(KEYS[1])"));
+
+/// A board page in one round trip: the org's board version (0 while it has none), the
+/// member's rank and score, and the top `ARGV[2]` entries unless the caller already
+/// holds them at this version (`ARGV[3]`).
+static READ: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local v = tonumber(redis.call('GET', KEYS[2]) or '0')
+local rank = redis.call('ZREVRANK', KEYS[1], ARGV[1])
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local top = false
+if v == 0 or v ~= tonumber(ARGV[3]) then
+  top = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1, 'WITHSCORES')
+end
+return {v, rank, score, top}
+"#,
+    )
+});
 
 /// What a committed ledger entry changes on the boards.
 #[derive(Debug, Clone)]
@@ -65,19 +121,19 @@ pub async fn bump(redis: &Redis, updates: &[BoardUpdate]) -> RedisResult<()> {
         let periods: Vec<String> = PeriodKind::ALL.iter().map(|k| period_key(*k, u.at)).collect();
         let tie = tie(u.at);
         for org in &u.org_ids {
-            let mut cmd = redis::cmd("EVAL");
             let mut args: Vec<String> = vec![u.user_id.to_string()];
-            let mut board_keys = Vec::new();
+            let mut board_keys = vec![keys.board_version(*org)];
             for (metric, delta) in u.deltas() {
                 for period in &periods {
                     board_keys.push(keys.board(*org, metric.as_str(), period));
                     args.extend([delta.to_string(), tie.to_string(), expire_arg(period).to_string()]);
                 }
             }
-            if board_keys.is_empty() {
+            if board_keys.len() == 1 {
                 continue;
             }
-            cmd.arg(BUMP).arg(board_keys.len()).arg(&board_keys).arg(&args);
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(BUMP.as_str()).arg(board_keys.len()).arg(&board_keys).arg(&args);
             pipe.add_command(cmd).ignore();
             // Branch totals live on the ancestors above the branch.
             if *org != u.branch_id {
@@ -98,24 +154,61 @@ pub async fn bump(redis: &Redis, updates: &[BoardUpdate]) -> RedisResult<()> {
     pipe.query_async::<()>(&mut conn).await
 }
 
-/// A page of a board: (user id, points) best first, and the member's own (rank, points).
-pub struct BoardPage {
-    pub top: Vec<(i64, i64)>,
+/// A read of a board: its version, the member's own (rank, points), and (user id,
+/// points) best first unless the reader already held them at this version.
+pub struct BoardRead {
+    /// 0 while the org has no version (a flushed Redis before its first write): nothing
+    /// read at 0 may be kept.
+    pub version: i64,
+    pub top: Option<Vec<(i64, i64)>>,
     pub me: Option<(u64, i64)>,
 }
 
-pub async fn read(redis: &Redis, key: &str, limit: u64, me: i64) -> RedisResult<BoardPage> {
+/// One round trip: `known` is the version of the top entries the caller holds, if any.
+pub async fn read(
+    redis: &Redis,
+    org_id: i64,
+    key: &str,
+    limit: u64,
+    me: i64,
+    known: Option<i64>,
+) -> RedisResult<BoardRead> {
     let mut conn = redis.conn().await?;
-    let (top, rank, score): (Vec<(i64, f64)>, Option<u64>, Option<f64>) = redis::pipe()
-        .zrevrange_withscores(key, 0, limit as isize - 1)
-        .zrevrank(key, me)
-        .zscore(key, me)
-        .query_async(&mut conn)
+    type Reply = (i64, Option<u64>, Option<f64>, Option<Vec<(i64, f64)>>);
+    let (version, rank, score, top): Reply = READ
+        .key(key)
+        .key(redis.keys().board_version(org_id))
+        .arg(me)
+        .arg(limit)
+        .arg(known.unwrap_or(0))
+        .invoke_async(&mut conn)
         .await?;
-    Ok(BoardPage {
-        top: top.into_iter().map(|(id, s)| (id, decode_score(s))).collect(),
+    Ok(BoardRead {
+        version,
+        top: top.map(|top| top.into_iter().map(|(id, s)| (id, decode_score(s))).collect()),
         me: rank.zip(score).map(|(r, s)| (r + 1, decode_score(s))),
     })
+}
+
+/// Move these orgs' board versions, after writing their boards by plain commands.
+fn bump_versions(pipe: &mut redis::Pipeline, keys: &Keys, org_ids: impl IntoIterator<Item = i64>) {
+    for org in org_ids {
+        pipe.cmd("EVAL").arg(BUMP_VERSION.as_str()).arg(1).arg(keys.board_version(org)).ignore();
+    }
+}
+
+/// Move these orgs' board versions after a rebuild replaced or dropped their boards.
+pub async fn bump_versions_of(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    org_ids: impl IntoIterator<Item = i64>,
+) -> RedisResult<()> {
+    let mut pipe = redis::pipe();
+    bump_versions(&mut pipe, keys, org_ids);
+    if pipe.is_empty() {
+        return Ok(());
+    }
+    pipe.query_async::<()>(conn).await
 }
 
 /// Branch totals under a township or county: (branch id, total).
@@ -126,8 +219,9 @@ pub async fn branch_totals(redis: &Redis, key: &str) -> RedisResult<Vec<(i64, i6
     Ok(rows.into_iter().map(|(id, s)| (id, s.round() as i64)).collect())
 }
 
-/// Set members to absolute scores (used when repairing one member from SQL).
-pub async fn set_scores(redis: &Redis, writes: &[(String, i64, f64)]) -> RedisResult<()> {
+/// Set members to absolute scores (used when repairing one member from SQL), then move
+/// the board versions of `orgs`, the orgs whose boards are among the writes.
+pub async fn set_scores(redis: &Redis, writes: &[(String, i64, f64)], orgs: &BTreeSet<i64>) -> RedisResult<()> {
     if writes.is_empty() {
         return Ok(());
     }
@@ -141,6 +235,7 @@ pub async fn set_scores(redis: &Redis, writes: &[(String, i64, f64)]) -> RedisRe
             }
         }
     }
+    bump_versions(&mut pipe, redis.keys(), orgs.iter().copied());
     let mut conn = redis.conn().await?;
     pipe.query_async::<()>(&mut conn).await
 }

@@ -3,7 +3,7 @@
 //! credited while a rebuild ran, and a read-only comparison (`verify-redis`). All are safe
 //! with several app servers: rebuild runs under the rebuild lock, repair under its own
 //! lock with a TTL, and repairs write absolute scores, so running one twice is harmless.
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -280,6 +280,9 @@ pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) ->
     for chunk in stale.chunks(500) {
         let _: () = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await?;
     }
+    // Servers keep board pages by version: every org's moves now that its boards are new.
+    let orgs: BTreeSet<i64> = branch_reach(&state.db).await?.into_values().flatten().collect();
+    boards::bump_versions_of(&mut conn, keys, orgs).await?;
     let recent = store::credited_since(&state.db, catch_up_since, None).await?;
     let marked_at = state.clock.now();
     for user in &recent {
@@ -346,6 +349,7 @@ pub async fn repair_users(state: &AppState, user_ids: &[i64]) -> anyhow::Result<
     let reach = branch_reach(&state.db).await?;
     let keys = state.redis.keys();
     let mut writes = Vec::new();
+    let mut orgs = BTreeSet::new();
     let mut branches = HashSet::new();
     for (user_id, kind) in user_ids.iter().flat_map(|u| PeriodKind::ALL.map(|k| (*u, k))) {
         let rows = store::period_sums(&state.db, kind, Some(user_id)).await?;
@@ -353,6 +357,7 @@ pub async fn repair_users(state: &AppState, user_ids: &[i64]) -> anyhow::Result<
         let (mut boards_map, mut ignored) = (Boards::new(), Totals::new());
         fan_out(rows, &reach, now, &mut boards_map, &mut ignored);
         for ((org, metric, period), members) in boards_map {
+            orgs.insert(org);
             for (member, (points, last)) in members {
                 writes.push((keys.board(org, metric.as_str(), &period), member, score(points, last)));
             }
@@ -378,7 +383,7 @@ pub async fn repair_users(state: &AppState, user_ids: &[i64]) -> anyhow::Result<
             }
         }
     }
-    boards::set_scores(&state.redis, &writes).await?;
+    boards::set_scores(&state.redis, &writes, &orgs).await?;
     Ok(())
 }
 

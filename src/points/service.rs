@@ -2,6 +2,7 @@
 //! volunteer logs and adjustments all credit through it, inside their own transaction,
 //! and call `publish` after commit to move the leaderboards.
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
@@ -17,6 +18,7 @@ use super::store::{self, NewEntry};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::idempotency::IdempotencyKey;
+use crate::infra::cache::TtlCache;
 use crate::infra::db::{begin_write, by_key};
 use crate::orgs::domain::{Caller, OrgKind, Role};
 use crate::orgs::service::cached_org;
@@ -175,7 +177,7 @@ impl BoardQuery {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BoardEntry {
     pub rank: u64,
     pub user_id: i64,
@@ -209,26 +211,53 @@ async fn board_org(state: &AppState, caller: &Caller, org_id: i64) -> Result<org
     }
 }
 
+/// The board pages a server keeps: (board key, limit) → (the org's board version they
+/// were read at, their entries with display names). Used only while that version is
+/// still Redis's, and for a minute at most, as display names are.
+pub type BoardPages = TtlCache<(String, u64), (i64, Arc<[BoardEntry]>)>;
+
+pub fn board_pages() -> BoardPages {
+    TtlCache::new(std::time::Duration::from_secs(60), 4096)
+}
+
 pub async fn leaderboard(state: &AppState, caller: &Caller, org_id: i64, q: BoardQuery) -> Result<BoardView> {
     let q = q.parse()?;
     let org = board_org(state, caller, org_id).await?;
     let period = period_key(q.period, state.clock.now());
     let key = state.redis.keys().board(org.id, q.metric.as_str(), &period);
-    let page = boards::read(&state.redis, &key, q.limit, caller.user_id).await?;
-    let ids: Vec<i64> = page.top.iter().map(|(id, _)| *id).collect();
-    let names = state.caches.names.names(&state.db, &ids).await?;
-    let entries = page
-        .top
-        .into_iter()
-        .enumerate()
-        .map(|(i, (user_id, score))| BoardEntry {
-            rank: i as u64 + 1,
-            user_id,
-            display_name: names.get(&user_id).cloned().unwrap_or_default(),
-            score,
-        })
-        .collect();
-    Ok(BoardView { period_key: period, entries, me: page.me.map(|(rank, score)| MyRank { rank, score }) })
+    let page_key = (key, q.limit);
+    let held = state.caches.boards.get(&page_key);
+    let read =
+        boards::read(&state.redis, org.id, &page_key.0, q.limit, caller.user_id, held.as_ref().map(|h| h.0)).await?;
+    let entries = match (read.top, held) {
+        (Some(top), _) => {
+            let ids: Vec<i64> = top.iter().map(|(id, _)| *id).collect();
+            let names = state.caches.names.names(&state.db, &ids).await?;
+            let entries: Arc<[BoardEntry]> = top
+                .into_iter()
+                .enumerate()
+                .map(|(i, (user_id, score))| BoardEntry {
+                    rank: i as u64 + 1,
+                    user_id,
+                    display_name: names.get(&user_id).cloned().unwrap_or_default(),
+                    score,
+                })
+                .collect();
+            if read.version != 0 {
+                state.caches.boards.insert(page_key, (read.version, entries.clone()));
+            }
+            entries
+        }
+        (None, Some((_, entries))) => entries,
+        (None, None) => {
+            return Err(AppError::Internal(anyhow::anyhow!("a board read without a page held came back without one")))
+        }
+    };
+    Ok(BoardView {
+        period_key: period,
+        entries: entries.to_vec(),
+        me: read.me.map(|(rank, score)| MyRank { rank, score }),
+    })
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -149,13 +149,14 @@ async fn branches_rank_by_points_per_member() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-/// Every board and branch-total key under the app's prefix with its members and scores.
+/// Every board and branch-total key under the app's prefix with its members and scores
+/// (not the boards' version counters).
 async fn snapshot(url: &str, prefix: &str) -> BTreeMap<String, Vec<(String, f64)>> {
     let client = redis::Client::open(url).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:{{o*")).query_async(&mut conn).await.unwrap();
     let mut out = BTreeMap::new();
-    for key in keys {
+    for key in keys.into_iter().filter(|k| !k.ends_with(":lbv")) {
         let members: Vec<(String, f64)> =
             redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1).arg("WITHSCORES").query_async(&mut conn).await.unwrap();
         out.insert(key, members);
@@ -195,6 +196,52 @@ async fn a_rebuild_after_flushall_gives_identical_boards() {
 }
 
 #[tokio::test]
+async fn a_rebuild_replaces_the_board_pages_servers_hold() {
+    let redis = OwnRedis::start().await;
+    let url = redis.url();
+    let app = spawn_app_with(|s| s.redis_url = url.clone()).await;
+    let (admin, b) = setup(&app).await;
+    let a1 = app.user_with_role(&admin, "l-p-a1", b.tree.branch_a, "resident").await;
+    let b1 = app.user_with_role(&admin, "l-p-b1", b.tree.branch_b, "resident").await;
+    app.credit(&b.sec_a, b.tree.branch_a, a1.user_id, 12).await;
+    app.credit(&b.sec_b, b.tree.branch_b, b1.user_id, 5).await;
+
+    // Redis loses its boards but keeps (gets back) the epoch marker, so nothing rebuilds
+    // yet; a credit then leaves the county board holding that credit alone, and a read
+    // makes the server keep that page.
+    let keys = app.state.redis.keys().clone();
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let epoch: bool = redis::cmd("EXISTS").arg(keys.epoch()).query_async(&mut conn).await.unwrap();
+    assert!(epoch, "the start-up rebuild (of a deployment without orgs then) set the marker");
+    let _: () = redis::pipe()
+        .atomic()
+        .cmd("FLUSHALL")
+        .cmd("SET")
+        .arg(keys.epoch())
+        .arg("kept")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    app.credit(&b.sec_b, b.tree.branch_b, b1.user_id, 1).await;
+    let (_, board) = app.board(&a1.token, b.tree.county, "points", "all").await;
+    assert_eq!(ids(&board), vec![b1.user_id], "{board}");
+
+    // The marker goes; the rebuild puts the whole ledger back, and the kept page gives way
+    // (two minutes on, so the rebuild's catch-up repairs nobody: the rebuild alone must).
+    app.clock.advance(chrono::Duration::minutes(2));
+    let _: () = redis::cmd("DEL").arg(keys.epoch()).query_async(&mut conn).await.unwrap();
+    wait_for("the rebuild", || async {
+        let (_, board) = app.board(&a1.token, b.tree.county, "points", "all").await;
+        ids(&board) == vec![a1.user_id, b1.user_id]
+    })
+    .await;
+    let (_, board) = app.board(&b1.token, b.tree.county, "points", "all").await;
+    assert_eq!(board["entries"][1]["score"], 6, "{board}");
+    assert_eq!(board["me"], serde_json::json!({"rank": 2, "score": 6}));
+}
+
+#[tokio::test]
 async fn a_credit_while_redis_is_down_succeeds_and_the_board_is_repaired() {
     let redis = OwnRedis::start().await;
     let url = redis.url();
@@ -202,6 +249,9 @@ async fn a_credit_while_redis_is_down_succeeds_and_the_board_is_repaired() {
     let (admin, b) = setup(&app).await;
     let member = app.user_with_role(&admin, "l-down", b.tree.branch_a, "resident").await;
     app.credit(&b.sec_a, b.tree.branch_a, member.user_id, 10).await;
+    // Read now, so this server holds the page at 10: the repair must replace it.
+    let (_, county) = app.board(&member.token, b.tree.county, "points", "all").await;
+    assert_eq!(county["entries"][0]["score"], 10);
 
     let (port, dir) = redis.save_and_stop();
     let (status, body) = app.adjust(&b.sec_a.token, b.tree.branch_a, member.user_id, 5, None).await;
@@ -225,4 +275,33 @@ async fn a_credit_while_redis_is_down_succeeds_and_the_board_is_repaired() {
         leaderboard_dirty::Entity::find().count(&app.state.db).await.unwrap() == 0
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_board_page_a_server_holds_gives_way_to_credits_made_through_another() {
+    let app = spawn_app().await;
+    let sibling = app.spawn_sibling().await;
+    let (admin, b) = setup(&app).await;
+    let a1 = app.user_with_role(&admin, "l-s-a1", b.tree.branch_a, "resident").await;
+    let a2 = app.user_with_role(&admin, "l-s-a2", b.tree.branch_a, "resident").await;
+    app.credit(&b.sec_a, b.tree.branch_a, a1.user_id, 5).await;
+    app.credit(&b.sec_a, b.tree.branch_a, a2.user_id, 3).await;
+    for server in [&app, &sibling] {
+        for _ in 0..2 {
+            let (_, board) = server.board(&a2.token, b.tree.county, "points", "week").await;
+            assert_eq!(ids(&board), vec![a1.user_id, a2.user_id], "{board}");
+        }
+    }
+
+    // Through the sibling: the first server's page of the county board is out of date.
+    let (status, body) = sibling.adjust(&b.sec_a.token, b.tree.branch_a, a2.user_id, 4, None).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, board) = app.board(&a2.token, b.tree.county, "points", "week").await;
+    assert_eq!(ids(&board), vec![a2.user_id, a1.user_id], "{board}");
+    assert_eq!(board["entries"][0]["score"], 7);
+    assert_eq!(board["me"], serde_json::json!({"rank": 1, "score": 7}));
+    // A page of another size is its own page; the caller's rank is never kept.
+    let (_, top1) = app.get(&format!("/orgs/{}/leaderboard?period=week&limit=1", b.tree.county), &a1.token).await;
+    assert_eq!(ids(&top1), vec![a2.user_id]);
+    assert_eq!(top1["me"], serde_json::json!({"rank": 2, "score": 5}));
 }
