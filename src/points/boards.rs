@@ -21,11 +21,13 @@ use crate::infra::redis::Redis;
 
 /// Moves an org's board version (`Keys::board_version`) past every value it held: `INCR`,
 /// or, when the key is missing (a flushed or new Redis), a start from Redis's clock in
-/// microseconds, which no earlier life of the key reached by increments.
+/// microseconds, which no earlier life of the key reached by increments. A key that does
+/// not hold a number (written by hand) is restarted the same way, not left to fail every
+/// credit.
 const NEXT_VERSION: &str = r#"
 local function next_version(key)
-  local v = redis.call('INCR', key)
-  if v == 1 then
+  local v = redis.pcall('INCR', key)
+  if type(v) ~= 'number' or v == 1 then
     local t = redis.call('TIME')
     v = tonumber(t[1]) * 1000000 + tonumber(t[2])
     redis.call('SET', key, string.format('%d', v))
@@ -66,13 +68,13 @@ return next_version(KEYS[1])
 /// by plain commands (a repair, a rebuild). Sent whole, as `BUMP` is.
 static BUMP_VERSION: LazyLock<String> = LazyLock::new(|| format!("{NEXT_VERSION}return next_version(KEYS[1])"));
 
-/// A board page in one round trip: the org's board version (0 while it has none), the
-/// member's rank and score, and the top `ARGV[2]` entries unless the caller already
-/// holds them at this version (`ARGV[3]`).
+/// A board page in one round trip: the org's board version (0 while it has none or holds
+/// no number), the member's rank and score, and the top `ARGV[2]` entries unless the
+/// caller already holds them at this version (`ARGV[3]`).
 static READ: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
-local v = tonumber(redis.call('GET', KEYS[2]) or '0')
+local v = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
 local rank = redis.call('ZREVRANK', KEYS[1], ARGV[1])
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 local top = false

@@ -304,4 +304,16 @@ async fn a_board_page_a_server_holds_gives_way_to_credits_made_through_another()
     let (_, top1) = app.get(&format!("/orgs/{}/leaderboard?period=week&limit=1", b.tree.county), &a1.token).await;
     assert_eq!(ids(&top1), vec![a2.user_id]);
     assert_eq!(top1["me"], serde_json::json!({"rank": 2, "score": 5}));
+
+    // A version key holding garbage (written by hand) neither breaks reads nor credits.
+    let mut conn = app.state.redis.conn().await.unwrap();
+    let version = app.state.redis.keys().board_version(b.tree.county);
+    let _: () = redis::cmd("SET").arg(&version).arg("garbage").query_async(&mut conn).await.unwrap();
+    let (status, board) = app.board(&a1.token, b.tree.county, "points", "week").await;
+    assert_eq!((status, ids(&board)), (StatusCode::OK, vec![a2.user_id, a1.user_id]), "{board}");
+    app.credit(&b.sec_a, b.tree.branch_a, a1.user_id, 3).await;
+    let (_, board) = sibling.board(&a1.token, b.tree.county, "points", "week").await;
+    assert_eq!(ids(&board), vec![a1.user_id, a2.user_id], "{board}");
+    let restarted: i64 = redis::cmd("GET").arg(&version).query_async(&mut conn).await.unwrap();
+    assert!(restarted > 1_000_000_000_000_000, "restarted from Redis's clock: {restarted}");
 }
