@@ -280,7 +280,7 @@ pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) ->
     for chunk in stale.chunks(500) {
         let _: () = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await?;
     }
-    // Servers keep board pages by version: every org's moves now that its boards are new.
+    // Servers keep board pages by version: move every org's, now that its boards are new.
     let orgs: BTreeSet<i64> = branch_reach(&state.db).await?.into_values().flatten().collect();
     boards::bump_versions_of(&mut conn, keys, orgs).await?;
     let recent = store::credited_since(&state.db, catch_up_since, None).await?;
