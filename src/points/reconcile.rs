@@ -108,6 +108,8 @@ struct Recomputed {
     totals: RebuiltTotals,
     /// Interned period names.
     names: Vec<String>,
+    /// Every org some branch's entries reach: the orgs whose board versions move.
+    orgs: BTreeSet<i64>,
 }
 
 impl Recomputed {
@@ -235,7 +237,8 @@ async fn recompute(state: &AppState) -> anyhow::Result<Recomputed> {
         }
     }
     tracing::debug!(fanned_out = ?started.elapsed(), "boards recomputed");
-    Ok(Recomputed { boards: boards_map, totals, names })
+    let orgs = reach.into_values().flatten().collect();
+    Ok(Recomputed { boards: boards_map, totals, names, orgs })
 }
 
 /// Recompute every board and branch total from the ledger, replacing each key whole,
@@ -249,7 +252,8 @@ pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) ->
     let mut conn = state.redis.conn().await?;
     let before: HashSet<String> = boards::existing_keys(&mut conn, keys).await?.into_iter().collect();
     let token = crate::infra::random::token_hex(6);
-    let recomputed = recompute(state).await?;
+    let mut recomputed = recompute(state).await?;
+    let orgs = std::mem::take(&mut recomputed.orgs);
     if let Some(bar) = progress {
         bar.set_length(recomputed.len() as u64);
     }
@@ -281,7 +285,6 @@ pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) ->
         let _: () = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await?;
     }
     // Servers keep board pages by version: move every org's, now that its boards are new.
-    let orgs: BTreeSet<i64> = branch_reach(&state.db).await?.into_values().flatten().collect();
     boards::bump_versions_of(&mut conn, keys, orgs).await?;
     let recent = store::credited_since(&state.db, catch_up_since, None).await?;
     let marked_at = state.clock.now();

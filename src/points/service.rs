@@ -229,8 +229,8 @@ pub async fn leaderboard(state: &AppState, caller: &Caller, org_id: i64, q: Boar
     let held = state.caches.boards.get(&page_key);
     let read =
         boards::read(&state.redis, org.id, &page_key.0, q.limit, caller.user_id, held.as_ref().map(|h| h.0)).await?;
-    let entries = match (read.top, held) {
-        (Some(top), _) => {
+    let entries = match read.top {
+        Some(top) => {
             let ids: Vec<i64> = top.iter().map(|(id, _)| *id).collect();
             let names = state.caches.names.names(&state.db, &ids).await?;
             let entries: Arc<[BoardEntry]> = top
@@ -248,10 +248,10 @@ pub async fn leaderboard(state: &AppState, caller: &Caller, org_id: i64, q: Boar
             }
             entries
         }
-        (None, Some((_, entries))) => entries,
-        (None, None) => {
-            return Err(AppError::Internal(anyhow::anyhow!("a board read without a page held came back without one")))
-        }
+        // Redis leaves the top out only when told the version of a page held here.
+        None => held.map(|(_, entries)| entries).ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("a board read without a page held came back without one"))
+        })?,
     };
     Ok(BoardView {
         period_key: period,
