@@ -105,13 +105,14 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let openapi = ApiDoc::openapi();
     let spec = web::Data::new(SpecJson(crate::openapi::spec_json()));
     let metrics = web::Data::new(metrics::Metrics::new()?);
-    let state = web::Data::new(state);
     let server = HttpServer::new(move || {
+        // Built on each worker's thread: its Redis connection is the worker's own.
+        let state = web::Data::new(state.for_worker());
         App::new()
             .wrap(from_fn(errors::json_errors))
             .wrap(from_fn(metrics::track))
             .wrap(TracingLogger::<RequestSpan>::new())
-            .app_data(state.clone())
+            .app_data(state)
             .app_data(metrics.clone())
             .app_data(spec.clone())
             .app_data(errors::json_config())

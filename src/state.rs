@@ -32,6 +32,14 @@ pub struct AppState {
     pub media: Arc<crate::media::service::MediaContext>,
 }
 
+impl AppState {
+    /// The state one HTTP worker serves with: the same, but with a Redis connection of the
+    /// worker's own (`Redis::for_worker`). Call it on the worker's thread.
+    pub fn for_worker(&self) -> AppState {
+        AppState { redis: self.redis.for_worker(), ..self.clone() }
+    }
+}
+
 /// Per-process caches of hot, rarely changing reads. See `infra::cache` for the rules.
 pub struct Caches {
     pub names: NameCache,

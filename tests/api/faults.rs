@@ -206,3 +206,42 @@ async fn redis_restarting_empty_under_load_loses_nothing_and_is_rebuilt() {
     let distinct: HashSet<i64> = held.iter().map(|c| c.card_id).collect();
     assert_eq!(distinct.len(), held.len(), "no card held twice");
 }
+
+/// The server's connections to this Redis that carry commands: not pub/sub, not `probe`.
+async fn command_connections(redis: &OwnRedis) -> usize {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut probe = client.get_multiplexed_async_connection().await.unwrap();
+    let me: i64 = redis::cmd("CLIENT").arg("ID").query_async(&mut probe).await.unwrap();
+    let list: String = redis::cmd("CLIENT").arg("LIST").query_async(&mut probe).await.unwrap();
+    list.lines().filter(|line| !line.split(' ').any(|field| field == format!("id={me}") || field == "flags=P")).count()
+}
+
+#[tokio::test]
+async fn http_workers_open_redis_connections_of_their_own_once_redis_comes_up() {
+    // A port with no Redis on it yet, and the directory of its Redis to come.
+    let (port, dir) = OwnRedis::start().await.save_and_stop();
+    let app = spawn_app_with(|s| {
+        s.redis_url = format!("redis://127.0.0.1:{port}");
+        s.redis_timeout_ms = 300;
+    })
+    .await;
+    let admin = app.super_admin().await;
+    let tree = app.tree(&admin).await;
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    let redis = OwnRedis::start_at(port, dir).await;
+    // Meanwhile the workers answer through the shared connection.
+    wait_for("the board to answer", || async {
+        app.board(&admin.token, tree.county, "points", "all").await.0 == StatusCode::OK
+    })
+    .await;
+    // actix's default: one HTTP worker per core; each opens its own connection beside
+    // the shared one (the background tasks', opened by their first Redis check).
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    wait_for("every worker's own connection", || async { command_connections(&redis).await == workers + 1 }).await;
+    let (status, board) = app.board(&admin.token, tree.county, "points", "all").await;
+    assert_eq!(status, StatusCode::OK, "{board}");
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+}
