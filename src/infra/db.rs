@@ -5,8 +5,9 @@ use std::time::Duration;
 use anyhow::Context;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    ExecResult, QueryResult, Select, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, ExecResult, IsolationLevel, QueryResult, Select, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -142,6 +143,17 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
         })
         .await?;
     Ok(WriteTxn { txn, _turn: turn })
+}
+
+/// A read-only transaction whose reads all see one moment: on PostgreSQL `REPEATABLE
+/// READ`; on SQLite a deferred `BEGIN`, whose first read fixes the moment (WAL).
+pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)).await
+        }
+        _ => db.begin().await,
+    }
 }
 
 #[async_trait::async_trait]

@@ -204,14 +204,78 @@ pub async fn leases_due(
     Ok(branch_ids.iter().zip(rows).flat_map(|(b, due)| due.into_iter().map(move |(m, s)| (*b, m, s as i64))).collect())
 }
 
-/// Replace one branch's pool and leases with what SQL says, each built aside and renamed
-/// over the live key in one step (MULTI), so a draw never sees a half-built pool.
+/// Swap a pool and its leases built aside (from an SQL snapshot) over the live keys, in
+/// one step. A young live lease (a draw made while the snapshot was read, whose claim SQL
+/// may not show yet) wins over the snapshot for a card the snapshot has open or claimed:
+/// the card stays out of the pool and keeps that lease. KEYS: pool, leases, pool built
+/// aside, leases built aside; ARGV: now in ms, the grace in ms.
+static SWAP: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local now = tonumber(ARGV[1])
+local grace = tonumber(ARGV[2])
+local live = redis.call('ZRANGEBYSCORE', KEYS[2], now - grace, '+inf', 'WITHSCORES')
+for i = 1, #live, 2 do
+  local m, deadline = live[i], tonumber(live[i + 1])
+  local ttl = tonumber(string.match(m, ':(%d+)$')) or 0
+  if now - (deadline - ttl * 60000) <= grace then
+    if redis.call('SREM', KEYS[3], m) == 1 or redis.call('ZSCORE', KEYS[4], m) then
+      redis.call('ZADD', KEYS[4], deadline, m)
+    end
+  end
+end
+for i = 1, 2 do
+  if redis.call('EXISTS', KEYS[i + 2]) == 1 then
+    redis.call('RENAME', KEYS[i + 2], KEYS[i])
+  else
+    redis.call('DEL', KEYS[i])
+  end
+end
+return 1
+"#,
+    )
+});
+
+/// After a swap, the cards whose SQL state moved since the snapshot. ARGV: k, then k
+/// pairs (member, the lease the snapshot gave it or '') of cards open now but not in the
+/// snapshot: each goes into the pool unless its lease changed (drawn again since); then
+/// pairs (member, the lease the snapshot gave it) of claims that ended otherwise than
+/// open: that lease goes if it is still the one. Returns the cards added.
+static CATCH_UP: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local k = tonumber(ARGV[1])
+local added = 0
+for i = 2, 2 * k, 2 do
+  local m, seen = ARGV[i], ARGV[i + 1]
+  local s = redis.call('ZSCORE', KEYS[2], m)
+  if (not s and seen == '') or (s and seen ~= '' and tonumber(s) == tonumber(seen)) then
+    redis.call('ZREM', KEYS[2], m)
+    added = added + redis.call('SADD', KEYS[1], m)
+  end
+end
+for i = 2 * k + 2, #ARGV, 2 do
+  local m, seen = ARGV[i], ARGV[i + 1]
+  local s = redis.call('ZSCORE', KEYS[2], m)
+  if s and tonumber(s) == tonumber(seen) then
+    redis.call('ZREM', KEYS[2], m)
+  end
+end
+return added
+"#,
+    )
+});
+
+/// Replace one branch's pool and leases with what an SQL snapshot says: built aside, then
+/// swapped over the live keys in one step (`SWAP`), so a draw never sees a half-built
+/// pool. `now_ms` is the time of the swap.
 pub async fn replace(
     redis: &Redis,
     branch_id: i64,
     open: &[String],
     leases: &[(String, i64)],
     token: &str,
+    now_ms: i64,
 ) -> RedisResult<()> {
     let keys = redis.keys();
     let (pool, lease_key) = (keys.pool(branch_id), keys.leases(branch_id));
@@ -231,17 +295,38 @@ pub async fn replace(
     }
     let mut conn = redis.conn().await?;
     pipe.query_async::<()>(&mut conn).await?;
-    let mut swap = redis::pipe();
-    swap.atomic();
-    if open.is_empty() {
-        swap.del(&pool).ignore();
-    } else {
-        swap.rename(&pool_tmp, &pool).ignore();
+    SWAP.key(pool)
+        .key(lease_key)
+        .key(pool_tmp)
+        .key(lease_tmp)
+        .arg(now_ms)
+        .arg(RESTORE_GRACE_MS)
+        .invoke_async::<i64>(&mut conn)
+        .await
+        .map(drop)
+}
+
+/// Cards that moved while their pool was rebuilt (see `CATCH_UP`): `reopened` are open
+/// now, with the lease the snapshot gave them if any; `ended` are claims the snapshot
+/// had that are neither open nor claimed now. Returns how many cards went into the pool.
+pub async fn catch_up(
+    redis: &Redis,
+    branch_id: i64,
+    reopened: &[(String, Option<i64>)],
+    ended: &[(String, i64)],
+) -> RedisResult<u64> {
+    if reopened.is_empty() && ended.is_empty() {
+        return Ok(0);
     }
-    if leases.is_empty() {
-        swap.del(&lease_key).ignore();
-    } else {
-        swap.rename(&lease_tmp, &lease_key).ignore();
+    let keys = redis.keys();
+    let mut script = CATCH_UP.key(keys.pool(branch_id));
+    script.key(keys.leases(branch_id)).arg(reopened.len());
+    for (member, seen) in reopened {
+        script.arg(member).arg(seen.map(|s| s.to_string()).unwrap_or_default());
     }
-    swap.query_async::<()>(&mut conn).await
+    for (member, seen) in ended {
+        script.arg(member).arg(*seen);
+    }
+    let mut conn = redis.conn().await?;
+    script.invoke_async(&mut conn).await
 }

@@ -422,26 +422,25 @@ pub async fn task_ttls<C: ConnectionTrait>(db: &C) -> Result<HashMap<i64, i32>, 
     Ok(rows.into_iter().collect())
 }
 
-/// (card id, task id, branch id) of cards in a status, optionally only those moved at or
-/// after a moment, in id pages.
+/// (card id, task id, branch id) of cards in a status, in id pages.
 pub async fn cards_in_status<C: ConnectionTrait>(
     db: &C,
     status: CardStatus,
-    since: Option<DateTime<Utc>>,
     after: i64,
     limit: u64,
 ) -> Result<Vec<(i64, i64, i64)>, DbErr> {
-    let mut q = cards::Entity::find()
+    cards::Entity::find()
         .select_only()
         .column(cards::Column::Id)
         .column(cards::Column::TaskId)
         .column(cards::Column::BranchId)
         .filter(cards::Column::Status.eq(status.as_str()))
-        .filter(cards::Column::Id.gt(after));
-    if let Some(since) = since {
-        q = q.filter(cards::Column::UpdatedAt.gte(since));
-    }
-    q.order_by_asc(cards::Column::Id).limit(limit).into_tuple().all(db).await
+        .filter(cards::Column::Id.gt(after))
+        .order_by_asc(cards::Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
 }
 
 /// (card id, task id, branch id, claim deadline) of every claimed card.

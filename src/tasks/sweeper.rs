@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::domain::{parse_pool_member, pool_member, CardStatus, ClaimStatus};
 use super::{pool, store};
-use crate::infra::db::begin_write;
+use crate::infra::db::{begin_snapshot, begin_write};
 use crate::state::AppState;
 
 const BATCH: u64 = 500;
@@ -155,11 +155,13 @@ pub struct PoolCheck {
 /// claims, with their deadlines in ms), as pool members.
 type ExpectedPools = (HashMap<i64, Vec<String>>, HashMap<i64, Vec<(String, i64)>>);
 
+/// Both are read in one snapshot: a card is never seen open and claimed at once.
 async fn expected_pools(state: &AppState, member: &impl Fn(i64, i64) -> String) -> anyhow::Result<ExpectedPools> {
+    let txn = begin_snapshot(&state.db).await?;
     let mut open: HashMap<i64, Vec<String>> = HashMap::new();
     let mut after = 0;
     loop {
-        let rows = store::cards_in_status(&state.db, CardStatus::Open, None, after, 10_000).await?;
+        let rows = store::cards_in_status(&txn, CardStatus::Open, after, 10_000).await?;
         let Some(last) = rows.last() else { break };
         after = last.0;
         for (card, task, branch) in rows {
@@ -167,9 +169,10 @@ async fn expected_pools(state: &AppState, member: &impl Fn(i64, i64) -> String) 
         }
     }
     let mut leases: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
-    for (card, task, branch, expires_at) in store::live_claims(&state.db).await? {
+    for (card, task, branch, expires_at) in store::live_claims(&txn).await? {
         leases.entry(branch).or_default().push((member(card, task), expires_at.timestamp_millis()));
     }
+    txn.commit().await?;
     Ok((open, leases))
 }
 
@@ -211,10 +214,12 @@ pub async fn verify_pools(state: &AppState) -> anyhow::Result<PoolCheck> {
 }
 
 /// Rebuild every branch's pool and leases from SQL. Each branch's keys are built aside
-/// and renamed over the live ones; cards that moved while that happened are put right
-/// by a catch-up pass over the rows changed since the snapshot.
+/// from a snapshot and swapped over the live ones (`pool::replace`; draws made meanwhile
+/// keep their leases). Cards that moved while that happened are put right by a
+/// catch-up: a second read of SQL, compared with the snapshot card by card. (Comparing
+/// states, not `updated_at`: a move's time is taken before its transaction commits, so
+/// a move can commit after the snapshot with a time before it.)
 pub async fn rebuild_pools(state: &AppState) -> anyhow::Result<u64> {
-    let snapshot = state.clock.now();
     let member = member_of(state).await?;
     let (open, leases) = expected_pools(state, &member).await?;
     let token = crate::infra::random::token_hex(6);
@@ -227,22 +232,31 @@ pub async fn rebuild_pools(state: &AppState) -> anyhow::Result<u64> {
             open.get(branch).unwrap_or(&empty),
             leases.get(branch).map(Vec::as_slice).unwrap_or_default(),
             &token,
+            state.clock.now().timestamp_millis(),
         )
         .await?;
     }
-    // Catch-up: cards returned to the pool during the rebuild.
-    let mut after = 0;
-    loop {
-        let rows = store::cards_in_status(&state.db, CardStatus::Open, Some(snapshot), after, 10_000).await?;
-        let Some(last) = rows.last() else { break };
-        after = last.0;
-        let mut by_branch: HashMap<i64, Vec<String>> = HashMap::new();
-        for (card, task, branch) in rows {
-            by_branch.entry(branch).or_default().push(member(card, task));
-        }
-        for (branch, members) in by_branch {
-            pool::add_open(&state.redis, branch, &members).await?;
-        }
+    let (open_now, leases_now) = expected_pools(state, &member).await?;
+    let mut caught_up = 0;
+    for branch in &branches {
+        let was_open: HashSet<&String> = open.get(branch).into_iter().flatten().collect();
+        let was_held: HashMap<&String, i64> = leases.get(branch).into_iter().flatten().map(|(m, d)| (m, *d)).collect();
+        let is_open: HashSet<&String> = open_now.get(branch).into_iter().flatten().collect();
+        let is_held: HashSet<&String> = leases_now.get(branch).into_iter().flatten().map(|(m, _)| m).collect();
+        let reopened: Vec<(String, Option<i64>)> = is_open
+            .iter()
+            .filter(|m| !was_open.contains(*m))
+            .map(|m| ((*m).clone(), was_held.get(*m).copied()))
+            .collect();
+        let ended: Vec<(String, i64)> = was_held
+            .iter()
+            .filter(|(m, _)| !is_open.contains(*m) && !is_held.contains(*m))
+            .map(|(m, d)| ((*m).clone(), *d))
+            .collect();
+        caught_up += pool::catch_up(&state.redis, *branch, &reopened, &ended).await?;
+    }
+    if caught_up > 0 {
+        tracing::info!(caught_up, "cards returned to their pools while the pools were rebuilt");
     }
     Ok(branches.len() as u64 * 2)
 }

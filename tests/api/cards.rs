@@ -1,6 +1,7 @@
 //! Micro-task cards: publish, draw at random, submit, release, review; the pool on Redis
 //! under races, two app servers, lease expiry and a flushed Redis.
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use entity::{card_claims, cards, points_ledger};
 use futures_util::future::join_all;
@@ -471,4 +472,76 @@ async fn cards_published_rejected_or_released_while_redis_is_down_come_back_to_t
     assert!(drawn.contains(&id(&submitted)), "the rejected card is drawable again");
     assert!(drawn.contains(&id(&held)), "the released card is drawable again");
     assert_eq!(results.iter().filter(|(_, body)| body["code"] == "pool_empty").count(), 1);
+}
+
+/// Each round, every member draws while the pools are rebuilt, then every member releases
+/// while they are rebuilt again. Once the moves have answered, the pool and the leases
+/// must be SQL's exactly, with no repair, after either half.
+#[tokio::test]
+async fn pools_rebuilt_while_members_draw_and_release_equal_sql() {
+    let app = spawn_app().await;
+    let b = setup(&app).await;
+    let people = app.bulk_residents(b.tree.branch_a, 16).await;
+    app.publish_task(&b.secretary, b.tree.branch_a, 24, false).await;
+    let rebuild = || async {
+        fivestar::tasks::sweeper::rebuild_pools(&app.state).await.expect("the rebuild");
+    };
+    let exact = |what: String| {
+        let app = &app;
+        async move {
+            let check = fivestar::tasks::sweeper::verify_pools(&app.state).await.unwrap();
+            assert_eq!(check.mismatched, Vec::<i64>::new(), "{what}: {check:?}");
+        }
+    };
+    let mut drawn_in_all = 0;
+    for round in 0..20 {
+        let draws = join_all(people.iter().map(|p| app.draw(&p.token, b.tree.branch_a)));
+        let (draws, ()) = tokio::join!(draws, rebuild());
+        let held: Vec<(&Session, i64)> = people
+            .iter()
+            .zip(&draws)
+            .filter(|(_, (status, _))| *status == StatusCode::CREATED)
+            .map(|(p, (_, card))| (p, id(card)))
+            .collect();
+        assert_eq!(held.len(), people.len(), "round {round}: 24 cards for 16 members: {draws:?}");
+        drawn_in_all += held.len();
+        exact(format!("round {round}, after the draws")).await;
+
+        let releases = join_all(held.iter().map(|(p, card)| app.release_card(&p.token, *card)));
+        let (releases, ()) = tokio::join!(releases, rebuild());
+        assert!(releases.iter().all(|(status, _)| *status == StatusCode::OK), "round {round}: {releases:?}");
+        exact(format!("round {round}, after the releases")).await;
+    }
+    assert_eq!(drawn_in_all, 20 * people.len());
+
+    // Then members draw and release without pause while the pools are rebuilt back to
+    // back: cards move between any two reads of a rebuild.
+    let stop = AtomicBool::new(false);
+    let worker = |person: &Session| {
+        let (app, b, stop, person) = (&app, &b, &stop, person.clone());
+        async move {
+            let mut answers = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let (status, card) = app.draw(&person.token, b.tree.branch_a).await;
+                answers.push(status);
+                if status == StatusCode::CREATED {
+                    answers.push(app.release_card(&person.token, id(&card)).await.0);
+                }
+            }
+            answers
+        }
+    };
+    let rebuilds = async {
+        for _ in 0..60 {
+            rebuild().await;
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        stop.store(true, Ordering::Relaxed);
+    };
+    let (answers, ()) = tokio::join!(join_all(people.iter().map(worker)), rebuilds);
+    let answers: Vec<StatusCode> = answers.into_iter().flatten().collect();
+    assert!(answers.iter().all(|s| matches!(s.as_u16(), 200 | 201 | 404)), "{answers:?}");
+    assert!(answers.iter().filter(|s| **s == StatusCode::CREATED).count() > 60, "draws ran beside the rebuilds");
+    exact("after drawing and releasing without pause".into()).await;
+    assert_eq!(pool_size(&app, b.tree.branch_a).await, 24);
 }
