@@ -1,6 +1,7 @@
 //! A small per-process TTL cache. Each app server keeps its own; entries are short-lived
 //! so a change made through another server shows within the TTL, and a server drops an
 //! entry itself the moment it makes a change that concerns it.
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::RwLock;
@@ -17,12 +18,18 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         TtlCache { ttl, max_entries, entries: RwLock::new(HashMap::new()) }
     }
 
-    pub fn get(&self, key: &K) -> Option<V> {
+    pub fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
         self.get_within(key, self.ttl)
     }
 
     /// An entry no older than `max_age` (and within the TTL).
-    pub fn get_within(&self, key: &K, max_age: Duration) -> Option<V> {
+    pub fn get_within<Q: Hash + Eq + ?Sized>(&self, key: &Q, max_age: Duration) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
         let max_age = max_age.min(self.ttl);
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         entries.get(key).filter(|(_, at)| at.elapsed() < max_age).map(|(v, _)| v.clone())
