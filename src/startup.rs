@@ -121,11 +121,12 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .configure(ops::config)
             .service(Scalar::with_url("/docs", openapi.clone()))
             .service(
+                // Points first: its leaderboard is the hottest read (`points::routes::config`).
                 web::scope("/api/v1")
+                    .configure(points::config)
                     .configure(auth::config)
                     .configure(members::config)
                     .configure(orgs::config)
-                    .configure(points::config)
                     .configure(tasks::config)
                     .configure(incidents::config)
                     .configure(media::config),

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
 use entity::{orgs, points_ledger, users};
@@ -194,9 +195,17 @@ pub struct MyRank {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BoardView {
     pub period_key: String,
-    pub entries: Vec<BoardEntry>,
+    // `[BoardEntry]`, kept serialised with the page (`BoardPages`): a page read thousands
+    // of times between two credits is written out once.
+    #[schema(value_type = Vec<BoardEntry>)]
+    #[serde(serialize_with = "raw_json")]
+    pub entries: Arc<RawValue>,
     /// The caller's place; null when they have no entry in the period.
     pub me: Option<MyRank>,
+}
+
+fn raw_json<S: serde::Serializer>(raw: &Arc<RawValue>, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    raw.as_ref().serialize(serializer)
 }
 
 /// Visible to anyone holding a role in the org's subtree or above it. Boards are the
@@ -212,9 +221,9 @@ async fn board_org(state: &AppState, caller: &Caller, org_id: i64) -> Result<org
 }
 
 /// The board pages a server keeps: (board key, limit) → (the org's board version they
-/// were read at, their entries with display names). Used only while that version is
-/// still Redis's, and for a minute at most, as display names are.
-pub type BoardPages = TtlCache<(String, u64), (i64, Arc<[BoardEntry]>)>;
+/// were read at, their entries with display names as JSON). Used only while that version
+/// is still Redis's, and for a minute at most, as display names are.
+pub type BoardPages = TtlCache<(String, u64), (i64, Arc<RawValue>)>;
 
 pub fn board_pages() -> BoardPages {
     TtlCache::new(std::time::Duration::from_secs(60), 4096)
@@ -233,7 +242,7 @@ pub async fn leaderboard(state: &AppState, caller: &Caller, org_id: i64, q: Boar
         Some(top) => {
             let ids: Vec<i64> = top.iter().map(|(id, _)| *id).collect();
             let names = state.caches.names.names(&state.db, &ids).await?;
-            let entries: Arc<[BoardEntry]> = top
+            let entries: Vec<BoardEntry> = top
                 .into_iter()
                 .enumerate()
                 .map(|(i, (user_id, score))| BoardEntry {
@@ -243,6 +252,9 @@ pub async fn leaderboard(state: &AppState, caller: &Caller, org_id: i64, q: Boar
                     score,
                 })
                 .collect();
+            let entries: Arc<RawValue> = serde_json::value::to_raw_value(&entries)
+                .map_err(|err| AppError::Internal(anyhow::anyhow!("serialising a board page: {err}")))?
+                .into();
             if read.version != 0 {
                 state.caches.boards.insert(page_key, (read.version, entries.clone()));
             }
@@ -253,11 +265,7 @@ pub async fn leaderboard(state: &AppState, caller: &Caller, org_id: i64, q: Boar
             AppError::Internal(anyhow::anyhow!("a board read without a page held came back without one"))
         })?,
     };
-    Ok(BoardView {
-        period_key: period,
-        entries: entries.to_vec(),
-        me: read.me.map(|(rank, score)| MyRank { rank, score }),
-    })
+    Ok(BoardView { period_key: period, entries, me: read.me.map(|(rank, score)| MyRank { rank, score }) })
 }
 
 #[derive(Debug, Serialize, ToSchema)]
