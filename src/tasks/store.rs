@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, JoinType,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, ExprTrait,
+    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use entity::{card_claims, card_pool_dirty, cards, tasks, users};
@@ -158,7 +158,7 @@ pub async fn latest_claim<C: ConnectionTrait>(
 /// the transaction ends, so the count of active cards that follows cannot be raced. On
 /// SQLite it is a no-op: `BEGIN IMMEDIATE` already lets one writer in at a time.
 pub async fn lock_member<C: ConnectionTrait>(txn: &C, user_id: i64) -> Result<(), DbErr> {
-    if txn.get_database_backend() == sea_orm::DbBackend::Sqlite {
+    if txn.get_database_backend() == DbBackend::Sqlite {
         return Ok(());
     }
     users::Entity::update_many()
@@ -170,7 +170,22 @@ pub async fn lock_member<C: ConnectionTrait>(txn: &C, user_id: i64) -> Result<()
 }
 
 /// Cards this member holds (claimed, not yet submitted) in this branch.
+///
+/// On PostgreSQL the member's claims are read first and their status checked after (the
+/// `OFFSET 0` keeps the status out of the index search): with `status = 'claimed'` among
+/// the conditions, the planner may take the status index and walk every claim held in
+/// the whole county. It does so whenever its statistics say no card is held, as after a
+/// bulk load (a draw's count: 7.6 ms by that index against 0.17 ms by the member's, with
+/// 8,900 cards held; draws fell from 461/s to 159/s in four runs of 8 s).
 pub async fn active_claims<C: ConnectionTrait>(db: &C, user_id: i64, branch_id: i64) -> Result<u64, DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        let sql = "SELECT COUNT(*) AS held FROM (SELECT status FROM card_claims \
+                   WHERE user_id = $1 AND branch_id = $2 OFFSET 0) AS mine WHERE status = $3";
+        let values = [user_id.into(), branch_id.into(), ClaimStatus::Claimed.as_str().into()];
+        let row = db.query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
+        let held: i64 = row.map(|row| row.try_get("", "held")).transpose()?.unwrap_or(0);
+        return Ok(u64::try_from(held).unwrap_or(0));
+    }
     card_claims::Entity::find()
         .filter(card_claims::Column::UserId.eq(user_id))
         .filter(card_claims::Column::BranchId.eq(branch_id))
