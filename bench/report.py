@@ -56,7 +56,7 @@ for label, rps, p50, p99, errors, target in rows:
     r = num(rps) or 0.0
     ratio = f"{r / minimal:.3f}" if minimal else "-"
     print(f"| {label} | {r:,.1f} | {ratio} | {p50} |")
-print("\nData checks after the run (each count must be 0, but for the two incident counts):\n")
+print("\nData checks after the run (each count must be 0, but for the two incident counts and the size of the WAL):\n")
 print("```")
 print(open(checks_path).read().rstrip())
 print(open(verify_path).read().rstrip())

@@ -178,11 +178,15 @@ suite() { # name database-url check-command…
   redis_baseline "redis-benchmark ZADD (a board bump, a lease)" ZADD "scratch-z" 1 "__rand_int__"
   rss="$(grep VmHWM /proc/$SERVER_PID/status | awk '{print $2}')"
   echo "server peak RSS: $rss_api KB after the API loads, $rss KB after the uploads too"
+  # SQLite: the WAL as the loads left it (the writer's checkpoints run beside it, db::checkpoints).
+  local wal=""
+  [ -f "$dir/bench.db-wal" ] && wal="WAL file after the loads, MB: $(( $(stat -c %s "$dir/bench.db-wal") >> 20 ))"
   stop "$SERVER_PID"; SERVER_PID=""
   sql_board_baseline "$@"
 
   echo "== checks after the run"
   "$@" < bench/checks.sql | tee "$dir/checks.out"
+  [ -n "$wal" ] && echo "$wal" | tee -a "$dir/checks.out"
   "$BIN" verify-redis | tee "$dir/verify.out" || true
   stop "$REDIS_PID"; REDIS_PID=""
 
