@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::sea_query::{Expr, LockType, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, ExprTrait,
     JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
@@ -157,14 +157,19 @@ pub async fn latest_claim<C: ConnectionTrait>(
 /// Serialise one member's draws: on PostgreSQL this takes the member's row lock until
 /// the transaction ends, so the count of active cards that follows cannot be raced. On
 /// SQLite it is a no-op: `BEGIN IMMEDIATE` already lets one writer in at a time.
+///
+/// `FOR NO KEY UPDATE`, the lock an update of the row would take, without writing a new
+/// version of the row on every draw.
 pub async fn lock_member<C: ConnectionTrait>(txn: &C, user_id: i64) -> Result<(), DbErr> {
     if txn.get_database_backend() == DbBackend::Sqlite {
         return Ok(());
     }
-    users::Entity::update_many()
-        .col_expr(users::Column::Id, Expr::col(users::Column::Id))
-        .filter(users::Column::Id.eq(user_id))
-        .exec(txn)
+    users::Entity::find_by_id(user_id)
+        .select_only()
+        .column(users::Column::Id)
+        .lock(LockType::NoKeyUpdate)
+        .into_tuple::<i64>()
+        .all(txn)
         .await
         .map(drop)
 }
