@@ -112,9 +112,9 @@ const SQLITE_WAL_KEEP_BYTES: u64 = 64 << 20;
 
 /// The writer's checkpoints, on a connection of their own. SQLite would otherwise run one
 /// inside the commit that takes the WAL past 1,000 pages, with the writer's turn held, and
-/// every job of that group commit would wait for the write-back and its `fsync` (SQLite
-/// alone, `bench/sqlite/draw.py`: 2,272-2,917 draws/s so, 4,130-6,097/s with checkpoints beside;
-/// the API's draws by hand: 1,501-1,587/s so, 1,879-2,022/s).
+/// every job of that group commit would wait for the write-back and its `fsync`. Draws,
+/// SQLite alone (`bench/sqlite/draw.py`): 2,272-2,917/s with its own checkpoints,
+/// 4,130-6,097/s with them beside; through the API by hand: 1,501-1,587/s, 1,879-2,022/s.
 ///
 /// Each tick, a `PASSIVE` checkpoint copies what no reader still needs while the writer
 /// goes on appending. A WAL only starts over once a checkpoint has copied all of it, which
