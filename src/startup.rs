@@ -104,7 +104,7 @@ impl Application {
 fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let openapi = ApiDoc::openapi();
     let spec = web::Data::new(SpecJson(crate::openapi::spec_json()));
-    let metrics = web::Data::new(metrics::Metrics::new()?);
+    let metrics = web::Data::new(metrics::Metrics::new(state.group_commit.metrics())?);
     let server = HttpServer::new(move || {
         // Built on each worker's thread: its Redis connection is the worker's own.
         let state = web::Data::new(state.for_worker());

@@ -22,10 +22,16 @@
 //!   before, publish what it changed after.
 //!
 //! On PostgreSQL a job is a plain transaction on the pool: its writers run in parallel.
+//!
+//! `/metrics` shows how busy the writer is (`WriterMetrics`): on SQLite, its busy seconds
+//! per second of wall time is its share of the writer's capacity in use, and busy
+//! seconds over jobs its time per job.
 use std::panic::AssertUnwindSafe;
+use std::time::Instant;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
+use prometheus::{Counter, IntCounter, Registry};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
@@ -60,6 +66,43 @@ const QUEUE: usize = 1024;
 #[derive(Clone)]
 pub struct GroupCommit {
     inner: Inner,
+    metrics: WriterMetrics,
+}
+
+/// The writer's work so far. On PostgreSQL every job is a batch of its own, and busy
+/// time adds up over transactions that run side by side.
+#[derive(Clone)]
+pub struct WriterMetrics {
+    batches: IntCounter,
+    jobs: IntCounter,
+    busy: Counter,
+}
+
+impl WriterMetrics {
+    fn new() -> prometheus::Result<WriterMetrics> {
+        Ok(WriterMetrics {
+            batches: IntCounter::new("sql_writer_batches_total", "Write transactions run for group commit jobs")?,
+            jobs: IntCounter::new("sql_writer_jobs_total", "Group commit jobs run (draws, reviews, filings)")?,
+            busy: Counter::new(
+                "sql_writer_busy_seconds_total",
+                "Time in group commit transactions, from taking the first job (waiting for the writer's turn \
+                 included) to the end of the commit",
+            )?,
+        })
+    }
+
+    /// Adds these counters to a server's registry.
+    pub fn register(&self, registry: &Registry) -> prometheus::Result<()> {
+        registry.register(Box::new(self.batches.clone()))?;
+        registry.register(Box::new(self.jobs.clone()))?;
+        registry.register(Box::new(self.busy.clone()))
+    }
+
+    fn record(&self, jobs: usize, started: Instant) {
+        self.batches.inc();
+        self.jobs.inc_by(jobs as u64);
+        self.busy.inc_by(started.elapsed().as_secs_f64());
+    }
 }
 
 #[derive(Clone)]
@@ -71,14 +114,21 @@ enum Inner {
 impl GroupCommit {
     /// For SQLite, starts the `sql-writer` thread, which ends once every handle is gone.
     pub fn new(writer: &DatabaseConnection) -> anyhow::Result<GroupCommit> {
+        let metrics = WriterMetrics::new()?;
         if writer.get_database_backend() != DbBackend::Sqlite {
-            return Ok(GroupCommit { inner: Inner::Direct(writer.clone()) });
+            return Ok(GroupCommit { inner: Inner::Direct(writer.clone()), metrics });
         }
         let (tx, rx) = mpsc::channel(QUEUE);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
-        let db = writer.clone();
-        std::thread::Builder::new().name("sql-writer".into()).spawn(move || runtime.block_on(serve(db, rx)))?;
-        Ok(GroupCommit { inner: Inner::Queue(tx) })
+        let (db, counters) = (writer.clone(), metrics.clone());
+        std::thread::Builder::new()
+            .name("sql-writer".into())
+            .spawn(move || runtime.block_on(serve(db, rx, counters)))?;
+        Ok(GroupCommit { inner: Inner::Queue(tx), metrics })
+    }
+
+    pub fn metrics(&self) -> &WriterMetrics {
+        &self.metrics
     }
 
     /// Run `work` in a write transaction (on SQLite, its share of one) and answer once
@@ -86,14 +136,21 @@ impl GroupCommit {
     pub async fn run<T: Send + 'static>(&self, work: impl Work<T>) -> Result<T> {
         match &self.inner {
             Inner::Direct(db) => {
-                let txn = begin_write(db).await?;
-                match guarded(work(txn.inner())).await? {
-                    Finish::Commit(value) => {
-                        txn.commit().await?;
-                        Ok(value)
+                let started = Instant::now();
+                let outcome = async {
+                    let txn = begin_write(db).await?;
+                    match guarded(work(txn.inner())).await? {
+                        Finish::Commit(value) => {
+                            txn.commit().await?;
+                            Ok(value)
+                        }
+                        Finish::Discard(value) => Ok(value),
                     }
-                    Finish::Discard(value) => Ok(value),
                 }
+                .await;
+                // Refused and failed jobs count too, as in a batch.
+                self.metrics.record(1, started);
+                outcome
             }
             Inner::Queue(queue) => {
                 let (done, answer) = oneshot::channel();
@@ -185,8 +242,9 @@ async fn guarded<T>(work: BoxFuture<'_, Result<Finish<T>>>) -> Result<Finish<T>>
     })
 }
 
-async fn serve(db: DatabaseConnection, mut queue: mpsc::Receiver<Box<dyn Job>>) {
+async fn serve(db: DatabaseConnection, mut queue: mpsc::Receiver<Box<dyn Job>>, metrics: WriterMetrics) {
     while let Some(first) = queue.recv().await {
+        let started = Instant::now();
         let txn = match begin_write(&db).await {
             Ok(txn) => txn,
             Err(err) => {
@@ -209,6 +267,7 @@ async fn serve(db: DatabaseConnection, mut queue: mpsc::Receiver<Box<dyn Job>>) 
         if let Err(err) = &commit {
             tracing::error!(error = %err, jobs = settles.len(), "a group commit failed");
         }
+        metrics.record(settles.len(), started);
         tracing::debug!(jobs = settles.len(), ok = commit.is_ok(), "group commit");
         for settle in settles {
             settle(&commit);

@@ -1,5 +1,6 @@
 //! Prometheus metrics: request counts and latency histograms per route pattern (not per
-//! URL, so ids do not explode the label set).
+//! URL, so ids do not explode the label set), and how busy the SQL writer is
+//! (`infra::group_commit::WriterMetrics`).
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -8,6 +9,8 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 
+use crate::infra::group_commit::WriterMetrics;
+
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
@@ -15,8 +18,9 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> anyhow::Result<Metrics> {
+    pub fn new(writer: &WriterMetrics) -> anyhow::Result<Metrics> {
         let registry = Registry::new();
+        writer.register(&registry)?;
         let requests = IntCounterVec::new(
             Opts::new("http_requests_total", "HTTP requests by method, route and status"),
             &["method", "route", "status"],

@@ -61,6 +61,38 @@ async fn metrics_count_requests_per_route_pattern() {
     assert!(text.contains("http_request_duration_seconds_bucket"));
 }
 
+/// A sample's value in Prometheus text, for a metric without labels.
+fn sample(text: &str, name: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"));
+    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+}
+
+#[tokio::test]
+async fn metrics_show_the_sql_writers_work() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let tree = app.tree(&admin).await;
+    let secretary = app.user_with_role(&admin, "m-sec", tree.branch_a, "secretary").await;
+    let first = app.user_with_role(&admin, "m-first", tree.branch_a, "resident").await;
+    let second = app.user_with_role(&admin, "m-second", tree.branch_a, "resident").await;
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(sample(&text, "sql_writer_jobs_total"), 0.0, "nothing drawn yet");
+
+    app.publish_task(&secretary, tree.branch_a, 2, false).await;
+    for member in [&first, &second] {
+        let (status, body) = app.draw(&member.token, tree.branch_a).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    // One after the other, each draw is a batch of its own.
+    assert_eq!(sample(&text, "sql_writer_jobs_total"), 2.0);
+    assert_eq!(sample(&text, "sql_writer_batches_total"), 2.0);
+    assert!(sample(&text, "sql_writer_busy_seconds_total") > 0.0, "{text}");
+}
+
 #[tokio::test]
 async fn docs_are_served() {
     let app = spawn_app().await;
