@@ -1,12 +1,14 @@
 """One suite's section of bench/RESULTS.md, from the rows bench/run.sh collected.
 
-Usage: report.py NAME ROWS_TSV RSS_API_KB RSS_ALL_KB SEED_TIME REBUILD_TIME CHECKS_FILE VERIFY_FILE
+Usage: report.py NAME ROWS_TSV RSS_API_KB RSS_ALL_KB SEED_TIME REBUILD_TIME CHECKS_FILE VERIFY_FILE WRITER_TSV
 Rows: label, req/s, p50 ms, p99 ms, errors, target ("rps>=N p99<=M", "baseline" or "").
+Writer rows: label, the SQL writer's counters before and after the load (jobs batches
+busy-seconds, space-separated), the load's seconds.
 """
 import re
 import sys
 
-name, rows_path, rss_api_kb, rss_kb, seed_time, rebuild_time, checks_path, verify_path = sys.argv[1:9]
+name, rows_path, rss_api_kb, rss_kb, seed_time, rebuild_time, checks_path, verify_path, writer_path = sys.argv[1:10]
 rows = [line.rstrip("\n").split("\t") for line in open(rows_path) if line.strip()]
 minimal = next((float(r[1]) for r in rows if r[0].startswith("minimal")), 0.0)
 
@@ -56,6 +58,20 @@ for label, rps, p50, p99, errors, target in rows:
     r = num(rps) or 0.0
     ratio = f"{r / minimal:.3f}" if minimal else "-"
     print(f"| {label} | {r:,.1f} | {ratio} | {p50} |")
+print("\nThe SQL writer during the write loads (`sql_writer_*` in /metrics; on SQLite one writer runs the jobs")
+print("in group commits, so its busy share is how much of its capacity the load used; on PostgreSQL every job")
+print("is a transaction of its own and they overlap, so busy time can exceed the wall time):\n")
+print("| load | jobs/s | jobs per batch | writer busy, share of the wall time | busy µs per job |")
+print("|---|---:|---:|---:|---:|")
+for line in open(writer_path):
+    if not line.strip():
+        continue
+    label, before, after, seconds = line.rstrip("\n").split("\t")
+    (j0, b0, s0), (j1, b1, s1) = ([float(x) for x in part.split()] for part in (before, after))
+    jobs, batches, busy = j1 - j0, b1 - b0, s1 - s0
+    per_batch = f"{jobs / batches:.1f}" if batches else "-"
+    per_job = f"{busy / jobs * 1e6:,.0f}" if jobs else "-"
+    print(f"| {label} | {jobs / float(seconds):,.0f} | {per_batch} | {busy / float(seconds):.2f} | {per_job} |")
 print("\nData checks after the run (each count must be 0, but for the two incident counts and the size of the WAL):\n")
 print("```")
 print(open(checks_path).read().rstrip())

@@ -70,6 +70,20 @@ print("\t".join([label, f.get("rps", "0"), f.get("p50_ms", "-"), f.get("p99_ms",
 PY
 }
 
+writer_counters() { # the SQL writer's counters from /metrics: jobs batches busy-seconds
+  curl -sf "http://127.0.0.1:$PORT/metrics" | awk '
+    $1 == "sql_writer_jobs_total" { j = $2 } $1 == "sql_writer_batches_total" { b = $2 }
+    $1 == "sql_writer_busy_seconds_total" { s = $2 } END { print j + 0, b + 0, s + 0 }'
+}
+
+writer_run() { # wrk_run's arguments: the same run, and the SQL writer's work during it as a row
+  local before after
+  before="$(writer_counters)"
+  wrk_run "$@"
+  after="$(writer_counters)"
+  echo -e "$1\t$before\t$after\t$SECONDS_EACH" >> "$WRITER"
+}
+
 redis_baseline() { # label command…: redis-benchmark's figure as a row
   local label="$1"; shift
   local out
@@ -106,6 +120,7 @@ suite() { # name database-url check-command…
   local name="$1" url="$2"; shift 2
   local dir="$WORK/$name"; mkdir -p "$dir"
   ROWS="$dir/rows.tsv"; : > "$ROWS"
+  WRITER="$dir/writer.tsv"; : > "$WRITER"
   REDIS_PORT="$(free_port)"
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --dir "$dir" >"$dir/redis.log" 2>&1 &
   REDIS_PID=$!
@@ -155,11 +170,11 @@ suite() { # name database-url check-command…
   wrk_run "leaderboard (county, month, top 20 + me)" "rps>=25000 p99<=10" "$CONNS" auth_get.lua \
     TOKENS="$dir/tokens.txt" BENCH_PATH="$board"
   wrk_run "GET /me/points" "" "$CONNS" auth_get.lua TOKENS="$dir/tokens.txt" BENCH_PATH="/api/v1/me/points"
-  wrk_run "draw (100,000 open cards)" "rps>=5000 p99<=25" "$CONNS" auth_post.lua TOKENS="$dir/draw_tokens.txt" \
+  writer_run "draw (100,000 open cards)" "rps>=5000 p99<=25" "$CONNS" auth_post.lua TOKENS="$dir/draw_tokens.txt" \
     BENCH_PATH="/api/v1/orgs/$draw/cards/draw"
-  wrk_run "approve a submitted card (credit)" "rps>=2000 p99<=25" "$CONNS" review.lua \
+  writer_run "approve a submitted card (credit)" "rps>=2000 p99<=25" "$CONNS" review.lua \
     TOKENS="$dir/secretary_token.txt" CARDS="$dir/review_cards.txt" THREADS=2
-  wrk_run "incident filing (fresh key, 100,000 existing)" "rps>=3000 p99<=25" "$CONNS" file_incident.lua \
+  writer_run "incident filing (fresh key, 100,000 existing)" "rps>=3000 p99<=25" "$CONNS" file_incident.lua \
     TOKENS="$dir/grid_tokens.txt" GRID="$grid"
   SECONDS_EACH=2 wrk_run "(replay warm-up)" "" "$CONNS" file_incident.lua TOKENS="$dir/grid_tokens.txt" GRID="$grid" \
     REPLAY_KEYS=1000 > /dev/null
@@ -193,7 +208,7 @@ suite() { # name database-url check-command…
   stop "$REDIS_PID"; REDIS_PID=""
 
   python3 bench/report.py "$name" "$ROWS" "$rss_api" "$rss" "$(cat "$dir/seed.time"), then sync (the seed's writes to disk) $(cat "$dir/sync.time")" "$(cat "$dir/rebuild.time")" \
-    "$dir/checks.out" "$dir/verify.out" >> "$REPORT.body"
+    "$dir/checks.out" "$dir/verify.out" "$WRITER" >> "$REPORT.body"
 }
 
 : > "$REPORT.body"
