@@ -70,8 +70,8 @@ print("\t".join([label, f.get("rps", "0"), f.get("p50_ms", "-"), f.get("p99_ms",
 PY
 }
 
-writer_counters() { # the SQL writer's counters from /metrics: jobs batches busy-seconds
-  curl -sf "http://127.0.0.1:$PORT/metrics" | awk '
+writer_counters() { # the SQL writer's counters from /metrics: jobs batches busy-seconds (0s if unreadable)
+  { curl -sf "http://127.0.0.1:$PORT/metrics" || true; } | awk '
     $1 == "sql_writer_jobs_total" { j = $2 } $1 == "sql_writer_batches_total" { b = $2 }
     $1 == "sql_writer_busy_seconds_total" { s = $2 } END { print j + 0, b + 0, s + 0 }'
 }
