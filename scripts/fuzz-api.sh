@@ -2,7 +2,8 @@
 # API fuzz: schemathesis (every check) against a debug server on the demo data, with the
 # secretary's token, a bounded number of examples per operation (tests/fuzz/schemathesis.toml).
 # Fails on any 5xx or any response that contradicts /api-docs/openapi.json.
-# Usage: scripts/fuzz-api.sh DATABASE_URL REDIS_URL   (FUZZ_SEED overrides the fixed seed)
+# Usage: scripts/fuzz-api.sh DATABASE_URL REDIS_URL   (FUZZ_SEED overrides the fixed seed;
+# FUZZ_BIN names a server binary already built, as `make test` does)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATABASE_URL="$1"; REDIS_URL="$2"
@@ -10,8 +11,11 @@ VERSION=4.32.5
 if [ "$(schemathesis --version 2>/dev/null | awk '{print $NF}')" != "$VERSION" ]; then
   python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "schemathesis==$VERSION"
 fi
-cargo build -q --bin fivestar
-BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/fivestar"
+BIN="${FUZZ_BIN:-}"
+if [ -z "$BIN" ]; then
+  cargo build -q --bin fivestar
+  BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/fivestar"
+fi
 WORK="$(mktemp -d /tmp/fivestar-fuzz.XXXXXX)"
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }

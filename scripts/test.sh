@@ -61,11 +61,14 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== tests on SQLite"
 cargo test --workspace
+# The server the API tests ran is the one the fuzz runs: built once. (`--workspace` and the
+# tests' dev-dependencies set the crates' features; a build with others compiles it all again.)
+export FUZZ_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/fivestar"
 echo "== API fuzz (schemathesis) on SQLite"
 scripts/fuzz-api.sh "sqlite://$WORK/fuzz.db?mode=rwc" "redis://127.0.0.1:$REDIS_PORT"
 
 echo "== tests on PostgreSQL"
-FIVESTAR_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres" cargo test --test api
+FIVESTAR_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres" cargo test --workspace --test api
 echo "== API fuzz (schemathesis) on PostgreSQL"
 psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "CREATE DATABASE fuzz"
 scripts/fuzz-api.sh "postgres://postgres@127.0.0.1:$PG_PORT/fuzz" "redis://127.0.0.1:$REDIS_PORT"
