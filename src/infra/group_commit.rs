@@ -127,6 +127,7 @@ impl GroupCommit {
         Ok(GroupCommit { inner: Inner::Queue(tx), metrics })
     }
 
+    /// The writer's counters, for `/metrics`.
     pub fn metrics(&self) -> &WriterMetrics {
         &self.metrics
     }

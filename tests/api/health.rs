@@ -1,7 +1,7 @@
 //! Liveness, readiness (with a Redis that really stops), metrics and docs.
 use reqwest::StatusCode;
 
-use crate::helpers::{parts, spawn_app, spawn_app_with, OwnRedis};
+use crate::helpers::{parts, spawn_app, spawn_app_with, OwnRedis, TestApp};
 
 #[tokio::test]
 async fn healthz_answers_while_the_process_lives() {
@@ -48,7 +48,7 @@ async fn metrics_count_requests_per_route_pattern() {
     let tree = app.tree(&admin).await;
     app.get(&format!("/orgs/{}", tree.county), &admin.token).await;
     app.get(&format!("/orgs/{}", tree.township), &admin.token).await;
-    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = metrics_text(&app).await;
     let line = text
         .lines()
         .find(|l| {
@@ -59,6 +59,11 @@ async fn metrics_count_requests_per_route_pattern() {
         .unwrap_or_else(|| panic!("no counter for /api/v1/orgs/{{id}}:\n{text}"));
     assert!(line.ends_with(" 2"), "{line}");
     assert!(text.contains("http_request_duration_seconds_bucket"));
+}
+
+/// The server's `/metrics` page.
+async fn metrics_text(app: &TestApp) -> String {
+    app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap()
 }
 
 /// A sample's value in Prometheus text, for a metric without labels.
@@ -78,7 +83,7 @@ async fn metrics_show_the_sql_writers_work() {
     let secretary = app.user_with_role(&admin, "m-sec", tree.branch_a, "secretary").await;
     let first = app.user_with_role(&admin, "m-first", tree.branch_a, "resident").await;
     let second = app.user_with_role(&admin, "m-second", tree.branch_a, "resident").await;
-    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = metrics_text(&app).await;
     assert_eq!(sample(&text, "sql_writer_jobs_total"), 0.0, "nothing drawn yet");
 
     app.publish_task(&secretary, tree.branch_a, 2, false).await;
@@ -86,7 +91,7 @@ async fn metrics_show_the_sql_writers_work() {
         let (status, body) = app.draw(&member.token, tree.branch_a).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
-    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = metrics_text(&app).await;
     // One after the other, each draw is a batch of its own.
     assert_eq!(sample(&text, "sql_writer_jobs_total"), 2.0);
     assert_eq!(sample(&text, "sql_writer_batches_total"), 2.0);
