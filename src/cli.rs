@@ -63,6 +63,10 @@ enum Command {
     /// Compare every leaderboard, pool and lease in Redis with a fresh recomputation from
     /// SQL, writing nothing; exits 1 if any differs.
     VerifyRedis,
+    /// List membership grants that moved someone's home branch (the grant path fixed on
+    /// 2026-11-29 did so even outside the granter's scope), from the audit log; writes
+    /// nothing. Exits 1 if any is found.
+    AuditMovedMembers,
     /// Print the OpenAPI 3.1 document.
     Openapi,
 }
@@ -196,6 +200,26 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             );
             let clean = boards.mismatched.is_empty() && boards.unexpected.is_empty() && pools.mismatched.is_empty();
             return Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        }
+        Command::AuditMovedMembers => {
+            let db = infra::db::connect(&settings.database_url).await?;
+            let moved = crate::orgs::moved_members::find(&db).await?;
+            for m in &moved {
+                let dropped = if m.dropped.is_empty() { "-".to_owned() } else { m.dropped.join(",") };
+                let home = m.home_now.map_or("none".to_owned(), |h| h.to_string());
+                println!(
+                    "audit {} at {} actor {} moved user {} into branch {} dropped {} home now {}",
+                    m.audit_id,
+                    m.at.to_rfc3339(),
+                    m.actor_id,
+                    m.user_id,
+                    m.into_branch,
+                    dropped,
+                    home
+                );
+            }
+            println!("{} membership grants moved a home branch", moved.len());
+            return Ok(if moved.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
         Command::Openapi => unreachable!("handled before settings are loaded"),
     }

@@ -130,7 +130,7 @@ pub async fn join(state: &AppState, caller: &Caller, req: JoinRequest) -> Result
             .await?
             .filter(|o| o.kind == OrgKind::Branch.as_str())
             .ok_or_else(|| anyhow::anyhow!("invite {} points at no branch", invite.id))?;
-        orgs_service::make_member(&txn, caller.user_id, &branch, role, None, now).await?;
+        orgs_service::join_branch(&txn, caller.user_id, &branch, role, now).await?;
     }
     let view = me(&txn, caller.user_id).await?;
     txn.commit().await?;

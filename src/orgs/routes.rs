@@ -70,11 +70,16 @@ pub async fn create_invite(
     Ok(HttpResponse::Created().json(invite))
 }
 
-/// Grant a role at this org. Nobody grants a role above their own.
+/// Grant a role at this org. Nobody grants a role above their own. A membership role
+/// (`resident`, `party_member`) goes only to a member of this branch (a promotion or a
+/// change between the two); people join by invite.
 #[utoipa::path(put, path = "/api/v1/orgs/{id}/roles", tag = "orgs", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = RoleChange,
     responses((status = 200, body = RoleView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "`member_of_other_branch`: a membership role for someone whose home is \
+            another branch; `not_a_member`: for someone with no home branch (send an invite)", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn grant_role(
     state: web::Data<AppState>,
     user: CurrentUser,

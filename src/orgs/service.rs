@@ -336,53 +336,84 @@ async fn authorize_role_change<C: ConnectionTrait>(
     Ok((org, role))
 }
 
+/// Grant `role` at `org_id`. A membership role is granted only to a member of that branch
+/// (a promotion or a change between resident and party_member): people join a branch by
+/// invite, and a grant never moves anyone's home branch or touches roles outside the
+/// granter's scope. Granting a role already held answers the same view and changes nothing.
 pub async fn grant_role(state: &AppState, caller: &Caller, org_id: i64, req: RoleChange) -> Result<RoleView> {
     let now = state.clock.now();
     let txn = begin_write(&state.writer).await?;
     let (org, role) = authorize_role_change(&txn, caller, org_id, &req.role).await?;
-    if !store::user_exists(&txn, req.user_id).await? {
-        return Err(AppError::NotFound);
+    let home = store::home_branch_of(&txn, req.user_id).await?.ok_or(AppError::NotFound)?;
+    if role.is_membership() {
+        match home {
+            None => {
+                return Err(AppError::Conflict {
+                    code: "not_a_member",
+                    message: "此人尚未加入任何支部，请发送邀请码让其加入",
+                })
+            }
+            Some(home) if home != org.id => {
+                return Err(AppError::Conflict {
+                    code: "member_of_other_branch",
+                    message: "此人是其他支部的成员，须先在原支部退出或被移除",
+                })
+            }
+            Some(_) => {}
+        }
     }
     let view = RoleView { user_id: req.user_id, org_id: org.id, role };
     if store::find_role(&txn, req.user_id, Some(org.id), role).await?.is_some() {
         return Ok(view);
     }
+    let mut replaced = None;
     if role.is_membership() {
-        make_member(&txn, req.user_id, &org, role, Some(caller.user_id), now).await?;
-    } else {
-        store::insert_role(&txn, req.user_id, Some(org.id), role, Some(caller.user_id), now).await?;
-        audit_role(&txn, caller.user_id, "role.grant", &view, now).await?;
+        // One membership role per member: a promotion replaces the other one held here,
+        // and only here.
+        for held in store::membership_roles_at(&txn, req.user_id, org.id).await? {
+            store::delete_role(&txn, held.id).await?;
+            replaced = Some(held.role);
+        }
     }
+    store::insert_role(&txn, req.user_id, Some(org.id), role, Some(caller.user_id), now).await?;
+    let before = replaced.map(|old| json!({"org_id": org.id, "role": old}));
+    audit_role(&txn, caller.user_id, "role.grant", &view, before, now).await?;
     txn.commit().await?;
     role_feed::announce(state, req.user_id).await;
     Ok(view)
 }
 
+/// Revoke `role` held at `org_id`. Revoking the last membership role at someone's home
+/// branch clears their home branch; nothing held elsewhere changes.
 pub async fn revoke_role(state: &AppState, caller: &Caller, org_id: i64, req: RoleChange) -> Result<()> {
     let now = state.clock.now();
     let txn = begin_write(&state.writer).await?;
     let (org, role) = authorize_role_change(&txn, caller, org_id, &req.role).await?;
     let held = store::find_role(&txn, req.user_id, Some(org.id), role).await?.ok_or(AppError::NotFound)?;
     store::delete_role(&txn, held.id).await?;
-    if role.is_membership() {
-        // Without a membership role the branch is no longer their home.
+    if role.is_membership()
+        && store::membership_roles_at(&txn, req.user_id, org.id).await?.is_empty()
+        && store::home_branch_of(&txn, req.user_id).await? == Some(Some(org.id))
+    {
         store::set_home_branch(&txn, req.user_id, None, now).await?;
     }
     let view = RoleView { user_id: req.user_id, org_id: org.id, role };
-    audit_role(&txn, caller.user_id, "role.revoke", &view, now).await?;
+    let before = Some(json!({"org_id": view.org_id, "role": view.role}));
+    audit_role(&txn, caller.user_id, "role.revoke", &view, before, now).await?;
     txn.commit().await?;
     role_feed::announce(state, req.user_id).await;
     Ok(())
 }
 
 /// Make `branch` the user's home with a membership `role`, dropping membership roles
-/// held at any other branch (a person has one home branch). Audited.
-pub async fn make_member<C: ConnectionTrait>(
+/// held at any other branch (a person has one home branch). Only for the person's own
+/// act of joining by invite: a grant by someone else never moves a home branch.
+/// Staff roles are never touched. Audited.
+pub async fn join_branch<C: ConnectionTrait>(
     txn: &C,
     user_id: i64,
     branch: &orgs::Model,
     role: Role,
-    actor: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let mut dropped = Vec::new();
@@ -394,18 +425,19 @@ pub async fn make_member<C: ConnectionTrait>(
         dropped.push(json!({"org_id": held.org_id, "role": held.role}));
     }
     if store::find_role(txn, user_id, Some(branch.id), role).await?.is_none() {
-        store::insert_role(txn, user_id, Some(branch.id), role, actor, now).await?;
+        store::insert_role(txn, user_id, Some(branch.id), role, None, now).await?;
     }
+    let previous_home = store::home_branch_of(txn, user_id).await?.flatten();
     store::set_home_branch(txn, user_id, Some(branch.id), now).await?;
     audit::record(
         txn,
         AuditEntry {
-            actor_id: actor.or(Some(user_id)),
-            action: "role.grant",
+            actor_id: Some(user_id),
+            action: "member.join",
             target_type: "user",
             target_id: user_id.to_string(),
             org_id: Some(branch.id),
-            before: Some(json!({"membership": dropped})),
+            before: Some(json!({"membership": dropped, "home_branch_id": previous_home})),
             after: Some(json!({"org_id": branch.id, "role": role, "home_branch_id": branch.id})),
             reason: None,
             at: now,
@@ -420,13 +452,10 @@ async fn audit_role<C: ConnectionTrait>(
     actor: i64,
     action: &str,
     view: &RoleView,
+    before: Option<serde_json::Value>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let (before, after) = if action == "role.grant" {
-        (None, Some(json!({"org_id": view.org_id, "role": view.role})))
-    } else {
-        (Some(json!({"org_id": view.org_id, "role": view.role})), None)
-    };
+    let after = (action == "role.grant").then(|| json!({"org_id": view.org_id, "role": view.role}));
     audit::record(
         txn,
         AuditEntry {

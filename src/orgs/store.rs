@@ -161,6 +161,20 @@ pub async fn membership_roles<C: ConnectionTrait>(db: &C, user_id: i64) -> Resul
         .await
 }
 
+/// Membership roles a user holds at one branch.
+pub async fn membership_roles_at<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    branch_id: i64,
+) -> Result<Vec<user_roles::Model>, DbErr> {
+    user_roles::Entity::find()
+        .filter(user_roles::Column::UserId.eq(user_id))
+        .filter(user_roles::Column::OrgId.eq(branch_id))
+        .filter(user_roles::Column::Role.is_in([Role::Resident.as_str(), Role::PartyMember.as_str()]))
+        .all(db)
+        .await
+}
+
 /// Roles held by these users at orgs inside the scope.
 pub async fn roles_of_users_in_scope<C: ConnectionTrait>(
     db: &C,
@@ -249,6 +263,15 @@ pub async fn set_home_branch<C: ConnectionTrait>(
     Ok(())
 }
 
-pub async fn user_exists<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<bool, DbErr> {
-    Ok(entity::users::Entity::find_by_id(user_id).count(db).await? > 0)
+/// The user's home branch: None when there is no such user, Some(None) when they have no
+/// home branch.
+pub async fn home_branch_of<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<Option<Option<i64>>, DbErr> {
+    use entity::users;
+    let home: Option<Option<i64>> = users::Entity::find_by_id(user_id)
+        .select_only()
+        .column(users::Column::HomeBranchId)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(home)
 }

@@ -319,3 +319,42 @@ async fn sigterm_under_load_finishes_in_flight_approvals_and_writes_nothing_part
     let balance: i64 = entries.iter().map(|e| e.delta_points).sum();
     assert_eq!(summary.map_or(0, |s| s.balance), balance, "summary == sum(ledger)");
 }
+
+/// `audit-moved-members` finds the membership grants the old grant path made (they moved a
+/// home branch), and not the joins nor today's grants.
+#[tokio::test]
+async fn audit_moved_members_lists_grants_that_moved_a_home_branch() {
+    use sea_orm::{ActiveModelTrait, Set};
+    let cli = Cli::new().await;
+    let out = cli.run(&["seed-demo"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli.run(&["audit-moved-members"], "");
+    assert!(out.status.success(), "a fresh demo has none: {}", stdout(&out));
+    assert!(stdout(&out).contains("0 membership grants moved a home branch"), "{}", stdout(&out));
+
+    // Rows as the code before the fix wrote them: a grant by secretary 4 that moved user 6
+    // into branch 3 and dropped his resident role at branch 9, and user 7's own join.
+    let db = fivestar::infra::db::connect(&cli.envs[0].1).await.unwrap();
+    let legacy = |actor: i64, target: i64, before: serde_json::Value| entity::audit_log::ActiveModel {
+        actor_id: Set(Some(actor)),
+        action: Set("role.grant".into()),
+        target_type: Set("user".into()),
+        target_id: Set(target.to_string()),
+        org_id: Set(Some(3)),
+        before: Set(Some(before)),
+        after: Set(Some(serde_json::json!({"org_id": 3, "role": "resident", "home_branch_id": 3}))),
+        reason: Set(None),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    };
+    legacy(4, 6, serde_json::json!({"membership": [{"org_id": 9, "role": "resident"}]})).insert(&db).await.unwrap();
+    legacy(7, 7, serde_json::json!({"membership": []})).insert(&db).await.unwrap();
+
+    let out = cli.run(&["audit-moved-members"], "");
+    assert_eq!(out.status.code(), Some(1), "found ones exit 1: {}", stdout(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("audit ")).collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].contains("actor 4 moved user 6 into branch 3 dropped resident@9"), "{text}");
+    assert!(text.contains("1 membership grants moved a home branch"), "{text}");
+}

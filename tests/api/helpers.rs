@@ -445,12 +445,26 @@ impl TestApp {
         start(settings, None, MockServer::start().await, self.clock.clone()).await
     }
 
-    /// A WeChat user holding `role` at `org_id`, granted by `admin`.
+    /// A WeChat user holding `role` at `org_id`: a staff role granted by `admin`, a
+    /// membership role (resident, party_member) by joining with an invite `admin` made, as
+    /// people join a branch.
     pub async fn user_with_role(&self, admin: &Session, openid: &str, org_id: i64, role: &str) -> Session {
         let user = self.wechat_user(openid).await;
-        let (status, body) = self.grant(&admin.token, org_id, user.user_id, role).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        if matches!(role, "resident" | "party_member") {
+            self.join_by_invite(admin, &user, org_id, role).await;
+        } else {
+            let (status, body) = self.grant(&admin.token, org_id, user.user_id, role).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
         user
+    }
+
+    /// `user` joins `branch_id` as `role` with a one-use invite made by `inviter`.
+    pub async fn join_by_invite(&self, inviter: &Session, user: &Session, branch_id: i64, role: &str) {
+        let (status, invite) = self.invite(&inviter.token, branch_id, role, 1, 24).await;
+        assert_eq!(status, StatusCode::CREATED, "{invite}");
+        let (status, body) = self.join(&user.token, invite["code"].as_str().unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
     }
 }
 

@@ -198,3 +198,114 @@ async fn a_role_revoked_through_one_server_is_gone_on_another_at_once() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The High hole of 2026-11-29: a secretary's membership grant pulled anyone into her
+/// branch. Now it reaches nobody outside her branch, and a refusal changes nothing.
+#[tokio::test]
+async fn a_membership_grant_reaches_nobody_outside_the_granters_branch() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let county_a = app.tree(&admin).await;
+    let county_b = app.tree(&admin).await;
+    let sec_a = app.user_with_role(&admin, "g-sec-a", county_a.branch_a, "secretary").await;
+    let sec_b = app.user_with_role(&admin, "g-sec-b", county_b.branch_a, "secretary").await;
+
+    // A resident of county B who holds a card there.
+    let resident_b = app.user_with_role(&admin, "g-res-b", county_b.branch_a, "resident").await;
+    app.publish_task(&sec_b, county_b.branch_a, 3, false).await;
+    let (status, card) = app.draw(&resident_b.token, county_b.branch_a).await;
+    assert_eq!(status, StatusCode::CREATED, "{card}");
+    // County B's admin and the super admin, each a member of a branch in county B.
+    let admin_b = app.user_with_role(&admin, "g-admin-b", county_b.county, "county_admin").await;
+    app.join_by_invite(&admin, &admin_b, county_b.branch_b, "party_member").await;
+    app.join_by_invite(&admin, &admin, county_b.branch_a, "resident").await;
+    // A member of the sibling branch of her own township.
+    let sibling = app.user_with_role(&admin, "g-sibling", county_a.branch_b, "resident").await;
+
+    for (who, victim) in [
+        ("county B's resident", &resident_b),
+        ("county B's admin", &admin_b),
+        ("the super admin", &admin),
+        ("a sibling branch's member", &sibling),
+    ] {
+        let (_, before) = app.get("/me", &victim.token).await;
+        for role in ["resident", "party_member"] {
+            let (status, body) = app.grant(&sec_a.token, county_a.branch_a, victim.user_id, role).await;
+            assert_eq!(status, StatusCode::CONFLICT, "{who} as {role}: {body}");
+            assert_eq!(body["code"], "member_of_other_branch", "{who}: {body}");
+        }
+        let (status, body) = app.revoke(&sec_a.token, county_a.branch_a, victim.user_id, "resident").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{who} holds nothing at her branch to revoke: {body}");
+        let (_, after) = app.get("/me", &victim.token).await;
+        assert_eq!(before, after, "{who}'s home branch and roles are unchanged");
+    }
+    let (_, me) = app.get("/me", &resident_b.token).await;
+    assert_eq!(me["home_branch_id"], county_b.branch_a);
+    let (_, mine) = app.get("/me/cards", &resident_b.token).await;
+    assert_eq!(mine["items"][0]["id"], card["id"], "the card is still the resident's");
+    assert_eq!(mine["items"][0]["status"], "claimed");
+    let (status, members) = app.get(&format!("/orgs/{}/members", county_b.branch_a), &sec_b.token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        members["items"].as_array().unwrap().iter().any(|m| m["id"] == resident_b.user_id),
+        "still on her own branch's member list: {members}"
+    );
+    let grants = audit_log::Entity::find()
+        .filter(audit_log::Column::ActorId.eq(sec_a.user_id))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert!(grants.is_empty(), "a refused grant writes nothing: {grants:?}");
+}
+
+#[tokio::test]
+async fn membership_roles_go_only_to_members_of_that_branch() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let tree = app.tree(&admin).await;
+    let secretary = app.user_with_role(&admin, "m-sec", tree.branch_a, "secretary").await;
+
+    // Nobody's member yet: they are sent an invite, not a role.
+    let stranger = app.wechat_user("m-stranger").await;
+    let (status, body) = app.grant(&secretary.token, tree.branch_a, stranger.user_id, "resident").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "not_a_member");
+    let (_, me) = app.get("/me", &stranger.token).await;
+    assert!(me["home_branch_id"].is_null() && me["roles"].as_array().unwrap().is_empty(), "{me}");
+
+    // A resident of her own branch is promoted, and back: one membership role at a time.
+    let resident = app.user_with_role(&admin, "m-res", tree.branch_a, "resident").await;
+    let (status, body) = app.grant(&secretary.token, tree.branch_a, resident.user_id, "party_member").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["role"], "party_member");
+    let (_, me) = app.get("/me", &resident.token).await;
+    assert_eq!(me["home_branch_id"], tree.branch_a);
+    assert_eq!(me["roles"], serde_json::json!([{"role": "party_member", "org_id": tree.branch_a}]));
+    let (status, _) = app.grant(&secretary.token, tree.branch_a, resident.user_id, "resident").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, me) = app.get("/me", &resident.token).await;
+    assert_eq!(me["roles"], serde_json::json!([{"role": "resident", "org_id": tree.branch_a}]));
+    let promotion = audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq("role.grant"))
+        .filter(audit_log::Column::ActorId.eq(secretary.user_id))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(promotion.len(), 2, "each change is audited");
+    assert_eq!(promotion[0].before.as_ref().unwrap()["role"], "resident");
+    assert_eq!(promotion[0].after.as_ref().unwrap()["role"], "party_member");
+
+    // A staff grant to someone of another branch adds that role only.
+    let sibling = app.user_with_role(&admin, "m-sibling", tree.branch_b, "resident").await;
+    let (status, _) = app.grant(&secretary.token, tree.grid_a, sibling.user_id, "grid_worker").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, me) = app.get("/me", &sibling.token).await;
+    assert_eq!(me["home_branch_id"], tree.branch_b, "{me}");
+    assert_eq!(me["roles"].as_array().unwrap().len(), 2, "resident at home and grid worker here: {me}");
+
+    // Revoking the last membership role at her branch clears that home, nothing else.
+    let (status, _) = app.revoke(&secretary.token, tree.branch_a, resident.user_id, "resident").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, me) = app.get("/me", &resident.token).await;
+    assert!(me["home_branch_id"].is_null() && me["roles"].as_array().unwrap().is_empty(), "{me}");
+}
