@@ -1,4 +1,5 @@
 //! fivestar: the backend of the Five-Star Branch (五星支部) mini-program.
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod cli;
@@ -8,6 +9,7 @@ pub mod error;
 pub mod idempotency;
 pub mod incidents;
 pub mod infra;
+pub mod jobs;
 pub mod maintenance;
 pub mod media;
 pub mod members;

@@ -27,22 +27,6 @@ pub async fn ensure_epoch(state: &AppState) -> anyhow::Result<bool> {
 /// back empty is rebuilt within about a second, not at the next reconcile pass.
 pub const EPOCH_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Runs `ensure_epoch` every `EPOCH_CHECK` until the process ends.
-pub fn spawn_epoch_watch(state: AppState) {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(EPOCH_CHECK);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            match ensure_epoch(&state).await {
-                Ok(true) => tracing::info!("redis rebuilt from SQL after its epoch marker went missing"),
-                Ok(false) => {}
-                Err(err) => tracing::debug!(error = %format!("{err:#}"), "epoch check skipped"),
-            }
-        }
-    });
-}
-
 /// Recompute every Redis structure from SQL, then set the epoch marker. Each domain that
 /// keeps derived data in Redis adds its step to `rebuild_steps`.
 pub async fn rebuild(state: &AppState, progress: Option<&ProgressBar>) -> anyhow::Result<RebuildReport> {

@@ -4,9 +4,9 @@ use std::fmt;
 
 use sea_orm::TransactionTrait;
 
+use crate::access::{OrgKind, Role};
 use crate::auth::service::hash_password;
 use crate::members::store::{self as users, NewUser};
-use crate::orgs::domain::{OrgKind, Role};
 use crate::orgs::store as orgs;
 use crate::stars::Star;
 use crate::state::AppState;

@@ -13,7 +13,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
 
 use entity::{card_claims, incidents, points_ledger, points_summary, user_roles, users};
 
-use crate::orgs::domain::{OrgKind, Role};
+use crate::access::{OrgKind, Role};
 use crate::orgs::store as orgs;
 use crate::points::domain::LedgerKind;
 use crate::points::store::{ledger_row, NewEntry};
@@ -272,7 +272,7 @@ pub async fn seed_work(
     ))
     .await?;
     let secretary = staff_user(&txn, "bench-secretary", Role::Secretary, review_branch, now).await?;
-    let draw_parent = orgs::find_in_scope(&txn, &crate::orgs::domain::Scope::All, draw_branch)
+    let draw_parent = crate::access::find_org(&txn, draw_branch)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the draw branch is missing"))?;
     let grid = orgs::insert_org(&txn, Some(&draw_parent), "基准网格", OrgKind::Grid, now).await?;

@@ -15,6 +15,7 @@ use utoipa_scalar::{Scalar, Servable};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::infra::{db, group_commit::GroupCommit, jwt::JwtKeys, redis::Redis, wechat::WechatClient};
+use crate::jobs::Jobs;
 use crate::openapi::{ApiDoc, SpecJson};
 use crate::ops::{errors, metrics};
 use crate::state::AppState;
@@ -25,6 +26,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    jobs: Jobs,
 }
 
 /// Connect to SQL and Redis and apply pending migrations: what every subcommand needs.
@@ -67,19 +69,12 @@ impl Application {
         if let Err(err) = maintenance::ensure_epoch(&state).await {
             tracing::warn!(error = %err, "could not check the redis epoch at start-up");
         }
-        maintenance::spawn_epoch_watch(state.clone());
-        crate::infra::role_feed::spawn_listener(state.clone());
-        points::reconcile::spawn_reconciler(
-            state.clone(),
-            Duration::from_secs(state.settings.reconcile_interval_secs.max(1)),
-        );
-        tasks::sweeper::spawn_sweeper(state.clone(), Duration::from_secs(state.settings.sweep_interval_secs.max(1)));
-        incidents::service::spawn_housekeeping(state.clone(), Duration::from_secs(3600));
+        let jobs = Jobs::start(&state);
         let listener = TcpListener::bind(&bind)?;
         let port = listener.local_addr()?.port();
         let server = serve(listener, state.clone())?;
         tracing::info!(%bind, port, "listening");
-        Ok(Application { port, server, state })
+        Ok(Application { port, server, state, jobs })
     }
 
     pub fn port(&self) -> u16 {
@@ -95,9 +90,12 @@ impl Application {
         self.server.handle()
     }
 
-    /// Runs until SIGINT/SIGTERM; in-flight requests get 30 s to finish.
+    /// Runs until SIGINT/SIGTERM (or `handle().stop()`); in-flight requests get 30 s to
+    /// finish, then the background jobs are stopped.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.jobs.stop().await;
+        served
     }
 }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use crate::access::role_feed::CallerCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::infra::cache::TtlCache;
@@ -11,7 +12,6 @@ use crate::infra::group_commit::GroupCommit;
 use crate::infra::jwt::JwtKeys;
 use crate::infra::names::NameCache;
 use crate::infra::redis::Redis;
-use crate::infra::role_feed::CallerCache;
 use crate::infra::wechat::WechatClient;
 
 #[derive(Clone)]
@@ -45,7 +45,7 @@ pub struct Caches {
     pub names: NameCache,
     /// Who a user is and which roles they hold; dropped on every server when one of them
     /// changes a user's roles (`infra::role_feed`).
-    pub callers: CallerCache,
+    pub callers: Arc<CallerCache>,
     /// Orgs by id: their path and kind never change once created.
     pub orgs: TtlCache<i64, entity::orgs::Model>,
     /// Leaderboard pages by board version (`points::service::BoardPages`).
@@ -56,7 +56,7 @@ impl Default for Caches {
     fn default() -> Self {
         Caches {
             names: NameCache::default(),
-            callers: CallerCache::default(),
+            callers: Arc::default(),
             orgs: TtlCache::new(std::time::Duration::from_secs(60), 100_000),
             boards: crate::points::service::board_pages(),
         }

@@ -1,7 +1,6 @@
-//! Who is calling: WeChat and password logins, access and refresh tokens, login
-//! throttling, and the `CurrentUser` extractor every handler uses.
+//! Logging in: WeChat and password logins, access and refresh tokens, login throttling.
+//! (Who is calling, per request, is `access::extractor::CurrentUser`.)
 pub mod domain;
-pub mod extractor;
 pub mod routes;
 pub mod service;
 pub mod store;

@@ -12,13 +12,13 @@ use utoipa::ToSchema;
 
 use super::domain::{hash_refresh_token, Username, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
 use super::store;
+use crate::access::Role;
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, Result};
 use crate::infra::db::begin_write;
 use crate::infra::random;
 use crate::members::service::{self as members, MeView};
 use crate::members::store::{self as users, NewUser};
-use crate::orgs::domain::Role;
 use crate::orgs::store as orgs_store;
 use crate::state::AppState;
 

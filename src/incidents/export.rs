@@ -64,7 +64,7 @@ async fn page(
 }
 
 async fn grid_name(state: &AppState, id: i64) -> String {
-    crate::orgs::service::cached_org(state, id).await.map_or_else(|_| id.to_string(), |org| org.name)
+    crate::access::org(state, id).await.map_or_else(|_| id.to_string(), |org| org.name)
 }
 
 fn cells(r: &incidents::Model, grid: String, last: Option<(&str, DateTime<Utc>)>) -> [String; 17] {

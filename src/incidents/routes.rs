@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::domain::NewIncidentRequest;
 use super::export;
 use super::service::{self, ActionRequest, FiledView, IncidentDetail, IncidentQuery, IncidentView, StatsView};
-use crate::auth::extractor::CurrentUser;
+use crate::access::extractor::CurrentUser;
 use crate::error::{AppError, ErrorBody, Result};
 use crate::idempotency::IdempotencyKey;
 use crate::ops::json::JsonBody;

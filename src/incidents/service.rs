@@ -16,12 +16,12 @@ use super::domain::{
     DUPLICATE_RADIUS_M, DUPLICATE_WINDOW, MAX_MEDIA,
 };
 use super::store::{self, ListFilter, MoveExtras, NewEvent, Visibility};
+use crate::access;
+use crate::access::{Caller, OrgKind, Role};
 use crate::error::{AppError, Result};
 use crate::idempotency::IdempotencyKey;
 use crate::infra::db::begin_write;
 use crate::infra::group_commit::Finish;
-use crate::orgs::domain::{Caller, OrgKind, Role};
-use crate::orgs::service::cached_org;
 use crate::pagination::{Page, PageRequest};
 use crate::points::boards::path_ids;
 use crate::stars::Star;
@@ -173,20 +173,15 @@ pub async fn file(
     }
     let now = state.clock.now();
     let spec = IncidentSpec::parse(&req, now).map_err(AppError::Validation)?;
-    let grid = match cached_org(state, spec.grid_id).await {
+    let grid = match access::org(state, spec.grid_id).await {
         Err(AppError::NotFound) => return Err(AppError::field("grid_id", "网格不存在")),
         other => other?,
     };
     if grid.kind != OrgKind::Grid.as_str() {
         return Err(AppError::field("grid_id", "须为网格"));
     }
-    if !caller.reach().contains(&grid.path) {
-        return Err(AppError::NotFound);
-    }
-    if !caller.has_at(&grid.path, Role::GridWorker) {
-        return Err(AppError::Forbidden);
-    }
-    let branch = cached_org(state, grid.parent_id.ok_or(AppError::NotFound)?).await?;
+    access::require(caller, &grid, Role::GridWorker)?;
+    let branch = access::org(state, grid.parent_id.ok_or(AppError::NotFound)?).await?;
     crate::media::service::check_owned(&state.db, caller.user_id, &spec.media_ids).await?;
 
     // Possible duplicates are advisory: read from what is committed, before the writer's turn.
@@ -324,7 +319,7 @@ pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest)
             let mut inside = false;
             for role in roles {
                 if let Some(org_id) = role.org_id {
-                    inside |= cached_org(state, org_id).await?.path.starts_with(&incident.owner_path);
+                    inside |= access::org(state, org_id).await?.path.starts_with(&incident.owner_path);
                 }
             }
             if !inside {
@@ -334,11 +329,11 @@ pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest)
         }
         Action::Escalate => {
             let ids = path_ids(&incident.grid_path);
-            let owner = cached_org(state, incident.owner_org_id).await?;
+            let owner = access::org(state, incident.owner_org_id).await?;
             if owner.kind != OrgKind::Branch.as_str() || ids.len() < 2 {
                 return Err(INVALID_TRANSITION);
             }
-            township = cached_org(state, ids[1]).await?;
+            township = access::org(state, ids[1]).await?;
             extras.owner = Some(&township);
         }
         _ => {}
@@ -418,10 +413,7 @@ impl IncidentQuery {
 /// The caller's view of an org's ledger: 404 outside their reach; 403 unless they hold
 /// `min` or above at the org, above it, or inside it.
 async fn visibility(state: &AppState, caller: &Caller, org_id: i64, min: Role) -> Result<Visibility> {
-    let org = cached_org(state, org_id).await?;
-    if !caller.reach().contains(&org.path) {
-        return Err(AppError::NotFound);
-    }
+    let org = access::reachable(state, caller, org_id).await?;
     if !caller.has_at(&org.path, min) && !caller.scope(min).contains(&org.path) {
         return Err(AppError::Forbidden);
     }
@@ -509,19 +501,9 @@ pub async fn staff_visibility(state: &AppState, caller: &Caller, org_id: i64) ->
     visibility(state, caller, org_id, Role::GridWorker).await
 }
 
-/// Forget idempotency keys past their retention; run by a background loop.
-pub fn spawn_housekeeping(state: AppState, every: std::time::Duration) {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        loop {
-            ticker.tick().await;
-            match store::purge_keys(&state.db, state.clock.now() - KEY_RETENTION).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "old idempotency keys forgotten"),
-                Err(err) => tracing::warn!(error = %err, "could not purge idempotency keys"),
-            }
-        }
-    });
+/// Forget idempotency keys past their retention (the background jobs run it).
+pub async fn purge_old_keys(state: &AppState) -> Result<u64, sea_orm::DbErr> {
+    store::purge_keys(&state.db, state.clock.now() - KEY_RETENTION).await
 }
 
 #[cfg(test)]

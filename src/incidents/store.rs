@@ -10,8 +10,8 @@ use sea_orm::{
 use entity::{idempotency_keys, incident_events, incidents, orgs};
 
 use super::domain::{Action, Category, IncidentSpec, Status};
+use crate::access::Scope;
 use crate::infra::db::by_key;
-use crate::orgs::domain::Scope;
 
 pub async fn find_key<C: ConnectionTrait>(
     db: &C,

@@ -7,5 +7,5 @@ pub mod keys;
 pub mod names;
 pub mod random;
 pub mod redis;
-pub mod role_feed;
+pub mod shutdown;
 pub mod wechat;

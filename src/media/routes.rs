@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::service::{self, MediaView, MAX_UPLOAD_BYTES};
-use crate::auth::extractor::CurrentUser;
+use crate::access::extractor::CurrentUser;
 use crate::error::{AppError, ErrorBody, Result};
 use crate::state::AppState;
 

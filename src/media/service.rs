@@ -17,8 +17,8 @@ use entity::media;
 
 use super::process::{self, ProcessError};
 use super::store::{self, MediaStore};
+use crate::access::Caller;
 use crate::error::{AppError, Result};
-use crate::orgs::domain::Caller;
 use crate::state::AppState;
 
 /// Upload bodies larger than this are refused while streaming.

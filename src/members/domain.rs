@@ -43,9 +43,26 @@ impl PhoneNumber {
     }
 }
 
+/// Masks a phone number for everyone but its owner: `13812340000` → `138****0000`.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() < 7 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}****{tail}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phones_are_masked() {
+        assert_eq!(mask_phone("13812340000"), "138****0000");
+        assert_eq!(mask_phone("123"), "***");
+    }
 
     #[test]
     fn display_names() {

@@ -2,7 +2,7 @@
 use actix_web::{web, HttpResponse};
 
 use super::service::{self, JoinRequest, MeView, MemberView, ProfileUpdate};
-use crate::auth::extractor::CurrentUser;
+use crate::access::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
 use crate::ops::json::JsonBody;
 use crate::pagination::{Page, PageQuery};

@@ -6,11 +6,11 @@ use utoipa::ToSchema;
 
 use entity::{user_roles, users};
 
-use super::domain::{DisplayName, PhoneNumber};
+use super::domain::{mask_phone, DisplayName, PhoneNumber};
 use super::store;
+use crate::access::{self, Caller, OrgKind, Role, Scope};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::infra::db::begin_write;
-use crate::orgs::domain::{mask_phone, Caller, OrgKind, Role};
 use crate::orgs::{service as orgs_service, store as orgs_store};
 use crate::pagination::{Page, PageRequest};
 use crate::state::AppState;
@@ -126,7 +126,7 @@ pub async fn join(state: &AppState, caller: &Caller, req: JoinRequest) -> Result
         if !orgs_store::take_invite_use(&txn, invite.id, now).await? {
             return Err(AppError::Gone { code: "invite_expired", message: "邀请码已过期或已用完" });
         }
-        let branch = orgs_store::find_in_scope(&txn, &crate::orgs::domain::Scope::All, invite.org_id)
+        let branch = access::find_org(&txn, invite.org_id)
             .await?
             .filter(|o| o.kind == OrgKind::Branch.as_str())
             .ok_or_else(|| anyhow::anyhow!("invite {} points at no branch", invite.id))?;
@@ -134,7 +134,7 @@ pub async fn join(state: &AppState, caller: &Caller, req: JoinRequest) -> Result
     }
     let view = me(&txn, caller.user_id).await?;
     txn.commit().await?;
-    crate::infra::role_feed::announce(state, caller.user_id).await;
+    crate::access::roles_changed(state, caller.user_id).await;
     Ok(view)
 }
 
@@ -145,8 +145,7 @@ pub async fn list_members(
     org_id: i64,
     page: PageRequest,
 ) -> Result<Page<MemberView>> {
-    let org =
-        orgs_store::find_in_scope(&state.db, &caller.scope(Role::Resident), org_id).await?.ok_or(AppError::NotFound)?;
+    let org = access::in_subtree(&state.db, caller, org_id).await?;
     let staff = orgs_service::staff_scope(caller);
     if !staff.contains(&org.path) {
         return Err(AppError::Forbidden);
@@ -165,7 +164,7 @@ pub async fn list_members(
         },
     );
     let ids: Vec<i64> = page.items.iter().map(|m| m.id).collect();
-    let subtree = crate::orgs::domain::Scope::Paths(vec![org.path.clone()]);
+    let subtree = Scope::Paths(vec![org.path.clone()]);
     for role in orgs_store::roles_of_users_in_scope(&state.db, &subtree, &ids).await? {
         if let Some(member) = page.items.iter_mut().find(|m| m.id == role.user_id) {
             member.roles.extend(role_at(role));

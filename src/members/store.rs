@@ -8,8 +8,8 @@ use sea_orm::{
 
 use entity::{orgs, user_roles, users};
 
+use crate::access::Scope;
 use crate::infra::db::by_key;
-use crate::orgs::domain::Scope;
 use crate::pagination::PageRequest;
 
 pub async fn find_user<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<users::Model>, DbErr> {

@@ -8,12 +8,12 @@ use utoipa::ToSchema;
 
 use entity::orgs;
 
-use super::domain::{Caller, OrgKind, Role, Scope};
+use super::domain::creator_role;
 use super::store;
+use crate::access::{self, Caller, OrgKind, Role, Scope};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::infra::db::begin_write;
-use crate::infra::role_feed;
 use crate::pagination::{Page, PageRequest};
 use crate::state::AppState;
 
@@ -110,17 +110,7 @@ fn parse_role(role: &str) -> Result<Role> {
 
 /// Find an org the caller can see at all (any role in its subtree or above), else 404.
 async fn visible_org<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> Result<orgs::Model> {
-    store::find_in_scope(db, &caller.scope(Role::Resident), id).await?.ok_or(AppError::NotFound)
-}
-
-/// The least role that may create a child of this kind.
-fn creator_role(child: OrgKind) -> Role {
-    match child {
-        OrgKind::County => Role::SuperAdmin,
-        OrgKind::Township => Role::CountyAdmin,
-        OrgKind::Branch => Role::TownshipAdmin,
-        OrgKind::Grid => Role::Secretary,
-    }
+    access::in_subtree(db, caller, id).await
 }
 
 pub async fn create_org(state: &AppState, caller: &Caller, req: NewOrg) -> Result<OrgView> {
@@ -149,9 +139,7 @@ pub async fn create_org(state: &AppState, caller: &Caller, req: NewOrg) -> Resul
         Some(parent_id) => {
             let parent = visible_org(&txn, caller, parent_id).await?;
             let parent_kind = OrgKind::parse(&parent.kind).ok_or_else(|| anyhow::anyhow!("bad org kind in db"))?;
-            if !caller.has_at(&parent.path, creator_role(kind).max(Role::Secretary)) {
-                return Err(AppError::Forbidden);
-            }
+            access::authorize(caller, &parent, creator_role(kind).max(Role::Secretary))?;
             if parent_kind.child() != Some(kind) {
                 return Err(AppError::field("kind", "下级组织类型须比上级低一级"));
             }
@@ -177,18 +165,6 @@ pub async fn create_org(state: &AppState, caller: &Caller, req: NewOrg) -> Resul
     txn.commit().await?;
     tracing::info!(org_id = org.id, kind = %org.kind, actor = caller.user_id, "org created");
     Ok(org.into())
-}
-
-/// An org by id, without scope, from the per-process cache (an org's path and kind never
-/// change; settings changed here drop the entry). 404 when there is no such org. Callers
-/// check the caller's reach or roles themselves.
-pub async fn cached_org(state: &AppState, id: i64) -> Result<orgs::Model> {
-    if let Some(org) = state.caches.orgs.get(&id) {
-        return Ok(org);
-    }
-    let org = store::find_in_scope(&state.db, &Scope::All, id).await?.ok_or(AppError::NotFound)?;
-    state.caches.orgs.insert(id, org.clone());
-    Ok(org)
 }
 
 pub async fn get_org(state: &AppState, caller: &Caller, id: i64) -> Result<OrgView> {
@@ -223,9 +199,7 @@ pub async fn update_settings(state: &AppState, caller: &Caller, id: i64, req: Br
     if org.kind != OrgKind::Branch.as_str() {
         return Err(AppError::field("id", "只有支部有这些设置"));
     }
-    if !caller.has_at(&org.path, Role::Secretary) {
-        return Err(AppError::Forbidden);
-    }
+    access::authorize(caller, &org, Role::Secretary)?;
     let points_per_hour = req.points_per_hour.unwrap_or(org.points_per_hour);
     let card_limit = req.card_limit.unwrap_or(org.card_limit);
     let updated = store::update_settings(&txn, org.id, points_per_hour, card_limit).await?;
@@ -269,9 +243,7 @@ pub async fn create_invite(state: &AppState, caller: &Caller, org_id: i64, req: 
         fields.insert("expires_at".into(), "须在未来一年之内".into());
     }
     let org = visible_org(&state.db, caller, org_id).await?;
-    if !caller.has_at(&org.path, Role::Secretary) {
-        return Err(AppError::Forbidden);
-    }
+    access::authorize(caller, &org, Role::Secretary)?;
     if org.kind != OrgKind::Branch.as_str() {
         fields.insert("org_id".into(), "只能邀请加入支部".into());
     }
@@ -326,9 +298,7 @@ async fn authorize_role_change<C: ConnectionTrait>(
 ) -> Result<(orgs::Model, Role)> {
     let role = parse_role(role)?;
     let org = visible_org(db, caller, org_id).await?;
-    if !caller.has_at(&org.path, role.max(Role::Secretary)) {
-        return Err(AppError::Forbidden);
-    }
+    access::authorize(caller, &org, role.max(Role::Secretary))?;
     let kind = OrgKind::parse(&org.kind).ok_or_else(|| anyhow::anyhow!("bad org kind in db"))?;
     if !role.fits(kind) {
         return Err(AppError::field("role", "该角色不能设在这一级组织"));
@@ -379,7 +349,7 @@ pub async fn grant_role(state: &AppState, caller: &Caller, org_id: i64, req: Rol
     let before = replaced.map(|old| json!({"org_id": org.id, "role": old}));
     audit_role(&txn, caller.user_id, "role.grant", &view, before, now).await?;
     txn.commit().await?;
-    role_feed::announce(state, req.user_id).await;
+    crate::access::roles_changed(state, req.user_id).await;
     Ok(view)
 }
 
@@ -401,7 +371,7 @@ pub async fn revoke_role(state: &AppState, caller: &Caller, org_id: i64, req: Ro
     let before = Some(json!({"org_id": view.org_id, "role": view.role}));
     audit_role(&txn, caller.user_id, "role.revoke", &view, before, now).await?;
     txn.commit().await?;
-    role_feed::announce(state, req.user_id).await;
+    crate::access::roles_changed(state, req.user_id).await;
     Ok(())
 }
 

@@ -1,57 +1,17 @@
 //! SQL for orgs, roles and invites. Reads of org data take the caller's `Scope` and filter
 //! by it in SQL. No HTTP types here.
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use entity::{invites, orgs, user_roles};
 
-use super::domain::{Caller, OrgKind, Role, RoleGrant, Scope};
+use crate::access::{OrgKind, Role, Scope};
 use crate::infra::db::by_key;
 use crate::pagination::PageRequest;
-
-/// The caller and all their roles, in one query; None when the user does not exist.
-pub async fn load_caller<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<Option<Caller>, DbErr> {
-    #[derive(FromQueryResult)]
-    struct Row {
-        role: Option<String>,
-        org_id: Option<i64>,
-        path: Option<String>,
-    }
-    let stmt = Query::select()
-        .expr_as(Expr::col((user_roles::Entity, user_roles::Column::Role)), Alias::new("role"))
-        .expr_as(Expr::col((user_roles::Entity, user_roles::Column::OrgId)), Alias::new("org_id"))
-        .expr_as(Expr::col((orgs::Entity, orgs::Column::Path)), Alias::new("path"))
-        .from(entity::users::Entity)
-        .left_join(
-            user_roles::Entity,
-            Expr::col((user_roles::Entity, user_roles::Column::UserId))
-                .equals((entity::users::Entity, entity::users::Column::Id)),
-        )
-        .left_join(
-            orgs::Entity,
-            Expr::col((orgs::Entity, orgs::Column::Id)).equals((user_roles::Entity, user_roles::Column::OrgId)),
-        )
-        .and_where(Expr::col((entity::users::Entity, entity::users::Column::Id)).eq(user_id))
-        .to_owned();
-    let rows = Row::find_by_statement(db.get_database_backend().build(&stmt)).all(db).await?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let roles = rows
-        .into_iter()
-        .filter_map(|r| Some(RoleGrant { role: Role::parse(r.role.as_deref()?)?, org_id: r.org_id, org_path: r.path }))
-        .collect();
-    Ok(Some(Caller { user_id, roles }))
-}
-
-/// An org the scope can see.
-pub async fn find_in_scope<C: ConnectionTrait>(db: &C, scope: &Scope, id: i64) -> Result<Option<orgs::Model>, DbErr> {
-    by_key(orgs::Entity::find_by_id(id).filter(scope.condition((orgs::Entity, orgs::Column::Path))), db).await
-}
 
 pub async fn children_in_scope<C: ConnectionTrait>(
     db: &C,

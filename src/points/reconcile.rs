@@ -15,9 +15,9 @@ use entity::orgs;
 use super::boards::{self, path_ids};
 use super::domain::{board_expiry, decode_score, encode_score, Metric, PeriodKind};
 use super::store::{self, PeriodSum};
+use crate::access::OrgKind;
 use crate::infra::db;
 use crate::infra::keys::Keys;
-use crate::orgs::domain::OrgKind;
 use crate::state::AppState;
 
 /// (org, metric, period) → member → (points, latest moment in Unix seconds)
@@ -435,20 +435,4 @@ pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
     .await;
     let _: () = redis::cmd("DEL").arg(keys.reconcile_lock()).query_async(&mut conn).await?;
     result
-}
-
-/// Runs `reconcile_once` every `every` until the process ends.
-pub fn spawn_reconciler(state: AppState, every: Duration) {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            match reconcile_once(&state).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(repaired = n, "leaderboards repaired from the ledger"),
-                Err(err) => tracing::debug!(error = %format!("{err:#}"), "reconcile pass skipped"),
-            }
-        }
-    });
 }

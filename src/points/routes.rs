@@ -3,7 +3,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::service::{self, AdjustRequest, BoardQuery, BoardView, BranchRankingView, LedgerEntryView, PointsView};
 use super::volunteer::{self, LogListQuery, LogView, NewLogRequest, ReviewRequest};
-use crate::auth::extractor::CurrentUser;
+use crate::access::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
 use crate::idempotency::IdempotencyKey;
 use crate::ops::json::JsonBody;

@@ -16,14 +16,13 @@ use entity::{orgs, points_ledger, users};
 use super::boards::{self, path_ids, BoardUpdate};
 use super::domain::{period_key, LedgerKind, Metric, PeriodKind};
 use super::store::{self, NewEntry};
+use crate::access;
+use crate::access::{Caller, OrgKind, Role};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::idempotency::IdempotencyKey;
 use crate::infra::cache::TtlCache;
 use crate::infra::db::{begin_write, by_key};
-use crate::orgs::domain::{Caller, OrgKind, Role};
-use crate::orgs::service::cached_org;
-use crate::orgs::store as orgs_store;
 use crate::pagination::{Page, PageRequest};
 use crate::stars::Star;
 use crate::state::AppState;
@@ -212,12 +211,7 @@ fn raw_json<S: serde::Serializer>(raw: &Arc<RawValue>, serializer: S) -> std::re
 /// hottest read, so the org comes from the per-process cache and the caller's reach is
 /// checked in memory (the same `Scope` rule the SQL filter applies).
 async fn board_org(state: &AppState, caller: &Caller, org_id: i64) -> Result<orgs::Model> {
-    let org = cached_org(state, org_id).await?;
-    if caller.reach().contains(&org.path) {
-        Ok(org)
-    } else {
-        Err(AppError::NotFound)
-    }
+    access::reachable(state, caller, org_id).await
 }
 
 /// The board pages a server keeps: (board key, limit) → (the org's board version they
@@ -297,9 +291,7 @@ pub async fn branch_ranking(
 ) -> Result<BranchRankingView> {
     let q = q.parse()?;
     let org = board_org(state, caller, org_id).await?;
-    if !caller.has_at(&org.path, Role::TownshipAdmin) {
-        return Err(AppError::Forbidden);
-    }
+    access::authorize(caller, &org, Role::TownshipAdmin)?;
     if org.kind != OrgKind::Township.as_str() && org.kind != OrgKind::County.as_str() {
         return Err(AppError::field("org_id", "只能对乡镇或县（区）排名"));
     }
@@ -373,12 +365,8 @@ pub async fn adjust(
     if reason.is_empty() || reason.chars().count() > 200 {
         fields.insert("reason".into(), "须填写原因（不超过 200 字）".into());
     }
-    let branch = orgs_store::find_in_scope(&state.db, &caller.scope(Role::Resident), branch_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !caller.has_at(&branch.path, Role::Secretary) {
-        return Err(AppError::Forbidden);
-    }
+    let branch = access::in_subtree(&state.db, caller, branch_id).await?;
+    access::authorize(caller, &branch, Role::Secretary)?;
     if branch.kind != OrgKind::Branch.as_str() {
         return Err(AppError::field("branch_id", "须为支部"));
     }

@@ -11,11 +11,11 @@ use entity::volunteer_logs;
 use super::domain::LedgerKind;
 use super::service::{post_entry, publish};
 use super::store::{self, NewEntry, NewLog};
+use crate::access;
+use crate::access::{Caller, OrgKind, Role};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::infra::db::begin_write;
-use crate::orgs::domain::{Caller, OrgKind, Role};
-use crate::orgs::store as orgs_store;
 use crate::pagination::{Page, PageRequest};
 use crate::stars::{Star, STAR_INVALID};
 use crate::state::AppState;
@@ -120,9 +120,7 @@ pub async fn create(state: &AppState, caller: &Caller, branch_id: i64, req: NewL
     if req.media_ids.len() > MAX_MEDIA {
         fields.insert("media_ids".into(), format!("最多 {MAX_MEDIA} 张照片"));
     }
-    let branch = orgs_store::find_in_scope(&state.db, &caller.scope(Role::Resident), branch_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let branch = access::in_subtree(&state.db, caller, branch_id).await?;
     if branch.kind != OrgKind::Branch.as_str() {
         return Err(AppError::field("branch_id", "须为支部"));
     }
@@ -152,9 +150,7 @@ pub async fn review(state: &AppState, caller: &Caller, log_id: i64, req: ReviewR
     let now = state.clock.now();
     let txn = begin_write(&state.writer).await?;
     let log = store::find_log(&txn, log_id).await?.ok_or(AppError::NotFound)?;
-    let branch = orgs_store::find_in_scope(&txn, &caller.scope(Role::Resident), log.branch_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let branch = access::in_subtree(&txn, caller, log.branch_id).await?;
     if !caller.has_at(&branch.path, Role::Secretary) || log.user_id == caller.user_id {
         return Err(AppError::Forbidden);
     }
@@ -216,12 +212,8 @@ pub async fn list_for_branch(
     page: PageRequest,
 ) -> Result<Page<LogView>> {
     let status = parse_status(status)?;
-    let branch = orgs_store::find_in_scope(&state.db, &caller.scope(Role::Resident), branch_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !caller.has_at(&branch.path, Role::Secretary) {
-        return Err(AppError::Forbidden);
-    }
+    let branch = access::in_subtree(&state.db, caller, branch_id).await?;
+    access::authorize(caller, &branch, Role::Secretary)?;
     let rows = store::logs_of_branch(&state.db, branch.id, status, page).await?;
     Ok(Page::from_rows(rows, page, |r| r.id, view))
 }

@@ -3,7 +3,7 @@ use actix_web::{web, HttpResponse};
 
 use super::domain::NewTaskRequest;
 use super::service::{self, CardListQuery, CardReview, CardView, SubmitRequest, TaskView};
-use crate::auth::extractor::CurrentUser;
+use crate::access::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
 use crate::ops::json::JsonBody;
 use crate::pagination::{Page, PageQuery};

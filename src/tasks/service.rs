@@ -14,12 +14,12 @@ use entity::{card_claims, orgs, tasks};
 
 use super::domain::{parse_pool_member, pool_member, CardStatus, ClaimStatus, NewTaskRequest, TaskSpec, MAX_MEDIA};
 use super::{pool, store, sweeper};
+use crate::access;
+use crate::access::{Caller, OrgKind, Role};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, Result};
 use crate::infra::db::begin_write;
 use crate::infra::group_commit::Finish;
-use crate::orgs::domain::{Caller, OrgKind, Role};
-use crate::orgs::service::cached_org;
 use crate::pagination::{Page, PageRequest};
 use crate::points::boards::BoardUpdate;
 use crate::points::domain::LedgerKind;
@@ -170,7 +170,7 @@ async fn claims_page(state: &AppState, rows: Vec<card_claims::Model>, page: Page
 
 /// A branch by id, from the per-process cache (an org's path and kind never change).
 async fn branch(state: &AppState, branch_id: i64) -> Result<orgs::Model> {
-    let org = cached_org(state, branch_id).await?;
+    let org = access::org(state, branch_id).await?;
     if org.kind != OrgKind::Branch.as_str() {
         return Err(AppError::NotFound);
     }
@@ -180,12 +180,7 @@ async fn branch(state: &AppState, branch_id: i64) -> Result<orgs::Model> {
 /// Secretaries (and admins above) of a branch they can see; 404 outside their reach.
 async fn staff_branch(state: &AppState, caller: &Caller, branch_id: i64) -> Result<orgs::Model> {
     let org = branch(state, branch_id).await?;
-    if !caller.reach().contains(&org.path) {
-        return Err(AppError::NotFound);
-    }
-    if !caller.has_at(&org.path, Role::Secretary) {
-        return Err(AppError::Forbidden);
-    }
+    access::require(caller, &org, Role::Secretary)?;
     Ok(org)
 }
 
@@ -238,9 +233,7 @@ pub async fn list_tasks(
     page: PageRequest,
 ) -> Result<Page<TaskView>> {
     let branch = branch(state, branch_id).await?;
-    if !caller.reach().contains(&branch.path) {
-        return Err(AppError::NotFound);
-    }
+    access::within_reach(caller, &branch)?;
     let rows = store::tasks_of_branch(&state.db, branch.id, page).await?;
     let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
     let counts = store::card_counts(&state.db, &ids).await?;

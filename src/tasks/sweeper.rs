@@ -4,7 +4,6 @@
 //! that died between the pop and the commit) are returned. Plus the pool step of
 //! `rebuild-redis`.
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -124,22 +123,6 @@ async fn return_orphans(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
         }
     }
     Ok(returned)
-}
-
-/// Runs `sweep_once` every `every` until the process ends.
-pub fn spawn_sweeper(state: AppState, every: Duration) {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            match sweep_once(&state).await {
-                Ok(r) if r == SweepReport::default() => {}
-                Ok(r) => tracing::info!(?r, "card sweep"),
-                Err(err) => tracing::debug!(error = %format!("{err:#}"), "card sweep skipped"),
-            }
-        }
-    });
 }
 
 /// What `verify_pools` found: branches whose pool or leases differ from SQL.

@@ -4,14 +4,15 @@
 //! reconnecting) it keeps cached roles for two seconds only, and it empties the cache
 //! each time it subscribes, since it may have missed messages.
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 
-use crate::orgs::domain::Caller;
-use crate::state::AppState;
-
-use super::cache::TtlCache;
+use super::roles::Caller;
+use crate::infra::cache::TtlCache;
+use crate::infra::redis::Redis;
+use crate::infra::shutdown::Stop;
 
 /// How long cached roles live while the feed is up, and while it is not.
 const LIVE_TTL: Duration = Duration::from_secs(30);
@@ -72,11 +73,11 @@ impl CallerCache {
 }
 
 /// After a committed role change: drop the user here and tell the other servers.
-pub async fn announce(state: &AppState, user_id: i64) {
-    state.caches.callers.invalidate(user_id);
+pub async fn announce(redis: &Redis, callers: &CallerCache, user_id: i64) {
+    callers.invalidate(user_id);
     let published = async {
-        let mut conn = state.redis.conn().await?;
-        redis::cmd("PUBLISH").arg(state.redis.keys().role_changes()).arg(user_id).query_async::<i64>(&mut conn).await
+        let mut conn = redis.conn().await?;
+        redis::cmd("PUBLISH").arg(redis.keys().role_changes()).arg(user_id).query_async::<i64>(&mut conn).await
     };
     if let Err(err) = published.await {
         // The others see the change within LIVE_TTL (or FALLBACK_TTL if Redis is down).
@@ -84,30 +85,35 @@ pub async fn announce(state: &AppState, user_id: i64) {
     }
 }
 
-/// Listen to the feed until the process ends, resubscribing after any failure.
-pub fn spawn_listener(state: AppState) {
-    tokio::spawn(async move {
-        loop {
-            if let Err(err) = listen(&state).await {
-                tracing::debug!(error = %err, "role feed down; retrying");
+/// Listen to the feed until `stop` fires, resubscribing after any failure.
+pub async fn listen(redis: Redis, callers: Arc<CallerCache>, timeout: Duration, mut stop: Stop) {
+    loop {
+        tokio::select! {
+            result = listen_once(&redis, &callers, timeout) => {
+                if let Err(err) = result {
+                    tracing::debug!(error = %err, "role feed down; retrying");
+                }
             }
-            state.caches.callers.subscribed.store(false, Ordering::Release);
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            _ = stop.stopped() => return,
         }
-    });
+        callers.subscribed.store(false, Ordering::Release);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.stopped() => return,
+        }
+    }
 }
 
-async fn listen(state: &AppState) -> redis::RedisResult<()> {
-    let timeout = Duration::from_millis(state.settings.redis_timeout_ms.max(100));
-    let mut pubsub = tokio::time::timeout(timeout * 2, state.redis.client().get_async_pubsub())
+async fn listen_once(redis: &Redis, callers: &CallerCache, timeout: Duration) -> redis::RedisResult<()> {
+    let mut pubsub = tokio::time::timeout(timeout * 2, redis.client().get_async_pubsub())
         .await
         .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "connect timed out")))??;
-    pubsub.subscribe(state.redis.keys().role_changes()).await?;
-    state.caches.callers.resubscribed();
+    pubsub.subscribe(redis.keys().role_changes()).await?;
+    callers.resubscribed();
     let mut messages = pubsub.on_message();
     while let Some(msg) = messages.next().await {
         match msg.get_payload::<i64>() {
-            Ok(user_id) => state.caches.callers.invalidate(user_id),
+            Ok(user_id) => callers.invalidate(user_id),
             Err(_) => tracing::warn!("unreadable message on the role feed"),
         }
     }

@@ -3,9 +3,9 @@
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
+use super::roles::Caller;
+use super::store::load_caller;
 use crate::error::AppError;
-use crate::orgs::domain::Caller;
-use crate::orgs::store::load_caller;
 use crate::state::AppState;
 
 pub struct CurrentUser(pub Caller);
