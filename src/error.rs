@@ -3,8 +3,7 @@
 //! The cause of a 500 is logged here with context and never sent to the client.
 use std::collections::BTreeMap;
 
-use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::ResponseError;
 use sea_orm::{DbErr, SqlErr};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -112,7 +111,7 @@ impl AppError {
         }
     }
 
-    fn message(&self) -> String {
+    pub fn message(&self) -> String {
         match self {
             AppError::BadRequest { message, .. } => message.clone(),
             AppError::Unauthenticated { message, .. }
@@ -130,45 +129,6 @@ impl AppError {
             AppError::RateLimited { .. } => "请求过于频繁，请稍后再试".to_owned(),
             AppError::Internal(_) => "服务器内部错误".to_owned(),
         }
-    }
-}
-
-impl ResponseError for AppError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden => StatusCode::FORBIDDEN,
-            AppError::NotFound | AppError::Absent { .. } => StatusCode::NOT_FOUND,
-            AppError::Conflict { .. } => StatusCode::CONFLICT,
-            AppError::Gone { .. } => StatusCode::GONE,
-            AppError::Validation(_) | AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Unsupported { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
-            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        if let AppError::Internal(cause) = self {
-            tracing::error!(error = ?cause, "internal error");
-        }
-        let body = ErrorBody {
-            code: self.code().to_owned(),
-            message: self.message(),
-            fields: match self {
-                AppError::Validation(fields) => Some(fields.clone()),
-                _ => None,
-            },
-        };
-        let mut resp = HttpResponse::build(self.status_code());
-        if let AppError::RateLimited { retry_after_secs } = self {
-            resp.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
-        }
-        resp.json(body)
     }
 }
 

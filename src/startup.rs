@@ -8,16 +8,20 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use migration::{Migrator, MigratorTrait};
+use tokio::sync::Semaphore;
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
 use utoipa_scalar::{Scalar, Servable};
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::http::errors;
+use crate::infra::media_store::LocalDisk;
+use crate::infra::media_urls::UrlSigner;
 use crate::infra::{db, group_commit::GroupCommit, jwt::JwtKeys, redis::Redis, wechat::WechatClient};
 use crate::jobs::Jobs;
 use crate::openapi::{ApiDoc, SpecJson};
-use crate::ops::{errors, metrics};
+use crate::ops::metrics;
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
 use crate::{auth, incidents, maintenance, media, members, ops, orgs, points, tasks};
@@ -39,8 +43,9 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         Redis::new(&settings.redis_url, &settings.redis_prefix, Duration::from_millis(settings.redis_timeout_ms))?;
     let secret = settings.jwt_secret()?;
     let jwt = JwtKeys::new(&secret, settings.access_ttl_secs);
-    let media_store = Arc::new(crate::media::store::LocalDisk::new(&settings.media_dir));
-    let media = Arc::new(crate::media::service::MediaContext::new(media_store, &secret));
+    let media_store = Arc::new(LocalDisk::new(&settings.media_dir));
+    let media_urls = Arc::new(UrlSigner::new(&secret));
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let wechat = WechatClient::new(&settings.wechat_api_base, settings.wechat_credentials())?;
     Ok(AppState {
         db,
@@ -52,7 +57,9 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         jwt,
         wechat,
         caches: Default::default(),
-        media,
+        media_store,
+        media_urls,
+        image_permits: Arc::new(Semaphore::new(cores)),
     })
 }
 

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
+use serde_json::value::RawValue;
+use tokio::sync::Semaphore;
 
 use crate::access::role_feed::CallerCache;
 use crate::clock::Clock;
@@ -10,6 +12,8 @@ use crate::config::Settings;
 use crate::infra::cache::TtlCache;
 use crate::infra::group_commit::GroupCommit;
 use crate::infra::jwt::JwtKeys;
+use crate::infra::media_store::MediaStore;
+use crate::infra::media_urls::UrlSigner;
 use crate::infra::names::NameCache;
 use crate::infra::redis::Redis;
 use crate::infra::wechat::WechatClient;
@@ -29,7 +33,11 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub wechat: WechatClient,
     pub caches: Arc<Caches>,
-    pub media: Arc<crate::media::service::MediaContext>,
+    /// Image files (local disk, or object storage later).
+    pub media_store: Arc<dyn MediaStore>,
+    pub media_urls: Arc<UrlSigner>,
+    /// One image decode per core at a time, so uploads cannot starve the API.
+    pub image_permits: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -48,8 +56,10 @@ pub struct Caches {
     pub callers: Arc<CallerCache>,
     /// Orgs by id: their path and kind never change once created.
     pub orgs: TtlCache<i64, entity::orgs::Model>,
-    /// Leaderboard pages by board version (`points::service::BoardPages`).
-    pub boards: crate::points::service::BoardPages,
+    /// Leaderboard pages: (board key, limit) → (the board version they were read at, the
+    /// entries with display names as JSON). Used only while that version is still
+    /// Redis's, and for a minute at most, as display names are.
+    pub boards: TtlCache<(String, u64), (i64, Arc<RawValue>)>,
 }
 
 impl Default for Caches {
@@ -58,7 +68,7 @@ impl Default for Caches {
             names: NameCache::default(),
             callers: Arc::default(),
             orgs: TtlCache::new(std::time::Duration::from_secs(60), 100_000),
-            boards: crate::points::service::board_pages(),
+            boards: TtlCache::new(std::time::Duration::from_secs(60), 4096),
         }
     }
 }

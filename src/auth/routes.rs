@@ -3,7 +3,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::service::{self, PasswordLogin, RefreshRequest, TokenResponse, WechatLogin};
 use crate::error::{ErrorBody, Result};
-use crate::ops::json::JsonBody;
+use crate::http::json::JsonBody;
 use crate::state::AppState;
 
 pub fn config(cfg: &mut web::ServiceConfig) {

@@ -7,8 +7,8 @@ use super::export;
 use super::service::{self, ActionRequest, FiledView, IncidentDetail, IncidentQuery, IncidentView, StatsView};
 use crate::access::extractor::CurrentUser;
 use crate::error::{AppError, ErrorBody, Result};
+use crate::http::json::JsonBody;
 use crate::idempotency::IdempotencyKey;
-use crate::ops::json::JsonBody;
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 

@@ -4,6 +4,8 @@ pub mod db;
 pub mod group_commit;
 pub mod jwt;
 pub mod keys;
+pub mod media_store;
+pub mod media_urls;
 pub mod names;
 pub mod random;
 pub mod redis;

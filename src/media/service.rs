@@ -2,78 +2,22 @@
 //! a semaphore sized to the cores), signed expiring URLs, and the ownership check every
 //! other domain uses before it accepts `media_ids`.
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use sea_orm::ConnectionTrait;
-use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
 use utoipa::ToSchema;
 
 use entity::media;
 
 use super::process::{self, ProcessError};
-use super::store::{self, MediaStore};
+use super::store;
 use crate::access::Caller;
 use crate::error::{AppError, Result};
 use crate::state::AppState;
 
 /// Upload bodies larger than this are refused while streaming.
 pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
-/// How long a signed URL works.
-const URL_TTL_SECS: i64 = 24 * 3600;
-
-type HmacSha256 = Hmac<Sha256>;
-
-/// Everything the media domain keeps in `AppState`.
-pub struct MediaContext {
-    pub store: Arc<dyn MediaStore>,
-    pub signer: UrlSigner,
-    /// One image decode per core at a time, so uploads cannot starve the API.
-    pub permits: Semaphore,
-}
-
-impl MediaContext {
-    pub fn new(store: Arc<dyn MediaStore>, secret: &SecretString) -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        MediaContext { store, signer: UrlSigner::new(secret), permits: Semaphore::new(cores) }
-    }
-}
-
-/// Signs `/media/{sha}/{variant}?exp=&sig=` so an `<image src>` loads without a header.
-pub struct UrlSigner {
-    key: Vec<u8>,
-}
-
-impl UrlSigner {
-    /// A key of its own, derived from the deployment's secret.
-    pub fn new(secret: &SecretString) -> Self {
-        let mut mac = HmacSha256::new_from_slice(secret.expose_secret().as_bytes()).expect("HMAC takes any key");
-        mac.update(b"fivestar media urls v1");
-        UrlSigner { key: mac.finalize().into_bytes().to_vec() }
-    }
-
-    fn mac(&self, sha: &str, variant: &str, exp: i64) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key");
-        mac.update(format!("{sha}/{variant}/{exp}").as_bytes());
-        mac
-    }
-
-    pub fn url(&self, sha: &str, variant: &str, now: DateTime<Utc>) -> String {
-        let exp = now.timestamp() + URL_TTL_SECS;
-        let sig = hex::encode(self.mac(sha, variant, exp).finalize().into_bytes());
-        format!("/media/{sha}/{variant}?exp={exp}&sig={sig}")
-    }
-
-    /// Constant-time check of the signature, then of the expiry.
-    pub fn verify(&self, sha: &str, variant: &str, exp: i64, sig: &str, now: DateTime<Utc>) -> bool {
-        let Ok(sig) = hex::decode(sig) else { return false };
-        self.mac(sha, variant, exp).verify_slice(&sig).is_ok() && exp > now.timestamp()
-    }
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MediaView {
@@ -91,8 +35,8 @@ fn view(state: &AppState, m: &media::Model) -> MediaView {
     let now = state.clock.now();
     MediaView {
         id: m.id,
-        url: state.media.signer.url(&m.stored_sha256, "full", now),
-        thumbnail_url: state.media.signer.url(&m.stored_sha256, "thumb", now),
+        url: state.media_urls.url(&m.stored_sha256, "full", now),
+        thumbnail_url: state.media_urls.url(&m.stored_sha256, "thumb", now),
         width: m.width,
         height: m.height,
         bytes: m.bytes,
@@ -118,7 +62,7 @@ pub async fn upload(state: &AppState, caller: &Caller, bytes: Vec<u8>) -> Result
             code: "unsupported_media", message: "只支持 JPEG、PNG 或 WebP 图片"
         });
     }
-    let permit = state.media.permits.acquire().await.map_err(|e| anyhow::anyhow!("media permits closed: {e}"))?;
+    let permit = state.image_permits.acquire().await.map_err(|e| anyhow::anyhow!("media permits closed: {e}"))?;
     let processed = tokio::task::spawn_blocking(move || process::process(&bytes))
         .await
         .map_err(|e| anyhow::anyhow!("image processing panicked: {e}"))?;
@@ -136,7 +80,7 @@ pub async fn upload(state: &AppState, caller: &Caller, bytes: Vec<u8>) -> Result
         }
     })?;
     let stored = hex::encode(Sha256::digest(&processed.full));
-    let media_store = state.media.store.clone();
+    let media_store = state.media_store.clone();
     let (full, thumb, name) = (processed.full, processed.thumb, stored.clone());
     let full_len = full.len();
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
@@ -165,11 +109,11 @@ pub async fn upload(state: &AppState, caller: &Caller, bytes: Vec<u8>) -> Result
 
 /// The bytes behind a signed URL; 403 for a bad or expired signature.
 pub async fn open(state: &AppState, sha: &str, variant: &str, exp: i64, sig: &str) -> Result<Vec<u8>> {
-    if !state.media.signer.verify(sha, variant, exp, sig, state.clock.now()) {
+    if !state.media_urls.verify(sha, variant, exp, sig, state.clock.now()) {
         return Err(AppError::Forbidden);
     }
     let name = file_name(sha, variant).ok_or(AppError::NotFound)?;
-    let media_store = state.media.store.clone();
+    let media_store = state.media_store.clone();
     tokio::task::spawn_blocking(move || media_store.get(&name))
         .await
         .map_err(|e| anyhow::anyhow!("media store panicked: {e}"))?

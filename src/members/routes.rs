@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use super::service::{self, JoinRequest, MeView, MemberView, ProfileUpdate};
 use crate::access::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
-use crate::ops::json::JsonBody;
+use crate::http::json::JsonBody;
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 

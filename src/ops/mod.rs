@@ -1,8 +1,5 @@
-//! Operations: health and readiness, Prometheus metrics, the API reference, and the
-//! JSON shape of every error actix itself produces.
-pub mod errors;
+//! Operations: health and readiness, Prometheus metrics, the API reference.
 pub mod health;
-pub mod json;
 pub mod metrics;
 
 use actix_web::web;

@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use super::service::{self, BranchSettings, InviteView, NewInvite, NewOrg, OrgView, RoleChange, RoleView};
 use crate::access::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
-use crate::ops::json::JsonBody;
+use crate::http::json::JsonBody;
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 

@@ -5,8 +5,8 @@ use super::service::{self, AdjustRequest, BoardQuery, BoardView, BranchRankingVi
 use super::volunteer::{self, LogListQuery, LogView, NewLogRequest, ReviewRequest};
 use crate::access::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
+use crate::http::json::JsonBody;
 use crate::idempotency::IdempotencyKey;
-use crate::ops::json::JsonBody;
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 

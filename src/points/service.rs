@@ -21,7 +21,6 @@ use crate::access::{Caller, OrgKind, Role};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::idempotency::IdempotencyKey;
-use crate::infra::cache::TtlCache;
 use crate::infra::db::{begin_write, by_key};
 use crate::pagination::{Page, PageRequest};
 use crate::stars::Star;
@@ -212,15 +211,6 @@ fn raw_json<S: serde::Serializer>(raw: &Arc<RawValue>, serializer: S) -> std::re
 /// checked in memory (the same `Scope` rule the SQL filter applies).
 async fn board_org(state: &AppState, caller: &Caller, org_id: i64) -> Result<orgs::Model> {
     access::reachable(state, caller, org_id).await
-}
-
-/// The board pages a server keeps: (board key, limit) → (the org's board version they
-/// were read at, their entries with display names as JSON). Used only while that version
-/// is still Redis's, and for a minute at most, as display names are.
-pub type BoardPages = TtlCache<(String, u64), (i64, Arc<RawValue>)>;
-
-pub fn board_pages() -> BoardPages {
-    TtlCache::new(std::time::Duration::from_secs(60), 4096)
 }
 
 pub async fn leaderboard(state: &AppState, caller: &Caller, org_id: i64, q: BoardQuery) -> Result<BoardView> {

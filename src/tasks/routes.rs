@@ -5,7 +5,7 @@ use super::domain::NewTaskRequest;
 use super::service::{self, CardListQuery, CardReview, CardView, SubmitRequest, TaskView};
 use crate::access::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
-use crate::ops::json::JsonBody;
+use crate::http::json::JsonBody;
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 

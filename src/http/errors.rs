@@ -1,14 +1,53 @@
-//! Every error leaves as `{code, message}` JSON: actix's own extractor failures are mapped
-//! to `AppError`, and a last middleware rewrites any non-JSON error (unknown route, wrong
-//! method) into the same shape.
+//! Every error leaves as `{code, message}` JSON: `AppError` gets its status and body here,
+//! actix's own extractor failures are mapped to `AppError`, and a last middleware rewrites
+//! any non-JSON error (unknown route, wrong method) into the same shape.
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
 use crate::error::{AppError, ErrorBody};
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::NotFound | AppError::Absent { .. } => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Gone { .. } => StatusCode::GONE,
+            AppError::Validation(_) | AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unsupported { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let AppError::Internal(cause) = self {
+            tracing::error!(error = ?cause, "internal error");
+        }
+        let body = ErrorBody {
+            code: self.code().to_owned(),
+            message: self.message(),
+            fields: match self {
+                AppError::Validation(fields) => Some(fields.clone()),
+                _ => None,
+            },
+        };
+        let mut resp = HttpResponse::build(self.status_code());
+        if let AppError::RateLimited { retry_after_secs } = self {
+            resp.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        resp.json(body)
+    }
+}
 
 /// Largest JSON body any endpoint accepts.
 pub const JSON_LIMIT: usize = 256 * 1024;
@@ -52,7 +91,6 @@ pub fn path_config() -> web::PathConfig {
 }
 
 fn with_status(err: AppError, status: StatusCode) -> HttpResponse {
-    use actix_web::ResponseError;
     let mut resp = err.error_response();
     *resp.status_mut() = status;
     resp
