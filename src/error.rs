@@ -10,6 +10,102 @@ use utoipa::ToSchema;
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
+/// Declares `ErrorCode` and `as_str` from one list (a unit test checks that serde's
+/// snake_case names agree with it).
+macro_rules! error_codes {
+    ($($variant:ident = $text:literal,)*) => {
+        /// Every error code the API answers with: the contract's codes (CONTRACT.md), read in
+        /// one place, grouped by the status they come with. A typo does not compile.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $($variant,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // 400
+    InvalidRequest = "invalid_request",
+    IdempotencyKeyRequired = "idempotency_key_required",
+    // 401
+    Unauthenticated = "unauthenticated",
+    InvalidCredentials = "invalid_credentials",
+    WechatCodeInvalid = "wechat_code_invalid",
+    RefreshTokenReused = "refresh_token_reused",
+    // 403
+    Forbidden = "forbidden",
+    SelfDealing = "self_dealing",
+    // 404
+    NotFound = "not_found",
+    PoolEmpty = "pool_empty",
+    // 405
+    MethodNotAllowed = "method_not_allowed",
+    // 409
+    Conflict = "conflict",
+    CardLimit = "card_limit",
+    ClaimExpired = "claim_expired",
+    NotClaimed = "not_claimed",
+    AlreadySubmitted = "already_submitted",
+    NotSubmitted = "not_submitted",
+    AlreadyReviewed = "already_reviewed",
+    InvalidTransition = "invalid_transition",
+    InsufficientPoints = "insufficient_points",
+    MemberOfOtherBranch = "member_of_other_branch",
+    NotAMember = "not_a_member",
+    TaskCancelled = "task_cancelled",
+    OutOfStock = "out_of_stock",
+    LimitReached = "limit_reached",
+    ItemUnavailable = "item_unavailable",
+    AlreadyFulfilled = "already_fulfilled",
+    RedemptionClosed = "redemption_closed",
+    ApplicationExists = "application_exists",
+    ExtensionRefused = "extension_refused",
+    // 410
+    InviteExpired = "invite_expired",
+    // 413
+    PayloadTooLarge = "payload_too_large",
+    ImageTooLarge = "image_too_large",
+    // 415
+    UnsupportedMedia = "unsupported_media",
+    UnsupportedMediaType = "unsupported_media_type",
+    // 422
+    ValidationFailed = "validation_failed",
+    PhotoRequired = "photo_required",
+    IdempotencyConflict = "idempotency_conflict",
+    IdempotencyInProgress = "idempotency_in_progress",
+    InvalidImage = "invalid_image",
+    // 429
+    RateLimited = "rate_limited",
+    // 500
+    InternalError = "internal_error",
+    // 502
+    WechatUnavailable = "wechat_unavailable",
+    // 503
+    DatabaseUnavailable = "database_unavailable",
+    RedisUnavailable = "redis_unavailable",
+    NotReady = "not_ready",
+    WechatNotConfigured = "wechat_not_configured",
+    PoolRebuilding = "pool_rebuilding",
+    Busy = "busy",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Field name → why it was refused, for 422 `validation_failed`.
 pub type FieldErrors = BTreeMap<String, String>;
 
@@ -17,39 +113,39 @@ pub type FieldErrors = BTreeMap<String, String>;
 pub enum AppError {
     /// 400: malformed JSON, a missing field, a bad header.
     #[error("bad request ({code}): {message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest { code: ErrorCode, message: String },
     #[error("unauthenticated ({code})")]
-    Unauthenticated { code: &'static str, message: &'static str },
+    Unauthenticated { code: ErrorCode, message: &'static str },
     #[error("forbidden")]
     Forbidden,
     #[error("not found")]
     NotFound,
     /// 404 with a code of its own (e.g. `pool_empty`).
     #[error("absent ({code})")]
-    Absent { code: &'static str, message: &'static str },
+    Absent { code: ErrorCode, message: &'static str },
     /// 409: the request is valid but the state it meets forbids it.
     #[error("conflict ({code})")]
-    Conflict { code: &'static str, message: &'static str },
+    Conflict { code: ErrorCode, message: &'static str },
     #[error("gone ({code})")]
-    Gone { code: &'static str, message: &'static str },
+    Gone { code: ErrorCode, message: &'static str },
     /// 422 `validation_failed`, naming the fields.
     #[error("validation failed: {0:?}")]
     Validation(FieldErrors),
     /// 422 with a code of its own (e.g. `idempotency_conflict`).
     #[error("unprocessable ({code})")]
-    Unprocessable { code: &'static str, message: &'static str },
+    Unprocessable { code: ErrorCode, message: &'static str },
     /// 413 with a code of its own (`payload_too_large`, `image_too_large`).
     #[error("too large ({code})")]
-    PayloadTooLarge { code: &'static str, message: &'static str },
+    PayloadTooLarge { code: ErrorCode, message: &'static str },
     /// 415 with a code of its own (`unsupported_media`).
     #[error("unsupported ({code})")]
-    Unsupported { code: &'static str, message: &'static str },
+    Unsupported { code: ErrorCode, message: &'static str },
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
     #[error("bad gateway ({code})")]
-    BadGateway { code: &'static str, message: &'static str },
+    BadGateway { code: ErrorCode, message: &'static str },
     #[error("service unavailable ({code})")]
-    Unavailable { code: &'static str, message: &'static str },
+    Unavailable { code: ErrorCode, message: &'static str },
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -58,7 +154,7 @@ pub enum AppError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable snake_case code, part of the contract.
-    pub code: String,
+    pub code: ErrorCode,
     /// Human-readable explanation, in Chinese.
     pub message: String,
     /// Present on 422 `validation_failed`: field → reason.
@@ -72,16 +168,16 @@ impl AppError {
         self.status_code().is_server_error()
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         AppError::BadRequest { code, message: message.into() }
     }
 
     pub fn invalid_request(message: impl Into<String>) -> Self {
-        Self::bad_request("invalid_request", message)
+        Self::bad_request(ErrorCode::InvalidRequest, message)
     }
 
     pub fn unauthenticated() -> Self {
-        AppError::Unauthenticated { code: "unauthenticated", message: "请先登录" }
+        AppError::Unauthenticated { code: ErrorCode::Unauthenticated, message: "请先登录" }
     }
 
     /// One field refused: a 422 naming it.
@@ -91,7 +187,7 @@ impl AppError {
         AppError::Validation(fields)
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             AppError::BadRequest { code, .. }
             | AppError::Unauthenticated { code, .. }
@@ -102,12 +198,12 @@ impl AppError {
             | AppError::PayloadTooLarge { code, .. }
             | AppError::Unsupported { code, .. }
             | AppError::BadGateway { code, .. }
-            | AppError::Unavailable { code, .. } => code,
-            AppError::Forbidden => "forbidden",
-            AppError::NotFound => "not_found",
-            AppError::Validation(_) => "validation_failed",
-            AppError::RateLimited { .. } => "rate_limited",
-            AppError::Internal(_) => "internal_error",
+            | AppError::Unavailable { code, .. } => *code,
+            AppError::Forbidden => ErrorCode::Forbidden,
+            AppError::NotFound => ErrorCode::NotFound,
+            AppError::Validation(_) => ErrorCode::ValidationFailed,
+            AppError::RateLimited { .. } => ErrorCode::RateLimited,
+            AppError::Internal(_) => ErrorCode::InternalError,
         }
     }
 
@@ -135,12 +231,13 @@ impl AppError {
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
         if let Some(SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
-            return AppError::Conflict { code: "conflict", message: "数据已存在或已被修改" };
+            return AppError::Conflict { code: ErrorCode::Conflict, message: "数据已存在或已被修改" };
         }
         if is_connection_error(&err) {
             tracing::error!(error = %err, "database unavailable");
             return AppError::Unavailable {
-                code: "database_unavailable", message: "数据库暂不可用，请稍后再试"
+                code: ErrorCode::DatabaseUnavailable,
+                message: "数据库暂不可用，请稍后再试",
             };
         }
         AppError::Internal(anyhow::Error::new(err).context("database"))
@@ -154,7 +251,9 @@ fn is_connection_error(err: &DbErr) -> bool {
 impl From<redis::RedisError> for AppError {
     fn from(err: redis::RedisError) -> Self {
         tracing::error!(error = %err, "redis unavailable");
-        AppError::Unavailable { code: "redis_unavailable", message: "缓存服务暂不可用，请稍后再试" }
+        AppError::Unavailable {
+            code: ErrorCode::RedisUnavailable, message: "缓存服务暂不可用，请稍后再试"
+        }
     }
 }
 
@@ -166,6 +265,22 @@ where
         match err {
             sea_orm::TransactionError::Connection(db) => db.into(),
             sea_orm::TransactionError::Transaction(e) => e.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_code_is_written_once_in_snake_case() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in ErrorCode::ALL {
+            let wire = serde_json::to_value(code).unwrap();
+            assert_eq!(wire, code.as_str(), "serde and as_str agree");
+            assert!(code.as_str().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{code}");
+            assert!(seen.insert(code.as_str()), "{code} twice");
         }
     }
 }

@@ -14,7 +14,7 @@ use super::domain::{hash_refresh_token, Username, MAX_PASSWORD_LEN, MIN_PASSWORD
 use super::store;
 use crate::access::Role;
 use crate::audit::{self, AuditEntry};
-use crate::error::{AppError, Result};
+use crate::error::{AppError, ErrorCode, Result};
 use crate::infra::db::begin_write;
 use crate::infra::random;
 use crate::members::service::{self as members, MeView};
@@ -55,13 +55,15 @@ pub struct RefreshRequest {
 }
 
 const INVALID_CREDENTIALS: AppError =
-    AppError::Unauthenticated { code: "invalid_credentials", message: "用户名或密码错误" };
+    AppError::Unauthenticated { code: ErrorCode::InvalidCredentials, message: "用户名或密码错误" };
 
 const REFRESH_INVALID: AppError =
-    AppError::Unauthenticated { code: "unauthenticated", message: "登录已失效，请重新登录" };
+    AppError::Unauthenticated { code: ErrorCode::Unauthenticated, message: "登录已失效，请重新登录" };
 
-const REFRESH_REUSED: AppError =
-    AppError::Unauthenticated { code: "refresh_token_reused", message: "登录凭证已被使用，请重新登录" };
+const REFRESH_REUSED: AppError = AppError::Unauthenticated {
+    code: ErrorCode::RefreshTokenReused,
+    message: "登录凭证已被使用，请重新登录",
+};
 
 /// Verified against when the username is unknown, so both failures cost the same time.
 static DUMMY_HASH: LazyLock<String> =

@@ -8,7 +8,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
-use crate::error::{AppError, ErrorBody};
+use crate::error::{AppError, ErrorBody, ErrorCode};
 
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
@@ -34,7 +34,7 @@ impl ResponseError for AppError {
             tracing::error!(error = ?cause, "internal error");
         }
         let body = ErrorBody {
-            code: self.code().to_owned(),
+            code: self.code(),
             message: self.message(),
             fields: match self {
                 AppError::Validation(fields) => Some(fields.clone()),
@@ -56,10 +56,10 @@ pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default().limit(JSON_LIMIT).error_handler(|err, _req| {
         let app = match &err {
             JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-                AppError::bad_request("payload_too_large", "请求体过大")
+                AppError::bad_request(ErrorCode::PayloadTooLarge, "请求体过大")
             }
             JsonPayloadError::ContentType => {
-                AppError::bad_request("unsupported_media_type", "请求体须为 application/json")
+                AppError::bad_request(ErrorCode::UnsupportedMediaType, "请求体须为 application/json")
             }
             JsonPayloadError::Deserialize(e) => AppError::invalid_request(format!("请求格式错误：{e}")),
             _ => AppError::invalid_request("请求格式错误"),
@@ -113,14 +113,14 @@ pub async fn json_errors(
         return Ok(res.map_into_boxed_body());
     }
     let (code, message) = match status {
-        StatusCode::NOT_FOUND => ("not_found", "资源不存在"),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "不支持该请求方法"),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "请求体过大"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "不支持的内容类型"),
-        StatusCode::UNAUTHORIZED => ("unauthenticated", "请先登录"),
-        StatusCode::FORBIDDEN => ("forbidden", "没有权限执行此操作"),
-        s if s.is_server_error() => ("internal_error", "服务器内部错误"),
-        _ => ("invalid_request", "请求格式错误"),
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "资源不存在"),
+        StatusCode::METHOD_NOT_ALLOWED => (ErrorCode::MethodNotAllowed, "不支持该请求方法"),
+        StatusCode::PAYLOAD_TOO_LARGE => (ErrorCode::PayloadTooLarge, "请求体过大"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (ErrorCode::UnsupportedMediaType, "不支持的内容类型"),
+        StatusCode::UNAUTHORIZED => (ErrorCode::Unauthenticated, "请先登录"),
+        StatusCode::FORBIDDEN => (ErrorCode::Forbidden, "没有权限执行此操作"),
+        s if s.is_server_error() => (ErrorCode::InternalError, "服务器内部错误"),
+        _ => (ErrorCode::InvalidRequest, "请求格式错误"),
     };
     let allow = res.headers().get(header::ALLOW).cloned();
     let (req, _) = res.into_parts();
@@ -128,6 +128,6 @@ pub async fn json_errors(
     if let Some(allow) = allow {
         builder.insert_header((header::ALLOW, allow));
     }
-    let body = ErrorBody { code: code.to_owned(), message: message.to_owned(), fields: None };
+    let body = ErrorBody { code, message: message.to_owned(), fields: None };
     Ok(ServiceResponse::new(req, builder.json(body)))
 }

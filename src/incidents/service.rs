@@ -18,7 +18,7 @@ use super::domain::{
 use super::store::{self, ListFilter, MoveExtras, NewEvent, Visibility};
 use crate::access;
 use crate::access::{Caller, OrgKind, Role};
-use crate::error::{AppError, Result};
+use crate::error::{AppError, ErrorCode, Result};
 use crate::idempotency::IdempotencyKey;
 use crate::infra::db::begin_write;
 use crate::infra::group_commit::Finish;
@@ -31,13 +31,15 @@ use crate::state::AppState;
 pub const KEY_RETENTION: Duration = Duration::days(30);
 
 const KEY_CONFLICT: AppError = AppError::Unprocessable {
-    code: "idempotency_conflict",
+    code: ErrorCode::IdempotencyConflict,
     message: "同一个 Idempotency-Key 已用于内容不同的请求",
 };
-const KEY_IN_PROGRESS: AppError =
-    AppError::Conflict { code: "idempotency_in_progress", message: "相同请求正在处理，请稍后重试" };
+const KEY_IN_PROGRESS: AppError = AppError::Conflict {
+    code: ErrorCode::IdempotencyInProgress,
+    message: "相同请求正在处理，请稍后重试",
+};
 const INVALID_TRANSITION: AppError =
-    AppError::Conflict { code: "invalid_transition", message: "当前状态下不能执行这个操作" };
+    AppError::Conflict { code: ErrorCode::InvalidTransition, message: "当前状态下不能执行这个操作" };
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IncidentView {
@@ -166,7 +168,7 @@ pub async fn file(
     key: Option<IdempotencyKey>,
     req: NewIncidentRequest,
 ) -> Result<Filed> {
-    let key = key.ok_or(AppError::bad_request("idempotency_key_required", "请提供 Idempotency-Key 请求头"))?;
+    let key = key.ok_or(AppError::bad_request(ErrorCode::IdempotencyKeyRequired, "请提供 Idempotency-Key 请求头"))?;
     let hash = request_hash(&req);
     if let Some(stored) = store::find_key(&state.db, caller.user_id, key.as_str()).await? {
         return replay(stored, &hash);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 #[derive(Clone)]
 pub struct WechatClient {
@@ -34,12 +34,12 @@ struct RawSession {
 }
 
 const CODE_INVALID: AppError = AppError::Unauthenticated {
-    code: "wechat_code_invalid",
+    code: ErrorCode::WechatCodeInvalid,
     message: "微信登录凭证无效或已使用，请重新登录",
 };
 
 const UNAVAILABLE: AppError =
-    AppError::BadGateway { code: "wechat_unavailable", message: "微信服务暂不可用，请稍后再试" };
+    AppError::BadGateway { code: ErrorCode::WechatUnavailable, message: "微信服务暂不可用，请稍后再试" };
 
 impl WechatClient {
     pub fn new(base: &str, credentials: Option<(String, SecretString)>) -> anyhow::Result<Self> {
@@ -53,7 +53,8 @@ impl WechatClient {
     pub async fn code_to_session(&self, code: &str) -> Result<WechatSession, AppError> {
         let Some((appid, secret)) = &self.credentials else {
             return Err(AppError::Unavailable {
-                code: "wechat_not_configured", message: "未配置微信小程序登录"
+                code: ErrorCode::WechatNotConfigured,
+                message: "未配置微信小程序登录",
             });
         };
         let url = format!("{}/sns/jscode2session", self.base);

@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 
 use super::service::{self, MediaView, MAX_UPLOAD_BYTES};
 use crate::access::extractor::CurrentUser;
-use crate::error::{AppError, ErrorBody, Result};
+use crate::error::{AppError, ErrorBody, ErrorCode, Result};
 use crate::state::AppState;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
@@ -79,7 +79,7 @@ async fn drain(field: &mut actix_multipart::Field) {
 }
 
 fn too_large() -> AppError {
-    AppError::PayloadTooLarge { code: "payload_too_large", message: "文件超过 10 MiB" }
+    AppError::PayloadTooLarge { code: ErrorCode::PayloadTooLarge, message: "文件超过 10 MiB" }
 }
 
 #[derive(Deserialize, IntoParams)]

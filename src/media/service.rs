@@ -13,7 +13,7 @@ use entity::media;
 use super::process::{self, ProcessError};
 use super::store;
 use crate::access::Caller;
-use crate::error::{AppError, Result};
+use crate::error::{AppError, ErrorCode, Result};
 use crate::state::AppState;
 
 /// Upload bodies larger than this are refused while streaming.
@@ -59,7 +59,8 @@ pub async fn upload(state: &AppState, caller: &Caller, bytes: Vec<u8>) -> Result
     }
     if process::detect(&bytes).is_none() {
         return Err(AppError::Unsupported {
-            code: "unsupported_media", message: "只支持 JPEG、PNG 或 WebP 图片"
+            code: ErrorCode::UnsupportedMedia,
+            message: "只支持 JPEG、PNG 或 WebP 图片",
         });
     }
     let permit = state.image_permits.acquire().await.map_err(|e| anyhow::anyhow!("media permits closed: {e}"))?;
@@ -69,14 +70,14 @@ pub async fn upload(state: &AppState, caller: &Caller, bytes: Vec<u8>) -> Result
     drop(permit);
     let processed = processed.map_err(|err| match err {
         ProcessError::Unsupported => {
-            AppError::Unsupported { code: "unsupported_media", message: "只支持 JPEG、PNG 或 WebP 图片" }
+            AppError::Unsupported { code: ErrorCode::UnsupportedMedia, message: "只支持 JPEG、PNG 或 WebP 图片" }
         }
         ProcessError::TooLarge => AppError::PayloadTooLarge {
-            code: "image_too_large",
+            code: ErrorCode::ImageTooLarge,
             message: "图片像素过大（上限 4000 万像素）",
         },
         ProcessError::Corrupt => {
-            AppError::Unprocessable { code: "invalid_image", message: "图片已损坏或不完整" }
+            AppError::Unprocessable { code: ErrorCode::InvalidImage, message: "图片已损坏或不完整" }
         }
     })?;
     let stored = hex::encode(Sha256::digest(&processed.full));

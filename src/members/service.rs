@@ -9,7 +9,7 @@ use entity::{user_roles, users};
 use super::domain::{mask_phone, DisplayName, PhoneNumber};
 use super::store;
 use crate::access::{self, Caller, OrgKind, Role, Scope};
-use crate::error::{AppError, FieldErrors, Result};
+use crate::error::{AppError, ErrorCode, FieldErrors, Result};
 use crate::infra::db::begin_write;
 use crate::orgs::{service as orgs_service, store as orgs_store};
 use crate::pagination::{Page, PageRequest};
@@ -124,7 +124,7 @@ pub async fn join(state: &AppState, caller: &Caller, req: JoinRequest) -> Result
         && orgs_store::find_role(&txn, caller.user_id, Some(invite.org_id), role).await?.is_some();
     if !already {
         if !orgs_store::take_invite_use(&txn, invite.id, now).await? {
-            return Err(AppError::Gone { code: "invite_expired", message: "邀请码已过期或已用完" });
+            return Err(AppError::Gone { code: ErrorCode::InviteExpired, message: "邀请码已过期或已用完" });
         }
         let branch = access::find_org(&txn, invite.org_id)
             .await?

@@ -6,6 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::error::ErrorCode;
 use crate::state::AppState;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -18,7 +19,7 @@ pub struct Health {
 #[derive(Serialize, ToSchema)]
 pub struct NotReady {
     /// `not_ready`.
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     /// What did not answer: `database`, `redis`.
     pub down: Vec<String>,
@@ -50,7 +51,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     } else {
         tracing::warn!(?down, "not ready");
         HttpResponse::ServiceUnavailable().json(NotReady {
-            code: "not_ready".into(),
+            code: ErrorCode::NotReady,
             message: format!("依赖服务不可用：{}", down.join("、")),
             down,
         })

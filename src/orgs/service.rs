@@ -12,7 +12,7 @@ use super::domain::creator_role;
 use super::store;
 use crate::access::{self, Caller, OrgKind, Role, Scope};
 use crate::audit::{self, AuditEntry};
-use crate::error::{AppError, FieldErrors, Result};
+use crate::error::{AppError, ErrorCode, FieldErrors, Result};
 use crate::infra::db::begin_write;
 use crate::pagination::{Page, PageRequest};
 use crate::state::AppState;
@@ -319,13 +319,13 @@ pub async fn grant_role(state: &AppState, caller: &Caller, org_id: i64, req: Rol
         match home {
             None => {
                 return Err(AppError::Conflict {
-                    code: "not_a_member",
+                    code: ErrorCode::NotAMember,
                     message: "此人尚未加入任何支部，请发送邀请码让其加入",
                 })
             }
             Some(home) if home != org.id => {
                 return Err(AppError::Conflict {
-                    code: "member_of_other_branch",
+                    code: ErrorCode::MemberOfOtherBranch,
                     message: "此人是其他支部的成员，须先在原支部退出或被移除",
                 })
             }

@@ -19,7 +19,7 @@ use super::store::{self, NewEntry};
 use crate::access;
 use crate::access::{Caller, OrgKind, Role};
 use crate::audit::{self, AuditEntry};
-use crate::error::{AppError, FieldErrors, Result};
+use crate::error::{AppError, ErrorCode, FieldErrors, Result};
 use crate::idempotency::IdempotencyKey;
 use crate::infra::db::{begin_write, by_key};
 use crate::pagination::{Page, PageRequest};
@@ -27,7 +27,7 @@ use crate::stars::Star;
 use crate::state::AppState;
 
 pub const INSUFFICIENT_POINTS: AppError =
-    AppError::Conflict { code: "insufficient_points", message: "积分余额不足" };
+    AppError::Conflict { code: ErrorCode::InsufficientPoints, message: "积分余额不足" };
 
 /// Write one ledger entry and its summary change in the caller's transaction. Returns the
 /// board update to publish after commit, or None when an entry with the same idempotency

@@ -14,7 +14,7 @@ use super::store::{self, NewEntry, NewLog};
 use crate::access;
 use crate::access::{Caller, OrgKind, Role};
 use crate::audit::{self, AuditEntry};
-use crate::error::{AppError, FieldErrors, Result};
+use crate::error::{AppError, ErrorCode, FieldErrors, Result};
 use crate::infra::db::begin_write;
 use crate::pagination::{Page, PageRequest};
 use crate::stars::{Star, STAR_INVALID};
@@ -155,7 +155,7 @@ pub async fn review(state: &AppState, caller: &Caller, log_id: i64, req: ReviewR
         return Err(AppError::Forbidden);
     }
     if !store::review_log(&txn, log.id, req.approve, caller.user_id, comment.clone(), now).await? {
-        return Err(AppError::Conflict { code: "already_reviewed", message: "该记录已审核" });
+        return Err(AppError::Conflict { code: ErrorCode::AlreadyReviewed, message: "该记录已审核" });
     }
     let mut update = None;
     if req.approve {

@@ -17,7 +17,7 @@ use super::{pool, store, sweeper};
 use crate::access;
 use crate::access::{Caller, OrgKind, Role};
 use crate::audit::{self, AuditEntry};
-use crate::error::{AppError, Result};
+use crate::error::{AppError, ErrorCode, Result};
 use crate::infra::db::begin_write;
 use crate::infra::group_commit::Finish;
 use crate::pagination::{Page, PageRequest};
@@ -29,21 +29,23 @@ use crate::stars::Star;
 use crate::state::AppState;
 
 pub const POOL_EMPTY: AppError =
-    AppError::Absent { code: "pool_empty", message: "卡池已空，暂无可领取的任务卡" };
+    AppError::Absent { code: ErrorCode::PoolEmpty, message: "卡池已空，暂无可领取的任务卡" };
 pub const CARD_LIMIT: AppError = AppError::Conflict {
-    code: "card_limit",
+    code: ErrorCode::CardLimit,
     message: "您在本支部持有的任务卡已达上限，请先提交或放弃",
 };
 const CLAIM_EXPIRED: AppError =
-    AppError::Conflict { code: "claim_expired", message: "领取已过期，任务卡已回到卡池" };
-const NOT_CLAIMED: AppError = AppError::Conflict { code: "not_claimed", message: "您当前未持有这张任务卡" };
+    AppError::Conflict { code: ErrorCode::ClaimExpired, message: "领取已过期，任务卡已回到卡池" };
+const NOT_CLAIMED: AppError =
+    AppError::Conflict { code: ErrorCode::NotClaimed, message: "您当前未持有这张任务卡" };
 const ALREADY_SUBMITTED: AppError =
-    AppError::Conflict { code: "already_submitted", message: "这张任务卡已提交" };
-const ALREADY_REVIEWED: AppError = AppError::Conflict { code: "already_reviewed", message: "这张任务卡已审核" };
+    AppError::Conflict { code: ErrorCode::AlreadySubmitted, message: "这张任务卡已提交" };
+const ALREADY_REVIEWED: AppError =
+    AppError::Conflict { code: ErrorCode::AlreadyReviewed, message: "这张任务卡已审核" };
 const NOT_SUBMITTED: AppError =
-    AppError::Conflict { code: "not_submitted", message: "这张任务卡尚未提交，无法审核" };
+    AppError::Conflict { code: ErrorCode::NotSubmitted, message: "这张任务卡尚未提交，无法审核" };
 const PHOTO_REQUIRED: AppError =
-    AppError::Unprocessable { code: "photo_required", message: "该任务需要上传照片" };
+    AppError::Unprocessable { code: ErrorCode::PhotoRequired, message: "该任务需要上传照片" };
 
 /// Pops of cards SQL no longer holds open (a stale pool) before a draw gives up.
 const DRAW_ATTEMPTS: usize = 8;

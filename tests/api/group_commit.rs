@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::Utc;
 use fivestar::audit::{self, AuditEntry};
 use fivestar::clock::Clock;
-use fivestar::error::AppError;
+use fivestar::error::{AppError, ErrorCode};
 use fivestar::infra::db::begin_write;
 use fivestar::infra::group_commit::Finish;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
@@ -42,7 +42,7 @@ async fn jobs_sharing_a_commit_keep_or_lose_their_writes_one_by_one() {
                     Box::pin(async move {
                         write_row(txn, &tag).await?;
                         match kind {
-                            "refused" => Err(AppError::Conflict { code: "refused", message: "拒绝" }),
+                            "refused" => Err(AppError::Conflict { code: ErrorCode::Conflict, message: "拒绝" }),
                             "discard" => Ok(Finish::Discard(tag)),
                             "server-error" => Err(AppError::Internal(anyhow::anyhow!("failed on purpose"))),
                             "panic" => panic!("a job panicking on purpose"),
@@ -57,13 +57,13 @@ async fn jobs_sharing_a_commit_keep_or_lose_their_writes_one_by_one() {
     drop(gate);
     let mut answers = Vec::new();
     for job in jobs {
-        answers.push(job.await.expect("the request's task ends normally").map_err(|e| e.code()));
+        answers.push(job.await.expect("the request's task ends normally").map_err(|e| e.code().as_str()));
     }
     assert_eq!(
         answers,
         vec![
             Ok("0:commit".to_owned()),
-            Err("refused"),
+            Err("conflict"),
             Ok("2:discard".to_owned()),
             Ok("3:commit".to_owned()),
             Err("internal_error"),
@@ -92,5 +92,5 @@ async fn jobs_sharing_a_commit_keep_or_lose_their_writes_one_by_one() {
             })
         })
         .await;
-    assert_eq!(after.map_err(|e| e.code()), Ok(1));
+    assert_eq!(after.map_err(|e| e.code().as_str()), Ok(1));
 }

@@ -60,7 +60,7 @@ async fn run(ops: Vec<(i64, bool)>) -> Result<(), TestCaseError> {
                 model += delta;
             }
             Err(err) => {
-                prop_assert_eq!(err.code(), "insufficient_points");
+                prop_assert_eq!(err.code().as_str(), "insufficient_points");
                 prop_assert!(model + delta < 0, "refused although affordable");
             }
         }
