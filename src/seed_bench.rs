@@ -249,7 +249,7 @@ pub async fn seed_work(
                 task_id: Set(review_task.id),
                 branch_id: Set(review_branch),
                 user_id: Set(holders[i % holders.len()]),
-                status: Set("submitted".to_owned()),
+                status: Set(entity::card_claims::ClaimStatus::Submitted),
                 claimed_at: Set(now),
                 expires_at: Set(now + Duration::hours(4)),
                 submitted_at: Set(Some(now)),
@@ -283,7 +283,8 @@ pub async fn seed_work(
     txn.commit().await?;
 
     let categories = ["event", "dispute", "hazard", "environment", "other"];
-    let statuses = ["reported", "accepted", "in_progress", "resolved", "closed", "closed", "closed"];
+    use entity::incidents::IncidentStatus as S;
+    let statuses = [S::Reported, S::Accepted, S::InProgress, S::Resolved, S::Closed, S::Closed, S::Closed];
     let span_secs = Duration::days(730).num_seconds();
     for batch in (0..spec.incidents).step_by(CHUNK * 20) {
         let txn = state.db.begin().await?;
@@ -308,12 +309,12 @@ pub async fn seed_work(
                         occurred_at: Set(at),
                         media_ids: Set(serde_json::json!([])),
                         star: Set(None),
-                        status: Set(status.to_owned()),
+                        status: Set(status),
                         reporter_id: Set(workers[rng.random_range(0..workers.len())]),
                         assignee_id: Set(None),
                         created_at: Set(at),
                         updated_at: Set(at),
-                        closed_at: Set((status == "closed").then_some(at + Duration::hours(rng.random_range(1..200)))),
+                        closed_at: Set((status == S::Closed).then_some(at + Duration::hours(rng.random_range(1..200)))),
                         ..Default::default()
                     }
                 })

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::incidents::IncidentStatus;
+
 /// One step of an incident's timeline, written in the same transaction as the move.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "incident_events")]
@@ -8,8 +10,8 @@ pub struct Model {
     pub id: i64,
     pub incident_id: i64,
     pub action: String,
-    pub from_status: Option<String>,
-    pub to_status: String,
+    pub from_status: Option<IncidentStatus>,
+    pub to_status: IncidentStatus,
     pub actor_id: i64,
     pub note: Option<String>,
     pub media_ids: Json,

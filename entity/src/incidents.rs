@@ -1,4 +1,6 @@
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// One incident report on a ledger (台账): filed in a grid, handled by its branch, or by
 /// the township after escalation (`owner_*`).
@@ -22,7 +24,7 @@ pub struct Model {
     pub occurred_at: DateTimeUtc,
     pub media_ids: Json,
     pub star: Option<String>,
-    pub status: String,
+    pub status: IncidentStatus,
     pub reporter_id: i64,
     pub assignee_id: Option<i64>,
     pub created_at: DateTimeUtc,
@@ -34,3 +36,27 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Where an incident is on its ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize, ToSchema)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+#[schema(as = Status)]
+pub enum IncidentStatus {
+    #[sea_orm(string_value = "reported")]
+    Reported,
+    #[sea_orm(string_value = "accepted")]
+    Accepted,
+    #[sea_orm(string_value = "assigned")]
+    Assigned,
+    #[sea_orm(string_value = "in_progress")]
+    InProgress,
+    #[sea_orm(string_value = "resolved")]
+    Resolved,
+    #[sea_orm(string_value = "closed")]
+    Closed,
+    #[sea_orm(string_value = "rejected")]
+    Rejected,
+    #[sea_orm(string_value = "escalated")]
+    Escalated,
+}

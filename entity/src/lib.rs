@@ -1,4 +1,5 @@
-//! sea-orm entities, one file per table. Plain data: no logic lives here.
+//! sea-orm entities, one file per table, with the status enums of their columns (stored as
+//! the same strings as before). Plain data: no logic lives here.
 pub mod audit_log;
 pub mod card_claims;
 pub mod card_pool_dirty;

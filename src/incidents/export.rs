@@ -8,7 +8,7 @@ use rust_xlsxwriter::{Format, Workbook};
 
 use entity::incidents;
 
-use super::domain::{number, Category, Severity, Status};
+use super::domain::{number, Category, Severity, StatusText};
 use super::store::{self, action_label, ListFilter, Visibility};
 use crate::error::{AppError, Result};
 use crate::points::domain::shanghai;
@@ -75,7 +75,7 @@ fn cells(r: &incidents::Model, grid: String, last: Option<(&str, DateTime<Utc>)>
         r.title.clone(),
         r.description.clone(),
         Severity::parse(&r.severity).map_or(r.severity.clone(), |s| s.label().to_owned()),
-        Status::parse(&r.status).map_or(r.status.clone(), |s| s.label().to_owned()),
+        r.status.label().to_owned(),
         format!("{:.6}", r.lat),
         format!("{:.6}", r.lng),
         r.address.clone().unwrap_or_default(),

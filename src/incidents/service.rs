@@ -12,8 +12,8 @@ use entity::{idempotency_keys, incident_events, incidents, orgs};
 use sea_orm::DatabaseTransaction;
 
 use super::domain::{
-    bounding_box, distance_m, number, transition, Action, Category, IncidentSpec, NewIncidentRequest, Severity, Status,
-    DUPLICATE_RADIUS_M, DUPLICATE_WINDOW, MAX_MEDIA,
+    bounding_box, distance_m, number, parse_status, transition, Action, Category, IncidentSpec, NewIncidentRequest,
+    Severity, Status, StatusText, DUPLICATE_RADIUS_M, DUPLICATE_WINDOW, MAX_MEDIA, STATUSES,
 };
 use super::store::{self, ListFilter, MoveExtras, NewEvent, Visibility};
 use crate::access;
@@ -83,7 +83,7 @@ pub fn view(m: incidents::Model) -> IncidentView {
         occurred_at: m.occurred_at,
         media_ids: serde_json::from_value(m.media_ids).unwrap_or_default(),
         star: m.star.as_deref().and_then(Star::parse),
-        status: Status::parse(&m.status).unwrap_or(Status::Reported),
+        status: m.status,
         reporter_id: m.reporter_id,
         assignee_id: m.assignee_id,
         created_at: m.created_at,
@@ -129,8 +129,8 @@ pub struct IncidentDetail {
 fn timeline_entry(e: incident_events::Model) -> TimelineEntry {
     TimelineEntry {
         action: e.action,
-        from_status: e.from_status.as_deref().and_then(Status::parse),
-        to_status: Status::parse(&e.to_status).unwrap_or(Status::Reported),
+        from_status: e.from_status,
+        to_status: e.to_status,
         actor_id: e.actor_id,
         note: e.note,
         media_ids: serde_json::from_value(e.media_ids).unwrap_or_default(),
@@ -310,7 +310,7 @@ pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest)
     if !(caller.has_at(&incident.owner_path, Role::Secretary) || handler) {
         return Err(AppError::Forbidden);
     }
-    let from = Status::parse(&incident.status).ok_or(INVALID_TRANSITION)?;
+    let from = incident.status;
     let to = transition(from, action).ok_or(INVALID_TRANSITION)?;
     let mut extras = MoveExtras { closed: to == Status::Closed, ..Default::default() };
     let township;
@@ -387,7 +387,7 @@ pub struct IncidentQuery {
 impl IncidentQuery {
     pub fn filter(&self) -> Result<ListFilter> {
         let mut fields = crate::error::FieldErrors::new();
-        let status = self.status.as_deref().map(|s| Status::parse(s).ok_or(s)).transpose();
+        let status = self.status.as_deref().map(|s| parse_status(s).ok_or(s)).transpose();
         if status.is_err() {
             fields.insert("status".into(), "未知的状态".into());
         }
@@ -464,7 +464,7 @@ pub async fn stats(state: &AppState, caller: &Caller, org_id: i64, q: &IncidentQ
     let vis = staff_visibility(state, caller, org_id).await?;
     let rows = store::stats_rows(&state.db, &vis, &filter).await?;
     let mut by_category: BTreeMap<String, u64> = Category::ALL.iter().map(|c| (c.as_str().to_owned(), 0)).collect();
-    let mut by_status: BTreeMap<String, u64> = Status::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
+    let mut by_status: BTreeMap<String, u64> = STATUSES.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
     let mut hours = Vec::new();
     for (category, status, created_at, closed_at) in &rows {
         *by_category.entry(category.clone()).or_default() += 1;

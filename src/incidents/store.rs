@@ -83,7 +83,7 @@ pub async fn insert_incident<C: ConnectionTrait>(
         occurred_at: Set(spec.occurred_at),
         media_ids: Set(serde_json::json!(spec.media_ids)),
         star: Set(spec.star.map(|s| s.as_str().to_owned())),
-        status: Set(Status::Reported.as_str().to_owned()),
+        status: Set(Status::Reported),
         reporter_id: Set(reporter_id),
         assignee_id: Set(None),
         created_at: Set(now),
@@ -110,8 +110,8 @@ pub async fn insert_event<C: ConnectionTrait>(txn: &C, e: NewEvent<'_>) -> Resul
     incident_events::ActiveModel {
         incident_id: Set(e.incident_id),
         action: Set(e.action.to_owned()),
-        from_status: Set(e.from.map(|s| s.as_str().to_owned())),
-        to_status: Set(e.to.as_str().to_owned()),
+        from_status: Set(e.from),
+        to_status: Set(e.to),
         actor_id: Set(e.actor_id),
         note: Set(e.note),
         media_ids: Set(serde_json::json!(e.media_ids)),
@@ -151,7 +151,7 @@ pub async fn nearby<C: ConnectionTrait>(
         .filter(I::Lat.between(lat0, lat1))
         .filter(I::Lng.between(lng0, lng1))
         .filter(I::CreatedAt.gte(since))
-        .filter(I::Status.is_not_in([Status::Closed.as_str(), Status::Rejected.as_str()]))
+        .filter(I::Status.is_not_in([Status::Closed, Status::Rejected]))
         .limit(200)
         .into_tuple()
         .all(db)
@@ -176,9 +176,8 @@ pub async fn move_incident<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     use incidents::Column as I;
-    let mut q = incidents::Entity::update_many()
-        .col_expr(I::Status, Expr::value(to.as_str()))
-        .col_expr(I::UpdatedAt, Expr::value(now));
+    let mut q =
+        incidents::Entity::update_many().col_expr(I::Status, Expr::value(to)).col_expr(I::UpdatedAt, Expr::value(now));
     if let Some(assignee) = extras.assignee_id {
         q = q.col_expr(I::AssigneeId, Expr::value(assignee));
     }
@@ -188,7 +187,7 @@ pub async fn move_incident<C: ConnectionTrait>(
     if extras.closed {
         q = q.col_expr(I::ClosedAt, Expr::value(now));
     }
-    let res = q.filter(I::Id.eq(id)).filter(I::Status.eq(from.as_str())).exec(txn).await?;
+    let res = q.filter(I::Id.eq(id)).filter(I::Status.eq(from)).exec(txn).await?;
     Ok(res.rows_affected == 1)
 }
 
@@ -242,7 +241,7 @@ pub async fn list<C: ConnectionTrait>(
     use incidents::Column as I;
     let mut q = incidents::Entity::find().filter(vis.condition());
     if let Some(status) = filter.status {
-        q = q.filter(I::Status.eq(status.as_str()));
+        q = q.filter(I::Status.eq(status));
     }
     if let Some(category) = filter.category {
         q = q.filter(I::Category.eq(category.as_str()));

@@ -108,66 +108,8 @@ impl TaskSpec {
     }
 }
 
-/// Where a card is. `Open` cards are in the branch's Redis pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CardStatus {
-    Open,
-    Claimed,
-    Submitted,
-    Approved,
-    /// Its task ended before anyone finished it.
-    Expired,
-}
-
-impl CardStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CardStatus::Open => "open",
-            CardStatus::Claimed => "claimed",
-            CardStatus::Submitted => "submitted",
-            CardStatus::Approved => "approved",
-            CardStatus::Expired => "expired",
-        }
-    }
-}
-
-/// Where one claim (one draw by one member) is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
-#[schema(rename_all = "snake_case")]
-pub enum ClaimStatus {
-    Claimed,
-    Submitted,
-    Approved,
-    Rejected,
-    Released,
-    Expired,
-}
-
-impl ClaimStatus {
-    pub const ALL: [ClaimStatus; 6] = [
-        ClaimStatus::Claimed,
-        ClaimStatus::Submitted,
-        ClaimStatus::Approved,
-        ClaimStatus::Rejected,
-        ClaimStatus::Released,
-        ClaimStatus::Expired,
-    ];
-
-    pub fn parse(s: &str) -> Option<ClaimStatus> {
-        ClaimStatus::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClaimStatus::Claimed => "claimed",
-            ClaimStatus::Submitted => "submitted",
-            ClaimStatus::Approved => "approved",
-            ClaimStatus::Rejected => "rejected",
-            ClaimStatus::Released => "released",
-            ClaimStatus::Expired => "expired",
-        }
-    }
-}
+pub use entity::card_claims::ClaimStatus;
+pub use entity::cards::CardStatus;
 
 /// A card in a Redis pool: `"{card_id}:{claim_ttl_minutes}"`, so the draw script can set
 /// the lease's deadline without another round trip.
@@ -237,10 +179,15 @@ mod tests {
     }
 
     #[test]
-    fn claim_statuses_parse() {
-        for s in ClaimStatus::ALL {
-            assert_eq!(ClaimStatus::parse(s.as_str()), Some(s));
+    fn statuses_are_stored_as_their_wire_names() {
+        use sea_orm::{ActiveEnum, Iterable};
+        for s in ClaimStatus::iter() {
+            let stored = s.to_value();
+            assert_eq!(serde_json::to_value(s).unwrap(), stored.as_str());
+            assert_eq!(ClaimStatus::try_from_value(&stored).unwrap(), s);
         }
-        assert_eq!(ClaimStatus::parse("open"), None);
+        assert!(ClaimStatus::try_from_value(&"open".to_owned()).is_err());
+        let stored: Vec<String> = CardStatus::iter().map(|s| s.to_value()).collect();
+        assert_eq!(stored, ["open", "claimed", "submitted", "approved", "expired"]);
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::DatabaseTransaction;
+use sea_orm::{ActiveEnum, DatabaseTransaction};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -75,7 +75,7 @@ pub struct TaskView {
 }
 
 fn task_view(t: tasks::Model, counts: Option<&HashMap<String, i64>>) -> TaskView {
-    let n = |s: CardStatus| counts.and_then(|c| c.get(s.as_str()).copied()).unwrap_or(0);
+    let n = |s: CardStatus| counts.and_then(|c| c.get(&s.to_value()).copied()).unwrap_or(0);
     TaskView {
         id: t.id,
         branch_id: t.branch_id,
@@ -116,8 +116,7 @@ pub struct CardView {
     pub claim_id: i64,
     pub branch_id: i64,
     pub holder_id: i64,
-    /// `claimed`, `submitted`, `approved`, `rejected`, `released` or `expired`.
-    pub status: String,
+    pub status: ClaimStatus,
     pub task: Option<CardTask>,
     pub claimed_at: DateTime<Utc>,
     pub claim_expires_at: DateTime<Utc>,
@@ -224,7 +223,7 @@ pub async fn publish_task(state: &AppState, caller: &Caller, branch_id: i64, req
     if let Err(err) = pool::add_open(&state.redis, branch.id, &members).await {
         sweeper::mark_pool(state, branch.id, &err).await;
     }
-    let counts = HashMap::from([(CardStatus::Open.as_str().to_owned(), card_ids.len() as i64)]);
+    let counts = HashMap::from([(CardStatus::Open.to_value(), card_ids.len() as i64)]);
     Ok(task_view(task, Some(&counts)))
 }
 
@@ -333,8 +332,8 @@ async fn claim_in(
     let Some((card, task)) = store::find_card_with_task(txn, card_id).await? else {
         return Ok(Finish::Discard(Attempt::NotOpen { still_held: false }));
     };
-    if card.branch_id != branch_id || card.status != CardStatus::Open.as_str() {
-        let still_held = card.branch_id == branch_id && card.status == CardStatus::Claimed.as_str();
+    if card.branch_id != branch_id || card.status != CardStatus::Open {
+        let still_held = card.branch_id == branch_id && card.status == CardStatus::Claimed;
         return Ok(Finish::Discard(Attempt::NotOpen { still_held }));
     }
     if ended(&task, now) {
@@ -365,10 +364,10 @@ async fn my_claim<C: sea_orm::ConnectionTrait>(db: &C, caller: &Caller, card_id:
 }
 
 fn check_live(claim: &card_claims::Model, now: DateTime<Utc>) -> Result<()> {
-    match ClaimStatus::parse(&claim.status) {
-        Some(ClaimStatus::Claimed) if claim.expires_at > now => Ok(()),
-        Some(ClaimStatus::Claimed | ClaimStatus::Expired) => Err(CLAIM_EXPIRED),
-        Some(ClaimStatus::Released) => Err(NOT_CLAIMED),
+    match claim.status {
+        ClaimStatus::Claimed if claim.expires_at > now => Ok(()),
+        ClaimStatus::Claimed | ClaimStatus::Expired => Err(CLAIM_EXPIRED),
+        ClaimStatus::Released => Err(NOT_CLAIMED),
         _ => Err(ALREADY_SUBMITTED),
     }
 }
@@ -440,10 +439,10 @@ pub async fn release(state: &AppState, caller: &Caller, card_id: i64) -> Result<
     let now = state.clock.now();
     let txn = begin_write(&state.writer).await?;
     let claim = my_claim(&txn, caller, card_id).await?;
-    match ClaimStatus::parse(&claim.status) {
-        Some(ClaimStatus::Claimed) => {}
-        Some(ClaimStatus::Expired) => return Err(CLAIM_EXPIRED),
-        Some(ClaimStatus::Released) => return Err(NOT_CLAIMED),
+    match claim.status {
+        ClaimStatus::Claimed => {}
+        ClaimStatus::Expired => return Err(CLAIM_EXPIRED),
+        ClaimStatus::Released => return Err(NOT_CLAIMED),
         _ => return Err(ALREADY_SUBMITTED),
     }
     let task = store::find_task(&txn, claim.task_id).await?.ok_or(AppError::NotFound)?;
@@ -513,9 +512,9 @@ async fn review_in(
 ) -> Result<Finish<(card_claims::Model, Option<BoardUpdate>, bool)>> {
     let Review { card_id, reviewer_id, approve, comment, task, branch_path, now } = job;
     let claim = store::latest_claim(txn, card_id, None).await?.ok_or(NOT_SUBMITTED)?;
-    match ClaimStatus::parse(&claim.status) {
-        Some(ClaimStatus::Submitted) => {}
-        Some(ClaimStatus::Approved | ClaimStatus::Rejected) => return Err(ALREADY_REVIEWED),
+    match claim.status {
+        ClaimStatus::Submitted => {}
+        ClaimStatus::Approved | ClaimStatus::Rejected => return Err(ALREADY_REVIEWED),
         _ => return Err(NOT_SUBMITTED),
     }
     if claim.user_id == reviewer_id {
@@ -558,7 +557,7 @@ async fn review_in(
             target_id: card_id.to_string(),
             org_id: Some(claim.branch_id),
             before: Some(json!({"status": "submitted", "claim_id": claim.id})),
-            after: Some(json!({"status": to.as_str(), "comment": comment})),
+            after: Some(json!({"status": to, "comment": comment})),
             reason: comment.clone(),
             at: now,
         },
@@ -579,7 +578,7 @@ pub struct CardListQuery {
 fn parse_status(status: Option<&str>) -> Result<Option<ClaimStatus>> {
     status
         .map(|s| {
-            ClaimStatus::parse(s).ok_or_else(|| {
+            ClaimStatus::try_from_value(&s.to_owned()).map_err(|_| {
                 AppError::field("status", "须为 claimed、submitted、approved、rejected、released 或 expired")
             })
         })

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LockType, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, ExprTrait,
-    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ActiveEnum, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    ExprTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use entity::{card_claims, card_pool_dirty, cards, tasks, users};
@@ -51,7 +51,7 @@ pub async fn insert_cards<C: ConnectionTrait>(
     let rows = (0..task.copies).map(|_| cards::ActiveModel {
         task_id: Set(task.id),
         branch_id: Set(task.branch_id),
-        status: Set(CardStatus::Open.as_str().to_owned()),
+        status: Set(CardStatus::Open),
         holder_id: Set(None),
         claim_id: Set(None),
         updated_at: Set(now),
@@ -188,7 +188,7 @@ pub async fn active_claims<C: ConnectionTrait>(db: &C, user_id: i64, branch_id: 
     if db.get_database_backend() == DbBackend::Postgres {
         let sql = "SELECT COUNT(*) AS held FROM (SELECT branch_id, status FROM card_claims \
                    WHERE user_id = $1 OFFSET 0) AS mine WHERE branch_id = $2 AND status = $3";
-        let values = [user_id.into(), branch_id.into(), ClaimStatus::Claimed.as_str().into()];
+        let values = [user_id.into(), branch_id.into(), ClaimStatus::Claimed.to_value().into()];
         let row = db.query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
         let held: i64 = row.map(|row| row.try_get("", "held")).transpose()?.unwrap_or(0);
         return Ok(u64::try_from(held).unwrap_or(0));
@@ -196,7 +196,7 @@ pub async fn active_claims<C: ConnectionTrait>(db: &C, user_id: i64, branch_id: 
     card_claims::Entity::find()
         .filter(card_claims::Column::UserId.eq(user_id))
         .filter(card_claims::Column::BranchId.eq(branch_id))
-        .filter(card_claims::Column::Status.eq(ClaimStatus::Claimed.as_str()))
+        .filter(card_claims::Column::Status.eq(ClaimStatus::Claimed))
         .count(db)
         .await
 }
@@ -213,7 +213,7 @@ pub async fn insert_claim<C: ConnectionTrait>(
         task_id: Set(card.task_id),
         branch_id: Set(card.branch_id),
         user_id: Set(user_id),
-        status: Set(ClaimStatus::Claimed.as_str().to_owned()),
+        status: Set(ClaimStatus::Claimed),
         claimed_at: Set(now),
         expires_at: Set(expires_at),
         submitted_at: Set(None),
@@ -237,12 +237,12 @@ pub async fn take_card<C: ConnectionTrait>(
 ) -> Result<bool, DbErr> {
     use cards::Column as K;
     let res = cards::Entity::update_many()
-        .col_expr(K::Status, Expr::value(CardStatus::Claimed.as_str()))
+        .col_expr(K::Status, Expr::value(CardStatus::Claimed))
         .col_expr(K::HolderId, Expr::value(claim.user_id))
         .col_expr(K::ClaimId, Expr::value(claim.id))
         .col_expr(K::UpdatedAt, Expr::value(now))
         .filter(K::Id.eq(card_id))
-        .filter(K::Status.eq(CardStatus::Open.as_str()))
+        .filter(K::Status.eq(CardStatus::Open))
         .exec(txn)
         .await?;
     Ok(res.rows_affected == 1)
@@ -259,20 +259,14 @@ pub async fn move_card<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     use cards::Column as K;
-    let mut q = cards::Entity::update_many()
-        .col_expr(K::Status, Expr::value(to.as_str()))
-        .col_expr(K::UpdatedAt, Expr::value(now));
+    let mut q =
+        cards::Entity::update_many().col_expr(K::Status, Expr::value(to)).col_expr(K::UpdatedAt, Expr::value(now));
     if matches!(to, CardStatus::Open | CardStatus::Expired) {
         q = q
             .col_expr(K::HolderId, Expr::value(Option::<i64>::None))
             .col_expr(K::ClaimId, Expr::value(Option::<i64>::None));
     }
-    let res = q
-        .filter(K::Id.eq(card_id))
-        .filter(K::ClaimId.eq(claim_id))
-        .filter(K::Status.eq(from.as_str()))
-        .exec(txn)
-        .await?;
+    let res = q.filter(K::Id.eq(card_id)).filter(K::ClaimId.eq(claim_id)).filter(K::Status.eq(from)).exec(txn).await?;
     Ok(res.rows_affected == 1)
 }
 
@@ -280,10 +274,10 @@ pub async fn move_card<C: ConnectionTrait>(
 pub async fn retire_open_card<C: ConnectionTrait>(txn: &C, card_id: i64, now: DateTime<Utc>) -> Result<bool, DbErr> {
     use cards::Column as K;
     let res = cards::Entity::update_many()
-        .col_expr(K::Status, Expr::value(CardStatus::Expired.as_str()))
+        .col_expr(K::Status, Expr::value(CardStatus::Expired))
         .col_expr(K::UpdatedAt, Expr::value(now))
         .filter(K::Id.eq(card_id))
-        .filter(K::Status.eq(CardStatus::Open.as_str()))
+        .filter(K::Status.eq(CardStatus::Open))
         .exec(txn)
         .await?;
     Ok(res.rows_affected == 1)
@@ -299,12 +293,12 @@ pub async fn submit_claim<C: ConnectionTrait>(
 ) -> Result<bool, DbErr> {
     use card_claims::Column as Q;
     let res = card_claims::Entity::update_many()
-        .col_expr(Q::Status, Expr::value(ClaimStatus::Submitted.as_str()))
+        .col_expr(Q::Status, Expr::value(ClaimStatus::Submitted))
         .col_expr(Q::SubmittedAt, Expr::value(now))
         .col_expr(Q::Note, Expr::value(note))
         .col_expr(Q::MediaIds, Expr::value(serde_json::json!(media_ids)))
         .filter(Q::Id.eq(claim_id))
-        .filter(Q::Status.eq(ClaimStatus::Claimed.as_str()))
+        .filter(Q::Status.eq(ClaimStatus::Claimed))
         .filter(Q::ExpiresAt.gt(now))
         .exec(txn)
         .await?;
@@ -322,13 +316,12 @@ pub async fn end_claim<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<Option<card_claims::Model>, DbErr> {
     use card_claims::Column as Q;
-    let mut q = card_claims::Entity::update_many()
-        .col_expr(Q::Status, Expr::value(to.as_str()))
-        .col_expr(Q::EndedAt, Expr::value(now));
+    let mut q =
+        card_claims::Entity::update_many().col_expr(Q::Status, Expr::value(to)).col_expr(Q::EndedAt, Expr::value(now));
     if let Some((reviewer, comment)) = reviewer {
         q = q.col_expr(Q::ReviewerId, Expr::value(reviewer)).col_expr(Q::ReviewComment, Expr::value(comment));
     }
-    let ended = q.filter(Q::Id.eq(claim_id)).filter(Q::Status.eq(from.as_str())).exec_with_returning(txn).await?;
+    let ended = q.filter(Q::Id.eq(claim_id)).filter(Q::Status.eq(from)).exec_with_returning(txn).await?;
     Ok(ended.into_iter().next())
 }
 
@@ -340,7 +333,7 @@ pub async fn claims_of_user<C: ConnectionTrait>(
 ) -> Result<Vec<card_claims::Model>, DbErr> {
     let mut q = card_claims::Entity::find().filter(card_claims::Column::UserId.eq(user_id));
     if let Some(status) = status {
-        q = q.filter(card_claims::Column::Status.eq(status.as_str()));
+        q = q.filter(card_claims::Column::Status.eq(status));
     }
     if let Some(before) = page.after {
         q = q.filter(card_claims::Column::Id.lt(before));
@@ -357,7 +350,7 @@ pub async fn claims_of_branch<C: ConnectionTrait>(
 ) -> Result<Vec<card_claims::Model>, DbErr> {
     let mut q = card_claims::Entity::find()
         .filter(card_claims::Column::BranchId.eq(branch_id))
-        .filter(card_claims::Column::Status.eq(status.as_str()));
+        .filter(card_claims::Column::Status.eq(status));
     if let Some(after) = page.after {
         q = q.filter(card_claims::Column::Id.gt(after));
     }
@@ -379,7 +372,7 @@ pub async fn overdue_claims<C: ConnectionTrait>(
     limit: u64,
 ) -> Result<Vec<card_claims::Model>, DbErr> {
     card_claims::Entity::find()
-        .filter(card_claims::Column::Status.eq(ClaimStatus::Claimed.as_str()))
+        .filter(card_claims::Column::Status.eq(ClaimStatus::Claimed))
         .filter(card_claims::Column::ExpiresAt.lte(now))
         .order_by_asc(card_claims::Column::ExpiresAt)
         .limit(limit)
@@ -408,15 +401,15 @@ pub async fn close_task<C: ConnectionTrait>(txn: &C, task_id: i64, now: DateTime
         .select_only()
         .column(K::Id)
         .filter(K::TaskId.eq(task_id))
-        .filter(K::Status.eq(CardStatus::Open.as_str()))
+        .filter(K::Status.eq(CardStatus::Open))
         .into_tuple()
         .all(txn)
         .await?;
     cards::Entity::update_many()
-        .col_expr(K::Status, Expr::value(CardStatus::Expired.as_str()))
+        .col_expr(K::Status, Expr::value(CardStatus::Expired))
         .col_expr(K::UpdatedAt, Expr::value(now))
         .filter(K::TaskId.eq(task_id))
-        .filter(K::Status.eq(CardStatus::Open.as_str()))
+        .filter(K::Status.eq(CardStatus::Open))
         .exec(txn)
         .await?;
     tasks::Entity::update_many()
@@ -456,7 +449,7 @@ pub async fn cards_in_status<C: ConnectionTrait>(
         .column(cards::Column::Id)
         .column(cards::Column::TaskId)
         .column(cards::Column::BranchId)
-        .filter(cards::Column::Status.eq(status.as_str()))
+        .filter(cards::Column::Status.eq(status))
         .filter(cards::Column::Id.gt(after))
         .order_by_asc(cards::Column::Id)
         .limit(limit)
@@ -473,7 +466,7 @@ pub async fn live_claims<C: ConnectionTrait>(db: &C) -> Result<Vec<(i64, i64, i6
         .column(card_claims::Column::TaskId)
         .column(card_claims::Column::BranchId)
         .column(card_claims::Column::ExpiresAt)
-        .filter(card_claims::Column::Status.eq(ClaimStatus::Claimed.as_str()))
+        .filter(card_claims::Column::Status.eq(ClaimStatus::Claimed))
         .into_tuple()
         .all(db)
         .await
@@ -523,7 +516,7 @@ pub async fn open_cards_in_branch<C: ConnectionTrait>(db: &C, branch_id: i64) ->
         .column(cards::Column::Id)
         .column(cards::Column::TaskId)
         .filter(cards::Column::BranchId.eq(branch_id))
-        .filter(cards::Column::Status.eq(CardStatus::Open.as_str()))
+        .filter(cards::Column::Status.eq(CardStatus::Open))
         .into_tuple()
         .all(db)
         .await

@@ -105,13 +105,13 @@ async fn return_orphans(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<
             store::cards_by_ids(&state.db, &ids).await?.into_iter().map(|c| (c.id, c)).collect();
         for (branch, member, deadline) in due {
             let card = parse_pool_member(&member).and_then(|(id, _)| cards.get(&id));
-            match card.map(|c| (c.status.as_str(), c.claim_id)) {
-                Some(("open", _)) => {
+            match card.map(|c| (c.status, c.claim_id)) {
+                Some((CardStatus::Open, _)) => {
                     if pool::expire_lease(&state.redis, branch, &member, deadline).await? {
                         returned += 1;
                     }
                 }
-                Some(("claimed", Some(claim_id))) => {
+                Some((CardStatus::Claimed, Some(claim_id))) => {
                     if let Some(claim) = store::find_claim(&state.db, claim_id).await? {
                         if claim.expires_at > now {
                             pool::set_lease(&state.redis, branch, &member, claim.expires_at.timestamp_millis()).await?;
