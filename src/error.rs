@@ -60,6 +60,7 @@ error_codes! {
     NotSubmitted = "not_submitted",
     AlreadyReviewed = "already_reviewed",
     InvalidTransition = "invalid_transition",
+    IdempotencyInProgress = "idempotency_in_progress",
     InsufficientPoints = "insufficient_points",
     MemberOfOtherBranch = "member_of_other_branch",
     NotAMember = "not_a_member",
@@ -83,7 +84,6 @@ error_codes! {
     ValidationFailed = "validation_failed",
     PhotoRequired = "photo_required",
     IdempotencyConflict = "idempotency_conflict",
-    IdempotencyInProgress = "idempotency_in_progress",
     InvalidImage = "invalid_image",
     // 429
     RateLimited = "rate_limited",

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use crate::access::role_feed;
 use crate::infra::shutdown::{Shutdown, Stop};
 use crate::state::AppState;
-use crate::{incidents, maintenance, points, tasks};
+use crate::{idempotency, maintenance, points, tasks};
 
 /// The running loops; `stop` ends them and waits for each.
 pub struct Jobs {
@@ -52,7 +52,7 @@ impl Jobs {
                 }
             }),
             every("idempotency purge", Duration::from_secs(3600), state, &stop, |state| async move {
-                match incidents::service::purge_old_keys(&state).await {
+                match idempotency::purge(&state.db, state.clock.now()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(purged = n, "old idempotency keys forgotten"),
                     Err(err) => tracing::warn!(error = %err, "could not purge idempotency keys"),

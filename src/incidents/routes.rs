@@ -1,5 +1,4 @@
 //! HTTP for incident reports: extract, call one service function, shape the response.
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::domain::NewIncidentRequest;
@@ -40,12 +39,7 @@ pub async fn file(
     body: JsonBody<NewIncidentRequest>,
 ) -> Result<HttpResponse> {
     let key = IdempotencyKey::from_request(&req)?;
-    let filed = service::file(&state, &user.0, key, body.into_inner()).await?;
-    let status = StatusCode::from_u16(filed.status).unwrap_or(StatusCode::CREATED);
-    Ok(HttpResponse::build(status)
-        .content_type("application/json")
-        .insert_header(("Idempotent-Replayed", if filed.replayed { "true" } else { "false" }))
-        .body(filed.body))
+    Ok(service::file(&state, &user.0, key, body.into_inner()).await?.into_http())
 }
 
 /// One incident with its timeline (disputes: staff and the people on them only).

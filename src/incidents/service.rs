@@ -3,12 +3,11 @@
 //! workflow with a timeline row per move, who sees what, and the numbers counties report.
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use entity::{idempotency_keys, incident_events, incidents, orgs};
+use entity::{incident_events, incidents, orgs};
 use sea_orm::DatabaseTransaction;
 
 use super::domain::{
@@ -19,7 +18,7 @@ use super::store::{self, ListFilter, MoveExtras, NewEvent, Visibility};
 use crate::access;
 use crate::access::{Caller, OrgKind, Role};
 use crate::error::{AppError, ErrorCode, Result};
-use crate::idempotency::IdempotencyKey;
+use crate::idempotency::{self, IdempotencyKey};
 use crate::infra::db::begin_write;
 use crate::infra::group_commit::Finish;
 use crate::pagination::{Page, PageRequest};
@@ -27,17 +26,6 @@ use crate::points::boards::path_ids;
 use crate::stars::Star;
 use crate::state::AppState;
 
-/// How long idempotency keys are kept.
-pub const KEY_RETENTION: Duration = Duration::days(30);
-
-const KEY_CONFLICT: AppError = AppError::Unprocessable {
-    code: ErrorCode::IdempotencyConflict,
-    message: "同一个 Idempotency-Key 已用于内容不同的请求",
-};
-const KEY_IN_PROGRESS: AppError = AppError::Conflict {
-    code: ErrorCode::IdempotencyInProgress,
-    message: "相同请求正在处理，请稍后重试",
-};
 const INVALID_TRANSITION: AppError =
     AppError::Conflict { code: ErrorCode::InvalidTransition, message: "当前状态下不能执行这个操作" };
 
@@ -138,40 +126,16 @@ fn timeline_entry(e: incident_events::Model) -> TimelineEntry {
     }
 }
 
-/// What a filing answers: the status and JSON body, first time or replayed.
-pub struct Filed {
-    pub status: u16,
-    pub body: String,
-    pub replayed: bool,
-}
-
-fn request_hash(req: &NewIncidentRequest) -> String {
-    // Serialised from the parsed struct, so key order and spacing do not matter.
-    let bytes = serde_json::to_vec(req).unwrap_or_default();
-    hex::encode(Sha256::digest(bytes))
-}
-
-fn replay(key: idempotency_keys::Model, hash: &str) -> Result<Filed> {
-    if key.request_hash != hash {
-        return Err(KEY_CONFLICT);
-    }
-    let status = u16::try_from(key.response_status).unwrap_or(0);
-    if status == 0 {
-        return Err(KEY_IN_PROGRESS);
-    }
-    Ok(Filed { status, body: key.response_body, replayed: true })
-}
-
 pub async fn file(
     state: &AppState,
     caller: &Caller,
     key: Option<IdempotencyKey>,
     req: NewIncidentRequest,
-) -> Result<Filed> {
+) -> Result<idempotency::Response> {
     let key = key.ok_or(AppError::bad_request(ErrorCode::IdempotencyKeyRequired, "请提供 Idempotency-Key 请求头"))?;
-    let hash = request_hash(&req);
-    if let Some(stored) = store::find_key(&state.db, caller.user_id, key.as_str()).await? {
-        return replay(stored, &hash);
+    let hash = idempotency::request_hash(&req);
+    if let Some(first) = idempotency::replay_of(&state.db, caller.user_id, &key, &hash).await? {
+        return Ok(first);
     }
     let now = state.clock.now();
     let spec = IncidentSpec::parse(&req, now).map_err(AppError::Validation)?;
@@ -210,7 +174,7 @@ struct Filing {
 /// The SQL half of a filing: the incident, its first timeline row and, last, the key with
 /// the response. If another filing with this key got there first (committed by now, or
 /// earlier in this group commit), this one rolls back and answers as that one did.
-async fn file_in(txn: &DatabaseTransaction, job: Filing) -> Result<Finish<Filed>> {
+async fn file_in(txn: &DatabaseTransaction, job: Filing) -> Result<Finish<idempotency::Response>> {
     let Filing { spec, grid, branch, reporter_id, key, hash, nearby, now } = job;
     let incident = store::insert_incident(txn, &spec, &grid, &branch, reporter_id, now).await?;
     store::insert_event(
@@ -240,12 +204,11 @@ async fn file_in(txn: &DatabaseTransaction, job: Filing) -> Result<Finish<Filed>
         .collect();
     duplicates.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id)));
     let filed = FiledView { incident: view(incident), possible_duplicates: duplicates };
-    let body = serde_json::to_string(&filed).map_err(anyhow::Error::from)?;
-    if !store::record_key(txn, reporter_id, key.as_str(), &hash, (201, &body), now).await? {
-        let stored = store::find_key(txn, reporter_id, key.as_str()).await?;
-        return Ok(Finish::Discard(replay(stored.ok_or(KEY_IN_PROGRESS)?, &hash)?));
+    let answer = idempotency::Response::fresh(201, serde_json::to_string(&filed).map_err(anyhow::Error::from)?);
+    match idempotency::record(txn, reporter_id, &key, &hash, &answer, now).await? {
+        None => Ok(Finish::Commit(answer)),
+        Some(first) => Ok(Finish::Discard(first)),
     }
-    Ok(Finish::Commit(Filed { status: 201, body, replayed: false }))
 }
 
 /// Staff of an incident: grid workers and above over its grid, or over the ledger holding it.
@@ -501,11 +464,6 @@ fn median(values: &mut [f64]) -> Option<f64> {
 /// Stats and exports are for staff: grid workers and above over the org.
 pub async fn staff_visibility(state: &AppState, caller: &Caller, org_id: i64) -> Result<Visibility> {
     visibility(state, caller, org_id, Role::GridWorker).await
-}
-
-/// Forget idempotency keys past their retention (the background jobs run it).
-pub async fn purge_old_keys(state: &AppState) -> Result<u64, sea_orm::DbErr> {
-    store::purge_keys(&state.db, state.clock.now() - KEY_RETENTION).await
 }
 
 #[cfg(test)]

@@ -1,64 +1,17 @@
-//! SQL for incidents, their timelines and idempotency keys. Moves are conditional on
+//! SQL for incidents and their timelines. Moves are conditional on
 //! the status read, so two handlers acting at once cannot both move an incident.
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
 
-use entity::{idempotency_keys, incident_events, incidents, orgs};
+use entity::{incident_events, incidents, orgs};
 
 use super::domain::{Action, Category, IncidentSpec, Status};
 use crate::access::Scope;
 use crate::infra::db::by_key;
-
-pub async fn find_key<C: ConnectionTrait>(
-    db: &C,
-    user_id: i64,
-    key: &str,
-) -> Result<Option<idempotency_keys::Model>, DbErr> {
-    let select = idempotency_keys::Entity::find()
-        .filter(idempotency_keys::Column::UserId.eq(user_id))
-        .filter(idempotency_keys::Column::Key.eq(key));
-    by_key(select, db).await
-}
-
-/// Record a key with the filing's request hash and response, in the filing's own
-/// transaction, as its last write; false when the key is already taken (the caller rolls
-/// its filing back and replays the stored one). On PostgreSQL this waits for a concurrent
-/// filing with the same key to commit or roll back first.
-pub async fn record_key<C: ConnectionTrait>(
-    txn: &C,
-    user_id: i64,
-    key: &str,
-    request_hash: &str,
-    response: (u16, &str),
-    now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
-    use idempotency_keys::Column as K;
-    let row = idempotency_keys::ActiveModel {
-        user_id: Set(user_id),
-        key: Set(key.to_owned()),
-        request_hash: Set(request_hash.to_owned()),
-        response_status: Set(i32::from(response.0)),
-        response_body: Set(response.1.to_owned()),
-        created_at: Set(now),
-        ..Default::default()
-    };
-    let inserted = idempotency_keys::Entity::insert(row)
-        .on_conflict(OnConflict::columns([K::UserId, K::Key]).do_nothing().to_owned())
-        .exec_without_returning(txn)
-        .await?;
-    Ok(inserted == 1)
-}
-
-/// Forget keys older than `before`; returns how many.
-pub async fn purge_keys<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) -> Result<u64, DbErr> {
-    let res =
-        idempotency_keys::Entity::delete_many().filter(idempotency_keys::Column::CreatedAt.lt(before)).exec(db).await?;
-    Ok(res.rows_affected)
-}
 
 pub async fn insert_incident<C: ConnectionTrait>(
     txn: &C,

@@ -426,12 +426,12 @@ async fn keys_are_forgotten_after_thirty_days() {
     let body = report(f.tree.grid_a, "other", 0.0);
     let (_, first, _) = app.file_incident(&f.worker.token, Some("old-key"), &body).await;
     app.clock.advance(Duration::days(29));
-    let purged = fivestar::incidents::store::purge_keys(&app.state.db, app.clock.now() - Duration::days(30)).await;
+    let purged = fivestar::idempotency::purge(&app.state.db, app.clock.now()).await;
     assert_eq!(purged.unwrap(), 0, "a 29-day-old key is kept");
     let (_, again, replayed) = app.file_incident(&f.worker.token, Some("old-key"), &body).await;
     assert!(replayed && id(&again) == id(&first));
     app.clock.advance(Duration::days(2));
-    let purged = fivestar::incidents::store::purge_keys(&app.state.db, app.clock.now() - Duration::days(30)).await;
+    let purged = fivestar::idempotency::purge(&app.state.db, app.clock.now()).await;
     assert_eq!(purged.unwrap(), 1);
     let (status, fresh, replayed) = app.file_incident(&f.worker.token, Some("old-key"), &body).await;
     assert_eq!((status, replayed), (StatusCode::CREATED, false));

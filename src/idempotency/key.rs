@@ -1,5 +1,5 @@
 //! The `Idempotency-Key` request header, read and checked in one place for every endpoint
-//! that takes one (incident filing requires it; adjustments accept it).
+//! that takes one.
 use actix_web::HttpRequest;
 
 use crate::error::{AppError, Result};
