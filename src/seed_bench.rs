@@ -16,7 +16,8 @@ use entity::{card_claims, incidents, points_ledger, points_summary, user_roles, 
 use crate::access::{OrgKind, Role};
 use crate::orgs::store as orgs;
 use crate::points::domain::LedgerKind;
-use crate::points::store::{ledger_row, NewEntry};
+use crate::points::domain::NewEntry;
+use crate::points::store::ledger_row;
 use crate::stars::Star;
 use crate::state::AppState;
 use crate::tasks::domain::TaskSpec;

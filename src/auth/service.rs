@@ -12,14 +12,11 @@ use utoipa::ToSchema;
 
 use super::domain::{hash_refresh_token, Username, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
 use super::store;
-use crate::access::Role;
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, ErrorCode, Result};
 use crate::infra::db::begin_write;
 use crate::infra::random;
-use crate::members::service::{self as members, MeView};
-use crate::members::store::{self as users, NewUser};
-use crate::orgs::store as orgs_store;
+use crate::members::service::{self as members, MeView, NewUser};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -113,7 +110,7 @@ pub async fn login_wechat(state: &AppState, req: WechatLogin) -> Result<TokenRes
     }
     let session = state.wechat.code_to_session(code).await?;
     let now = state.clock.now();
-    let user = match users::find_by_openid(&state.db, &session.openid).await? {
+    let user = match members::find_by_openid(&state.db, &session.openid).await? {
         Some(user) => user,
         None => {
             let new = NewUser {
@@ -123,14 +120,14 @@ pub async fn login_wechat(state: &AppState, req: WechatLogin) -> Result<TokenRes
                 password_hash: None,
                 phone: None,
             };
-            match users::insert_user(&state.db, new, now).await {
+            match members::create_user(&state.db, new, now).await {
                 Ok(user) => {
                     tracing::info!(user_id = user.id, has_unionid = session.unionid.is_some(), "new wechat user");
                     user
                 }
                 // Two first logins raced; the other one created the user.
                 Err(err) if matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
-                    users::find_by_openid(&state.db, &session.openid).await?.ok_or(AppError::NotFound)?
+                    members::find_by_openid(&state.db, &session.openid).await?.ok_or(AppError::NotFound)?
                 }
                 Err(err) => return Err(err.into()),
             }
@@ -156,7 +153,7 @@ pub async fn login_password(state: &AppState, req: PasswordLogin, ip: &str) -> R
         Err(err) => tracing::warn!(error = %err, "login throttle unavailable"),
     }
     let user = match Username::parse(req.username.trim()) {
-        Ok(name) => users::find_by_username(&state.db, name.as_str()).await?,
+        Ok(name) => members::find_by_username(&state.db, name.as_str()).await?,
         Err(_) => None,
     };
     let hash = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
@@ -241,7 +238,7 @@ pub async fn create_super_admin(
         password_hash: Some(hash),
         phone: None,
     };
-    let user = match users::insert_user(&txn, new, now).await {
+    let user = match members::create_user(&txn, new, now).await {
         Ok(user) => user,
         Err(err) => {
             return Err(match AppError::from(err) {
@@ -250,7 +247,7 @@ pub async fn create_super_admin(
             })
         }
     };
-    orgs_store::insert_role(&txn, user.id, None, Role::SuperAdmin, None, now).await.map_err(anyhow::Error::from)?;
+    crate::orgs::service::grant_super_admin(&txn, user.id, now).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     audit::record(
         &txn,
         AuditEntry {

@@ -280,13 +280,9 @@ pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest)
     match action {
         Action::Assign => {
             let assignee = req.assignee_id.ok_or_else(|| AppError::field("assignee_id", "分派时须指定处置人"))?;
-            let roles = crate::members::store::roles_of(&state.db, assignee).await?;
-            let mut inside = false;
-            for role in roles {
-                if let Some(org_id) = role.org_id {
-                    inside |= access::org(state, org_id).await?.path.starts_with(&incident.owner_path);
-                }
-            }
+            let roles = access::load_caller(&state.db, assignee).await?.map(|c| c.roles).unwrap_or_default();
+            let inside =
+                roles.iter().any(|g| g.org_path.as_deref().is_some_and(|p| p.starts_with(&incident.owner_path)));
             if !inside {
                 return Err(AppError::field("assignee_id", "处置人须在本台账所属组织内"));
             }

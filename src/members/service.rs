@@ -1,5 +1,8 @@
 //! Profiles, joining a branch, and member lists. Phone numbers leave the server masked,
 //! except to their owner.
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -8,10 +11,11 @@ use entity::{user_roles, users};
 
 use super::domain::{mask_phone, DisplayName, PhoneNumber};
 use super::store;
-use crate::access::{self, Caller, OrgKind, Role, Scope};
-use crate::error::{AppError, ErrorCode, FieldErrors, Result};
+pub use super::store::NewUser;
+use crate::access::{self, Caller, Role, Scope};
+use crate::error::{AppError, FieldErrors, Result};
 use crate::infra::db::begin_write;
-use crate::orgs::{service as orgs_service, store as orgs_store};
+use crate::orgs::service as orgs_service;
 use crate::pagination::{Page, PageRequest};
 use crate::state::AppState;
 
@@ -117,24 +121,11 @@ pub async fn join(state: &AppState, caller: &Caller, req: JoinRequest) -> Result
     }
     let now = state.clock.now();
     let txn = begin_write(&state.writer).await?;
-    let invite = orgs_store::find_invite(&txn, &code).await?.ok_or(AppError::NotFound)?;
-    let role = Role::parse(&invite.role).ok_or_else(|| anyhow::anyhow!("bad role in invite {}", invite.id))?;
     let user = store::find_user(&txn, caller.user_id).await?.ok_or(AppError::NotFound)?;
-    let already = user.home_branch_id == Some(invite.org_id)
-        && orgs_store::find_role(&txn, caller.user_id, Some(invite.org_id), role).await?.is_some();
-    if !already {
-        if !orgs_store::take_invite_use(&txn, invite.id, now).await? {
-            return Err(AppError::Gone { code: ErrorCode::InviteExpired, message: "邀请码已过期或已用完" });
-        }
-        let branch = access::find_org(&txn, invite.org_id)
-            .await?
-            .filter(|o| o.kind == OrgKind::Branch.as_str())
-            .ok_or_else(|| anyhow::anyhow!("invite {} points at no branch", invite.id))?;
-        orgs_service::join_branch(&txn, caller.user_id, &branch, role, now).await?;
-    }
+    orgs_service::use_invite(&txn, caller.user_id, user.home_branch_id, &code, now).await?;
     let view = me(&txn, caller.user_id).await?;
     txn.commit().await?;
-    crate::access::roles_changed(state, caller.user_id).await;
+    access::roles_changed(state, caller.user_id).await;
     Ok(view)
 }
 
@@ -165,10 +156,44 @@ pub async fn list_members(
     );
     let ids: Vec<i64> = page.items.iter().map(|m| m.id).collect();
     let subtree = Scope::Paths(vec![org.path.clone()]);
-    for role in orgs_store::roles_of_users_in_scope(&state.db, &subtree, &ids).await? {
+    for role in orgs_service::roles_in_scope(&state.db, &subtree, &ids).await? {
         if let Some(member) = page.items.iter_mut().find(|m| m.id == role.user_id) {
             member.roles.extend(role_at(role));
         }
     }
     Ok(page)
+}
+
+/// A user's roles wherever they are held.
+pub async fn roles_of<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<Vec<user_roles::Model>> {
+    Ok(store::roles_of(db, user_id).await?)
+}
+
+/// Whether the user's home branch is this one.
+pub async fn is_member_of<C: ConnectionTrait>(db: &C, user_id: i64, branch_id: i64) -> Result<bool> {
+    Ok(store::find_user(db, user_id).await?.is_some_and(|u| u.home_branch_id == Some(branch_id)))
+}
+
+/// How many people have each of these branches as home (branches with none are absent).
+pub async fn member_counts<C: ConnectionTrait>(db: &C, branch_ids: &[i64]) -> Result<BTreeMap<i64, i64>> {
+    Ok(store::member_counts(db, branch_ids).await?.into_iter().collect())
+}
+
+/// A WeChat user by openid.
+pub async fn find_by_openid<C: ConnectionTrait>(db: &C, openid: &str) -> Result<Option<users::Model>> {
+    Ok(store::find_by_openid(db, openid).await?)
+}
+
+/// A staff account by username.
+pub async fn find_by_username<C: ConnectionTrait>(db: &C, username: &str) -> Result<Option<users::Model>> {
+    Ok(store::find_by_username(db, username).await?)
+}
+
+/// A new person; the database error is kept, so a clash of openid or username shows.
+pub async fn create_user<C: ConnectionTrait>(
+    db: &C,
+    new: NewUser<'_>,
+    now: DateTime<Utc>,
+) -> std::result::Result<users::Model, sea_orm::DbErr> {
+    store::insert_user(db, new, now).await
 }

@@ -109,3 +109,16 @@ pub async fn members_in_scope<C: ConnectionTrait>(
     }
     query.order_by_asc(users::Column::Id).limit(page.limit + 1).all(db).await
 }
+
+/// (home branch, people) for these branches.
+pub async fn member_counts<C: ConnectionTrait>(db: &C, branch_ids: &[i64]) -> Result<Vec<(i64, i64)>, DbErr> {
+    users::Entity::find()
+        .select_only()
+        .column(users::Column::HomeBranchId)
+        .column_as(users::Column::Id.count(), "n")
+        .filter(users::Column::HomeBranchId.is_in(branch_ids.iter().copied()))
+        .group_by(users::Column::HomeBranchId)
+        .into_tuple::<(i64, i64)>()
+        .all(db)
+        .await
+}

@@ -444,6 +444,54 @@ async fn audit_role<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The branches below (or at) the org with this path, as (id, name).
+pub async fn branches_under<C: ConnectionTrait>(db: &C, path: &str) -> Result<Vec<(i64, String)>> {
+    Ok(store::branches_under(db, path).await?)
+}
+
+/// The roles these users hold inside `scope`.
+pub async fn roles_in_scope<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    user_ids: &[i64],
+) -> Result<Vec<entity::user_roles::Model>> {
+    Ok(store::roles_of_users_in_scope(db, scope, user_ids).await?)
+}
+
+/// The `super_admin` role for a user made by `fivestar admin create` (audited there).
+pub async fn grant_super_admin<C: ConnectionTrait>(txn: &C, user_id: i64, now: DateTime<Utc>) -> Result<()> {
+    store::insert_role(txn, user_id, None, Role::SuperAdmin, None, now).await?;
+    Ok(())
+}
+
+/// The caller joins a branch with an invite code: its branch becomes their home with the
+/// invite's role (`join_branch`). A retry by someone already holding that membership
+/// takes no second use. 404 for an unknown code, 410 `invite_expired` when expired or
+/// used up.
+pub async fn use_invite<C: ConnectionTrait>(
+    txn: &C,
+    user_id: i64,
+    home: Option<i64>,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let invite = store::find_invite(txn, code).await?.ok_or(AppError::NotFound)?;
+    let role = Role::parse(&invite.role).ok_or_else(|| anyhow::anyhow!("bad role in invite {}", invite.id))?;
+    let already =
+        home == Some(invite.org_id) && store::find_role(txn, user_id, Some(invite.org_id), role).await?.is_some();
+    if already {
+        return Ok(());
+    }
+    if !store::take_invite_use(txn, invite.id, now).await? {
+        return Err(AppError::Gone { code: ErrorCode::InviteExpired, message: "邀请码已过期或已用完" });
+    }
+    let branch = access::find_org(txn, invite.org_id)
+        .await?
+        .filter(|o| o.kind == OrgKind::Branch.as_str())
+        .ok_or_else(|| anyhow::anyhow!("invite {} points at no branch", invite.id))?;
+    join_branch(txn, user_id, &branch, role, now).await
+}
+
 /// Where the caller may look for members: staff roles (grid worker and up) only.
 pub fn staff_scope(caller: &Caller) -> Scope {
     caller.scope(Role::GridWorker)

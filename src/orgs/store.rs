@@ -235,3 +235,16 @@ pub async fn home_branch_of<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<
         .await?;
     Ok(home)
 }
+
+/// Branches whose path starts with `path`, as (id, name).
+pub async fn branches_under<C: ConnectionTrait>(db: &C, path: &str) -> Result<Vec<(i64, String)>, DbErr> {
+    orgs::Entity::find()
+        .select_only()
+        .column(orgs::Column::Id)
+        .column(orgs::Column::Name)
+        .filter(orgs::Column::Kind.eq(OrgKind::Branch.as_str()))
+        .filter(orgs::Column::Path.starts_with(path))
+        .into_tuple()
+        .all(db)
+        .await
+}

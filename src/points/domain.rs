@@ -2,6 +2,8 @@
 //! score encoding that breaks ties by who got there first.
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc, Weekday};
 
+use crate::stars::Star;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LedgerKind {
     Task,
@@ -140,6 +142,22 @@ pub fn encode_score(points: i64, at: DateTime<Utc>) -> f64 {
 
 pub fn decode_score(score: f64) -> i64 {
     (score / TIE_SPAN).floor() as i64
+}
+
+/// What a ledger entry says; see `service::post_entry`.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub user_id: i64,
+    pub branch_id: i64,
+    pub delta_points: i64,
+    pub delta_minutes: i64,
+    pub star: Option<Star>,
+    pub kind: LedgerKind,
+    pub ref_type: &'static str,
+    pub ref_id: String,
+    pub idempotency_key: String,
+    pub note: Option<String>,
+    pub actor_id: Option<i64>,
 }
 
 #[cfg(test)]

@@ -5,23 +5,25 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
-use entity::{orgs, points_ledger, users};
+use entity::{orgs, points_ledger};
 
 use super::boards::{self, path_ids, BoardUpdate};
-use super::domain::{period_key, LedgerKind, Metric, PeriodKind};
-use super::store::{self, NewEntry};
+use super::domain::{period_key, LedgerKind, Metric, NewEntry, PeriodKind};
+use super::store;
 use crate::access;
 use crate::access::{Caller, OrgKind, Role};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, ErrorCode, FieldErrors, Result};
 use crate::idempotency::IdempotencyKey;
-use crate::infra::db::{begin_write, by_key};
+use crate::infra::db::begin_write;
+use crate::members::service as members_service;
+use crate::orgs::service as orgs_service;
 use crate::pagination::{Page, PageRequest};
 use crate::stars::Star;
 use crate::state::AppState;
@@ -288,26 +290,9 @@ pub async fn branch_ranking(
     let period = period_key(q.period, state.clock.now());
     let key = state.redis.keys().branch_totals(org.id, q.metric.as_str(), &period);
     let totals: BTreeMap<i64, i64> = boards::branch_totals(&state.redis, &key).await?.into_iter().collect();
-    let branches: Vec<(i64, String)> = orgs::Entity::find()
-        .select_only()
-        .column(orgs::Column::Id)
-        .column(orgs::Column::Name)
-        .filter(orgs::Column::Kind.eq(OrgKind::Branch.as_str()))
-        .filter(orgs::Column::Path.starts_with(org.path.as_str()))
-        .into_tuple()
-        .all(&state.db)
-        .await?;
-    let counts: BTreeMap<i64, i64> = users::Entity::find()
-        .select_only()
-        .column(users::Column::HomeBranchId)
-        .column_as(users::Column::Id.count(), "n")
-        .filter(users::Column::HomeBranchId.is_in(branches.iter().map(|(id, _)| *id)))
-        .group_by(users::Column::HomeBranchId)
-        .into_tuple::<(i64, i64)>()
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .collect();
+    let branches = orgs_service::branches_under(&state.db, &org.path).await?;
+    let ids: Vec<i64> = branches.iter().map(|(id, _)| *id).collect();
+    let counts = members_service::member_counts(&state.db, &ids).await?;
     let mut rows: Vec<BranchRankEntry> = branches
         .into_iter()
         .map(|(id, name)| {
@@ -363,11 +348,7 @@ pub async fn adjust(
     if !fields.is_empty() {
         return Err(AppError::Validation(fields));
     }
-    let member = users::Entity::find_by_id(req.user_id)
-        .filter(users::Column::HomeBranchId.eq(branch.id))
-        .count(&state.db)
-        .await?;
-    if member == 0 {
+    if !members_service::is_member_of(&state.db, req.user_id, branch.id).await? {
         return Err(AppError::field("user_id", "不是本支部成员"));
     }
     let now = state.clock.now();
@@ -390,10 +371,7 @@ pub async fn adjust(
     };
     let txn = begin_write(&state.writer).await?;
     let update = post_entry(&txn, &entry, &branch.path, now).await?;
-    let row =
-        by_key(points_ledger::Entity::find().filter(points_ledger::Column::IdempotencyKey.eq(key.as_str())), &txn)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("the adjustment entry vanished"))?;
+    let row = store::entry_by_key(&txn, &key).await?.ok_or_else(|| anyhow::anyhow!("the adjustment entry vanished"))?;
     if update.is_some() {
         audit::record(
             &txn,

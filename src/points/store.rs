@@ -9,26 +9,10 @@ use sea_orm::{
 
 use entity::{leaderboard_dirty, points_ledger, points_summary, volunteer_logs};
 
-use super::domain::{period_key, LedgerKind, PeriodKind};
+use super::domain::{period_key, LedgerKind, NewEntry, PeriodKind};
 use crate::infra::db::by_key;
 use crate::pagination::PageRequest;
 use crate::stars::Star;
-
-/// What a ledger entry says; see `service::post_entry`.
-#[derive(Debug, Clone)]
-pub struct NewEntry {
-    pub user_id: i64,
-    pub branch_id: i64,
-    pub delta_points: i64,
-    pub delta_minutes: i64,
-    pub star: Option<Star>,
-    pub kind: LedgerKind,
-    pub ref_type: &'static str,
-    pub ref_id: String,
-    pub idempotency_key: String,
-    pub note: Option<String>,
-    pub actor_id: Option<i64>,
-}
 
 /// The row an entry becomes, with its period keys: the one place they are computed.
 pub fn ledger_row(e: &NewEntry, at: DateTime<Utc>) -> points_ledger::ActiveModel {
@@ -437,4 +421,9 @@ pub async fn max_ledger_id<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
         .one(db)
         .await?;
     Ok(max.flatten().unwrap_or(0))
+}
+
+/// The ledger entry written under this idempotency key, if any.
+pub async fn entry_by_key<C: ConnectionTrait>(db: &C, key: &str) -> Result<Option<points_ledger::Model>, DbErr> {
+    by_key(points_ledger::Entity::find().filter(points_ledger::Column::IdempotencyKey.eq(key)), db).await
 }

@@ -9,8 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 use entity::volunteer_logs;
 
 use super::domain::LedgerKind;
+use super::domain::NewEntry;
 use super::service::{post_entry, publish};
-use super::store::{self, NewEntry, NewLog};
+use super::store::{self, NewLog};
 use crate::access;
 use crate::access::{Caller, OrgKind, Role};
 use crate::audit::{self, AuditEntry};

@@ -23,8 +23,8 @@ use crate::infra::group_commit::Finish;
 use crate::pagination::{Page, PageRequest};
 use crate::points::boards::BoardUpdate;
 use crate::points::domain::LedgerKind;
+use crate::points::domain::NewEntry;
 use crate::points::service::{post_entry, publish};
-use crate::points::store::NewEntry;
 use crate::stars::Star;
 use crate::state::AppState;
 
