@@ -55,8 +55,9 @@ done
 export FIVESTAR_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 export TMPDIR="$WORK"
 
-echo "== fmt and clippy"
+echo "== fmt, clippy and the walls of src/"
 cargo fmt --all -- --check
+python3 scripts/check-structure.py
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== tests on SQLite"

@@ -92,6 +92,11 @@ pub fn spec_json() -> String {
 /// Holds the rendered document so each request does not render it again.
 pub struct SpecJson(pub String);
 
+/// `/api-docs/openapi.json`.
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api-docs/openapi.json").route(web::get().to(serve)));
+}
+
 pub async fn serve(spec: web::Data<SpecJson>) -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(spec.0.clone())
 }

@@ -124,6 +124,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(errors::query_config())
             .app_data(errors::path_config())
             .configure(ops::config)
+            .configure(crate::openapi::config)
             .service(Scalar::with_url("/docs", openapi.clone()))
             .service(
                 // Points first: its leaderboard is the hottest read (`points::routes::config`).

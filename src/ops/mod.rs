@@ -1,4 +1,4 @@
-//! Operations: health and readiness, Prometheus metrics, the API reference.
+//! Operations: health and readiness, Prometheus metrics.
 pub mod health;
 pub mod metrics;
 
@@ -7,6 +7,5 @@ use actix_web::web;
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/healthz").route(web::get().to(health::healthz)))
         .service(web::resource("/readyz").route(web::get().to(health::readyz)))
-        .service(web::resource("/metrics").route(web::get().to(metrics::render)))
-        .service(web::resource("/api-docs/openapi.json").route(web::get().to(crate::openapi::serve)));
+        .service(web::resource("/metrics").route(web::get().to(metrics::render)));
 }
