@@ -1,8 +1,10 @@
-//! HTTP for tasks and cards: extract, call one service function, shape the response.
+//! HTTP for tasks and cards: extract, call one service function (`publishing` or
+//! `cards`), shape the response.
 use actix_web::{web, HttpResponse};
 
 use super::domain::NewTaskRequest;
-use super::service::{self, CardListQuery, CardReview, CardView, SubmitRequest, TaskView};
+use super::views::{CardListQuery, CardReview, CardView, SubmitRequest, TaskView};
+use super::{cards, publishing};
 use crate::access::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
 use crate::http::json::JsonBody;
@@ -31,7 +33,8 @@ pub async fn publish_task(
     id: web::Path<i64>,
     body: JsonBody<NewTaskRequest>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Created().json(service::publish_task(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+    Ok(HttpResponse::Created()
+        .json(publishing::publish_task(&state, &user.0, id.into_inner(), body.into_inner()).await?))
 }
 
 /// A branch's tasks, newest first, with open/claimed/submitted/done counts.
@@ -45,7 +48,7 @@ pub async fn list_tasks(
     id: web::Path<i64>,
     page: web::Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::list_tasks(&state, &user.0, id.into_inner(), page.parse()?).await?))
+    Ok(HttpResponse::Ok().json(publishing::list_tasks(&state, &user.0, id.into_inner(), page.parse()?).await?))
 }
 
 /// Draw a random open card from the branch's pool (members of the branch).
@@ -56,7 +59,7 @@ pub async fn list_tasks(
         (status = 404, description = "`pool_empty`, or no such branch", body = ErrorBody),
         (status = 409, description = "`card_limit`", body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn draw(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse> {
-    Ok(HttpResponse::Created().json(service::draw(&state, &user.0, id.into_inner()).await?))
+    Ok(HttpResponse::Created().json(cards::draw(&state, &user.0, id.into_inner()).await?))
 }
 
 /// Submit a held card (the holder, before the claim expires; a photo where required).
@@ -72,7 +75,7 @@ pub async fn submit(
     id: web::Path<i64>,
     body: JsonBody<SubmitRequest>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::submit(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(cards::submit(&state, &user.0, id.into_inner(), body.into_inner()).await?))
 }
 
 /// Give a held card back to the pool (the holder).
@@ -81,7 +84,7 @@ pub async fn submit(
     responses((status = 200, body = CardView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn release(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::release(&state, &user.0, id.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(cards::release(&state, &user.0, id.into_inner()).await?))
 }
 
 /// Approve (credits the task's points and minutes once) or reject (the card returns to
@@ -98,7 +101,7 @@ pub async fn review(
     id: web::Path<i64>,
     body: JsonBody<CardReview>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::review(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(cards::review(&state, &user.0, id.into_inner(), body.into_inner()).await?))
 }
 
 /// The caller's cards (one item per draw), newest first.
@@ -110,7 +113,7 @@ pub async fn my_cards(
     q: web::Query<CardListQuery>,
 ) -> Result<HttpResponse> {
     let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit }.parse()?;
-    Ok(HttpResponse::Ok().json(service::my_cards(&state, &user.0, q.status.as_deref(), page).await?))
+    Ok(HttpResponse::Ok().json(cards::my_cards(&state, &user.0, q.status.as_deref(), page).await?))
 }
 
 /// A branch's cards in one status, oldest first; `submitted` (the default) is the review queue.
@@ -125,6 +128,5 @@ pub async fn branch_cards(
     q: web::Query<CardListQuery>,
 ) -> Result<HttpResponse> {
     let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit }.parse()?;
-    Ok(HttpResponse::Ok()
-        .json(service::branch_cards(&state, &user.0, id.into_inner(), q.status.as_deref(), page).await?))
+    Ok(HttpResponse::Ok().json(cards::branch_cards(&state, &user.0, id.into_inner(), q.status.as_deref(), page).await?))
 }

@@ -1,21 +1,20 @@
-//! The rules of tasks and cards. A draw pops a random card from the branch's Redis pool,
-//! then claims it in SQL with a conditional move; if SQL refuses or fails, the card goes
-//! back. Approval credits through the ledger's one writer in the same transaction as
-//! the card's move, with the card as the idempotency key, so it credits once.
-use std::collections::HashMap;
+//! A card's life: a draw pops a random card from the branch's Redis pool, then claims it
+//! in SQL with a conditional move; if SQL refuses or fails, the card goes back. Submit,
+//! release, and review follow; approval credits through the ledger's one writer in the
+//! same transaction as the card's move, with the card as the idempotency key, so it
+//! credits once.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveEnum, DatabaseTransaction};
-use serde::{Deserialize, Serialize};
+use sea_orm::DatabaseTransaction;
 use serde_json::json;
-use utoipa::{IntoParams, ToSchema};
 
 use entity::{card_claims, orgs, tasks};
 
-use super::domain::{parse_pool_member, pool_member, CardStatus, ClaimStatus, NewTaskRequest, TaskSpec, MAX_MEDIA};
+use super::domain::{parse_pool_member, pool_member, CardStatus, ClaimStatus, MAX_MEDIA};
+use super::publishing::{branch, ended, is_member, staff_branch};
+use super::views::{card_view, claims_page, parse_status, CardReview, CardView, SubmitRequest};
 use super::{pool, store, sweeper};
-use crate::access;
-use crate::access::{Caller, OrgKind, Role};
+use crate::access::Caller;
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, ErrorCode, Result};
 use crate::infra::db::begin_write;
@@ -49,205 +48,6 @@ const PHOTO_REQUIRED: AppError =
 
 /// Pops of cards SQL no longer holds open (a stale pool) before a draw gives up.
 const DRAW_ATTEMPTS: usize = 8;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TaskView {
-    pub id: i64,
-    pub branch_id: i64,
-    pub title: String,
-    pub description: String,
-    pub star: Star,
-    pub points: i32,
-    pub volunteer_minutes: i32,
-    pub copies: i32,
-    pub claim_ttl_minutes: i32,
-    pub requires_photo: bool,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    /// Cards in the pool now.
-    pub open_copies: i64,
-    /// Cards drawn and not yet submitted.
-    pub claimed_copies: i64,
-    /// Cards submitted and waiting for review.
-    pub submitted_copies: i64,
-    /// Cards approved.
-    pub done_copies: i64,
-}
-
-fn task_view(t: tasks::Model, counts: Option<&HashMap<String, i64>>) -> TaskView {
-    let n = |s: CardStatus| counts.and_then(|c| c.get(&s.to_value()).copied()).unwrap_or(0);
-    TaskView {
-        id: t.id,
-        branch_id: t.branch_id,
-        star: Star::parse(&t.star).unwrap_or(Star::CivilHappy),
-        title: t.title,
-        description: t.description,
-        points: t.points,
-        volunteer_minutes: t.volunteer_minutes,
-        copies: t.copies,
-        claim_ttl_minutes: t.claim_ttl_minutes,
-        requires_photo: t.requires_photo,
-        expires_at: t.expires_at,
-        created_at: t.created_at,
-        open_copies: n(CardStatus::Open),
-        claimed_copies: n(CardStatus::Claimed),
-        submitted_copies: n(CardStatus::Submitted),
-        done_copies: n(CardStatus::Approved),
-    }
-}
-
-/// What a holder sees of a card's task.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CardTask {
-    pub id: i64,
-    pub title: String,
-    pub description: String,
-    pub star: Star,
-    pub points: i32,
-    pub volunteer_minutes: i32,
-    pub requires_photo: bool,
-}
-
-/// A card as one claim of it: the card's id, and where this claim is.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CardView {
-    /// The card's id (use it in `/cards/{id}/…`).
-    pub id: i64,
-    pub claim_id: i64,
-    pub branch_id: i64,
-    pub holder_id: i64,
-    pub status: ClaimStatus,
-    pub task: Option<CardTask>,
-    pub claimed_at: DateTime<Utc>,
-    pub claim_expires_at: DateTime<Utc>,
-    pub submitted_at: Option<DateTime<Utc>>,
-    pub note: Option<String>,
-    pub media_ids: Vec<i64>,
-    pub reviewer_id: Option<i64>,
-    pub review_comment: Option<String>,
-    pub ended_at: Option<DateTime<Utc>>,
-}
-
-fn card_view(c: card_claims::Model, task: Option<&tasks::Model>) -> CardView {
-    CardView {
-        id: c.card_id,
-        claim_id: c.id,
-        branch_id: c.branch_id,
-        holder_id: c.user_id,
-        status: c.status,
-        task: task.map(|t| CardTask {
-            id: t.id,
-            title: t.title.clone(),
-            description: t.description.clone(),
-            star: Star::parse(&t.star).unwrap_or(Star::CivilHappy),
-            points: t.points,
-            volunteer_minutes: t.volunteer_minutes,
-            requires_photo: t.requires_photo,
-        }),
-        claimed_at: c.claimed_at,
-        claim_expires_at: c.expires_at,
-        submitted_at: c.submitted_at,
-        note: c.note,
-        media_ids: serde_json::from_value(c.media_ids).unwrap_or_default(),
-        reviewer_id: c.reviewer_id,
-        review_comment: c.review_comment,
-        ended_at: c.ended_at,
-    }
-}
-
-async fn claims_page(state: &AppState, rows: Vec<card_claims::Model>, page: PageRequest) -> Result<Page<CardView>> {
-    let task_ids: Vec<i64> = rows.iter().map(|c| c.task_id).collect();
-    let tasks = store::tasks_by_ids(&state.db, &task_ids).await?;
-    Ok(Page::from_rows(
-        rows,
-        page,
-        |c| c.id,
-        |c| {
-            let task = tasks.get(&c.task_id);
-            card_view(c, task)
-        },
-    ))
-}
-
-/// A branch by id, from the per-process cache (an org's path and kind never change).
-async fn branch(state: &AppState, branch_id: i64) -> Result<orgs::Model> {
-    let org = access::org(state, branch_id).await?;
-    if org.kind != OrgKind::Branch.as_str() {
-        return Err(AppError::NotFound);
-    }
-    Ok(org)
-}
-
-/// Secretaries (and admins above) of a branch they can see; 404 outside their reach.
-async fn staff_branch(state: &AppState, caller: &Caller, branch_id: i64) -> Result<orgs::Model> {
-    let org = branch(state, branch_id).await?;
-    access::require(caller, &org, Role::Secretary)?;
-    Ok(org)
-}
-
-/// A member of a branch holds a role at the branch itself or at a grid inside it.
-fn is_member(caller: &Caller, branch_path: &str) -> bool {
-    caller.roles.iter().any(|g| g.org_path.as_deref().is_some_and(|p| p.starts_with(branch_path)))
-}
-
-fn ended(task: &tasks::Model, now: DateTime<Utc>) -> bool {
-    task.expires_at.is_some_and(|at| at <= now)
-}
-
-pub async fn publish_task(state: &AppState, caller: &Caller, branch_id: i64, req: NewTaskRequest) -> Result<TaskView> {
-    let now = state.clock.now();
-    let spec = TaskSpec::parse(req, now).map_err(AppError::Validation)?;
-    let branch = staff_branch(state, caller, branch_id).await?;
-    let txn = begin_write(&state.writer).await?;
-    let task = store::insert_task(&txn, branch.id, &spec, caller.user_id, now).await?;
-    let card_ids = store::insert_cards(&txn, &task, now).await?;
-    audit::record(
-        &txn,
-        AuditEntry {
-            actor_id: Some(caller.user_id),
-            action: "task.publish",
-            target_type: "task",
-            target_id: task.id.to_string(),
-            org_id: Some(branch.id),
-            before: None,
-            after: Some(json!({"title": task.title, "copies": task.copies, "points": task.points})),
-            reason: None,
-            at: now,
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    let members: Vec<String> = card_ids.iter().map(|id| pool_member(*id, task.claim_ttl_minutes)).collect();
-    // The cards are committed: the task is published. If Redis fails now, the branch is
-    // marked and the sweeper pools the cards once Redis answers.
-    if let Err(err) = pool::add_open(&state.redis, branch.id, &members).await {
-        sweeper::mark_pool(state, branch.id, &err).await;
-    }
-    let counts = HashMap::from([(CardStatus::Open.to_value(), card_ids.len() as i64)]);
-    Ok(task_view(task, Some(&counts)))
-}
-
-pub async fn list_tasks(
-    state: &AppState,
-    caller: &Caller,
-    branch_id: i64,
-    page: PageRequest,
-) -> Result<Page<TaskView>> {
-    let branch = branch(state, branch_id).await?;
-    access::within_reach(caller, &branch)?;
-    let rows = store::tasks_of_branch(&state.db, branch.id, page).await?;
-    let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
-    let counts = store::card_counts(&state.db, &ids).await?;
-    Ok(Page::from_rows(
-        rows,
-        page,
-        |t| t.id,
-        |t| {
-            let c = counts.get(&t.id);
-            task_view(t, c)
-        },
-    ))
-}
 
 enum Attempt {
     Claimed(Box<CardView>),
@@ -348,15 +148,6 @@ async fn claim_in(
     Ok(Finish::Commit(Attempt::Claimed(Box::new(card_view(claim, Some(&task))))))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct SubmitRequest {
-    /// Up to 500 characters.
-    #[schema(max_length = 500, pattern = r"^[^\x00]*$")]
-    pub note: Option<String>,
-    #[serde(default)]
-    pub media_ids: Vec<i64>,
-}
-
 /// The caller's newest claim of this card; 404 for no card, 403 for someone else's.
 async fn my_claim<C: sea_orm::ConnectionTrait>(db: &C, caller: &Caller, card_id: i64) -> Result<card_claims::Model> {
     store::find_card(db, card_id).await?.ok_or(AppError::NotFound)?;
@@ -454,14 +245,6 @@ pub async fn release(state: &AppState, caller: &Caller, card_id: i64) -> Result<
     txn.commit().await?;
     settle_pool(state, &claim, &task, open).await;
     Ok(card_view(claim, Some(&task)))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct CardReview {
-    pub approve: bool,
-    /// Up to 500 characters.
-    #[schema(max_length = 500, pattern = r"^[^\x00]*$")]
-    pub comment: Option<String>,
 }
 
 pub async fn review(state: &AppState, caller: &Caller, card_id: i64, req: CardReview) -> Result<CardView> {
@@ -564,25 +347,6 @@ async fn review_in(
     )
     .await?;
     Ok(Finish::Commit((claim, update, open)))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct CardListQuery {
-    #[param(value_type = Option<ClaimStatus>)]
-    pub status: Option<String>,
-    pub cursor: Option<String>,
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u64>,
-}
-
-fn parse_status(status: Option<&str>) -> Result<Option<ClaimStatus>> {
-    status
-        .map(|s| {
-            ClaimStatus::try_from_value(&s.to_owned()).map_err(|_| {
-                AppError::field("status", "须为 claimed、submitted、approved、rejected、released 或 expired")
-            })
-        })
-        .transpose()
 }
 
 pub async fn my_cards(
