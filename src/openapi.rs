@@ -66,7 +66,7 @@ may not change answer 403."
         pagination::Page<points::volunteer::LogView>,
         pagination::Page<tasks::views::TaskView>,
         pagination::Page<tasks::views::CardView>,
-        pagination::Page<incidents::service::IncidentView>,
+        pagination::Page<incidents::views::IncidentView>,
     )),
     modifiers(&BearerAuth, &CommonErrors),
     tags(

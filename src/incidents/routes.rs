@@ -3,7 +3,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::domain::NewIncidentRequest;
 use super::export;
-use super::service::{self, ActionRequest, FiledView, IncidentDetail, IncidentQuery, IncidentView, StatsView};
+use super::ledger::{self, StatsView};
+use super::views::{ActionRequest, FiledView, IncidentDetail, IncidentQuery, IncidentView};
+use super::{filing, workflow};
 use crate::access::extractor::CurrentUser;
 use crate::error::{AppError, ErrorBody, Result};
 use crate::http::json::JsonBody;
@@ -39,7 +41,7 @@ pub async fn file(
     body: JsonBody<NewIncidentRequest>,
 ) -> Result<HttpResponse> {
     let key = IdempotencyKey::from_request(&req)?;
-    Ok(service::file(&state, &user.0, key, body.into_inner()).await?.into_http())
+    Ok(filing::file(&state, &user.0, key, body.into_inner()).await?.into_http())
 }
 
 /// One incident with its timeline (disputes: staff and the people on them only).
@@ -47,7 +49,7 @@ pub async fn file(
     params(("id" = i64, Path)),
     responses((status = 200, body = IncidentDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::get(&state, &user.0, id.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(workflow::get(&state, &user.0, id.into_inner()).await?))
 }
 
 /// Move an incident along its workflow; every move adds a timeline row.
@@ -62,7 +64,7 @@ pub async fn act(
     id: web::Path<i64>,
     body: JsonBody<ActionRequest>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::act(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(workflow::act(&state, &user.0, id.into_inner(), body.into_inner()).await?))
 }
 
 /// An org's incidents, newest first, filtered; only what the caller may see.
@@ -77,7 +79,7 @@ pub async fn list(
     q: web::Query<IncidentQuery>,
 ) -> Result<HttpResponse> {
     let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit }.parse()?;
-    Ok(HttpResponse::Ok().json(service::list(&state, &user.0, id.into_inner(), &q, page).await?))
+    Ok(HttpResponse::Ok().json(ledger::list(&state, &user.0, id.into_inner(), &q, page).await?))
 }
 
 /// Counts by category and status, closure rate and median hours to close, for incidents
@@ -92,7 +94,7 @@ pub async fn stats(
     id: web::Path<i64>,
     q: web::Query<IncidentQuery>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::stats(&state, &user.0, id.into_inner(), &q).await?))
+    Ok(HttpResponse::Ok().json(ledger::stats(&state, &user.0, id.into_inner(), &q).await?))
 }
 
 /// The ledger (台账) as `xlsx` (default) or `csv` (UTF-8 with BOM), newest first (staff).
@@ -114,7 +116,7 @@ pub async fn export_ledger(
         return Err(AppError::field("format", "须为 xlsx 或 csv"));
     }
     let filter = q.filter()?;
-    let vis = service::staff_visibility(&state, &user.0, id.into_inner()).await?;
+    let vis = ledger::staff_visibility(&state, &user.0, id.into_inner()).await?;
     let name = format!("incidents-{}.{format}", state.clock.now().format("%Y%m%d"));
     let disposition = ("Content-Disposition", format!("attachment; filename=\"{name}\""));
     if format == "csv" {

@@ -1,0 +1,169 @@
+//! Incidents' wire shapes: what the API answers and what it reads, and the list query
+//! turned into a filter.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use entity::{incident_events, incidents};
+
+use super::domain::{number, parse_status, Action, Category, Severity, Status};
+use super::store::ListFilter;
+use crate::error::{AppError, Result};
+use crate::stars::Star;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentView {
+    pub id: i64,
+    /// Human-readable, e.g. `NH-2026-000123`.
+    pub number: String,
+    pub grid_id: i64,
+    /// The org whose ledger holds it: the grid's branch, or its township once escalated.
+    pub owner_org_id: i64,
+    pub category: Category,
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub lat: f64,
+    pub lng: f64,
+    pub address: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    pub media_ids: Vec<i64>,
+    pub star: Option<Star>,
+    pub status: Status,
+    pub reporter_id: i64,
+    pub assignee_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+pub fn view(m: incidents::Model) -> IncidentView {
+    IncidentView {
+        id: m.id,
+        number: number(m.id, m.created_at),
+        grid_id: m.grid_id,
+        owner_org_id: m.owner_org_id,
+        category: Category::parse(&m.category).unwrap_or(Category::Other),
+        title: m.title,
+        description: m.description,
+        severity: Severity::parse(&m.severity).unwrap_or(Severity::Low),
+        lat: m.lat,
+        lng: m.lng,
+        address: m.address,
+        occurred_at: m.occurred_at,
+        media_ids: serde_json::from_value(m.media_ids).unwrap_or_default(),
+        star: m.star.as_deref().and_then(Star::parse),
+        status: m.status,
+        reporter_id: m.reporter_id,
+        assignee_id: m.assignee_id,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        closed_at: m.closed_at,
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Duplicate {
+    pub id: i64,
+    pub number: String,
+    /// Metres, rounded to one decimal.
+    pub distance_m: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FiledView {
+    #[serde(flatten)]
+    pub incident: IncidentView,
+    /// Open incidents of the same category within 100 m filed in the last 72 h, nearest first.
+    pub possible_duplicates: Vec<Duplicate>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    pub action: String,
+    pub from_status: Option<Status>,
+    pub to_status: Status,
+    pub actor_id: i64,
+    pub note: Option<String>,
+    pub media_ids: Vec<i64>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentDetail {
+    #[serde(flatten)]
+    pub incident: IncidentView,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+pub(super) fn timeline_entry(e: incident_events::Model) -> TimelineEntry {
+    TimelineEntry {
+        action: e.action,
+        from_status: e.from_status,
+        to_status: e.to_status,
+        actor_id: e.actor_id,
+        note: e.note,
+        media_ids: serde_json::from_value(e.media_ids).unwrap_or_default(),
+        at: e.at,
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ActionRequest {
+    #[schema(value_type = Action)]
+    pub action: String,
+    /// Up to 1000 characters.
+    #[schema(max_length = 1000, pattern = r"^[^\x00]*$")]
+    pub note: Option<String>,
+    /// Required for `assign`: someone holding a role inside the incident's ledger org.
+    pub assignee_id: Option<i64>,
+    #[serde(default)]
+    pub media_ids: Vec<i64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct IncidentQuery {
+    #[param(value_type = Option<Status>)]
+    pub status: Option<String>,
+    #[param(value_type = Option<Category>)]
+    pub category: Option<String>,
+    /// Filed at or after (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Filed before (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u64>,
+    /// Export only: `xlsx` (default) or `csv`.
+    #[param(pattern = "^(xlsx|csv)$")]
+    pub format: Option<String>,
+}
+
+impl IncidentQuery {
+    pub fn filter(&self) -> Result<ListFilter> {
+        let mut fields = crate::error::FieldErrors::new();
+        let status = self.status.as_deref().map(|s| parse_status(s).ok_or(s)).transpose();
+        if status.is_err() {
+            fields.insert("status".into(), "未知的状态".into());
+        }
+        let category = self.category.as_deref().map(|c| Category::parse(c).ok_or(c)).transpose();
+        if category.is_err() {
+            fields.insert("category".into(), "未知的类别".into());
+        }
+        if let (Some(from), Some(to)) = (self.from, self.to) {
+            if from >= to {
+                fields.insert("to".into(), "结束时间须晚于开始时间".into());
+            }
+        }
+        if !fields.is_empty() {
+            return Err(AppError::Validation(fields));
+        }
+        Ok(ListFilter {
+            status: status.ok().flatten(),
+            category: category.ok().flatten(),
+            from: self.from,
+            to: self.to,
+        })
+    }
+}

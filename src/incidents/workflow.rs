@@ -1,0 +1,118 @@
+//! The workflow on the ledger: who sees an incident, and each move with its timeline row,
+//! conditional on the status read so two handlers cannot both move it.
+
+use entity::incidents;
+
+use super::domain::{transition, Action, Category, Status, MAX_MEDIA};
+use super::store::{self, MoveExtras, NewEvent};
+use super::views::{timeline_entry, view, ActionRequest, IncidentDetail};
+use crate::access;
+use crate::access::{Caller, OrgKind, Role};
+use crate::error::{AppError, ErrorCode, Result};
+use crate::infra::db::begin_write;
+use crate::points::boards::path_ids;
+use crate::state::AppState;
+
+const INVALID_TRANSITION: AppError =
+    AppError::Conflict { code: ErrorCode::InvalidTransition, message: "当前状态下不能执行这个操作" };
+
+/// Staff of an incident: grid workers and above over its grid, or over the ledger holding it.
+fn is_staff(caller: &Caller, i: &incidents::Model, min: Role) -> bool {
+    caller.has_at(&i.grid_path, min) || caller.has_at(&i.owner_path, min)
+}
+
+/// Disputes are for staff and the people on them; other incidents also for members of
+/// the grid's branch.
+fn can_see(caller: &Caller, i: &incidents::Model) -> bool {
+    let own = i.reporter_id == caller.user_id || i.assignee_id == Some(caller.user_id);
+    if is_staff(caller, i, Role::GridWorker) || own {
+        return true;
+    }
+    i.category != Category::Dispute.as_str() && caller.level_at(&i.grid_path).is_some()
+}
+
+async fn visible(state: &AppState, caller: &Caller, id: i64) -> Result<incidents::Model> {
+    let incident = store::find_incident(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    if !can_see(caller, &incident) {
+        return Err(AppError::NotFound);
+    }
+    Ok(incident)
+}
+
+async fn detail<C: sea_orm::ConnectionTrait>(db: &C, incident: incidents::Model) -> Result<IncidentDetail> {
+    let timeline = store::timeline(db, incident.id).await?.into_iter().map(timeline_entry).collect();
+    Ok(IncidentDetail { incident: view(incident), timeline })
+}
+
+pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<IncidentDetail> {
+    let incident = visible(state, caller, id).await?;
+    detail(&state.db, incident).await
+}
+
+pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest) -> Result<IncidentDetail> {
+    let action = Action::parse(&req.action).ok_or_else(|| {
+        AppError::field("action", "须为 accept、assign、start、resolve、close、escalate、reopen 或 reject")
+    })?;
+    let note = req.note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if note.as_ref().is_some_and(|n| n.chars().count() > 1000) {
+        return Err(AppError::field("note", "不超过 1000 字"));
+    }
+    if req.media_ids.len() > MAX_MEDIA {
+        return Err(AppError::field("media_ids", format!("最多 {MAX_MEDIA} 张照片")));
+    }
+    let incident = visible(state, caller, id).await?;
+    let handler = matches!(action, Action::Start | Action::Resolve) && incident.assignee_id == Some(caller.user_id);
+    if !(caller.has_at(&incident.owner_path, Role::Secretary) || handler) {
+        return Err(AppError::Forbidden);
+    }
+    let from = incident.status;
+    let to = transition(from, action).ok_or(INVALID_TRANSITION)?;
+    let mut extras = MoveExtras { closed: to == Status::Closed, ..Default::default() };
+    let township;
+    match action {
+        Action::Assign => {
+            let assignee = req.assignee_id.ok_or_else(|| AppError::field("assignee_id", "分派时须指定处置人"))?;
+            let roles = access::load_caller(&state.db, assignee).await?.map(|c| c.roles).unwrap_or_default();
+            let inside =
+                roles.iter().any(|g| g.org_path.as_deref().is_some_and(|p| p.starts_with(&incident.owner_path)));
+            if !inside {
+                return Err(AppError::field("assignee_id", "处置人须在本台账所属组织内"));
+            }
+            extras.assignee_id = Some(assignee);
+        }
+        Action::Escalate => {
+            let ids = path_ids(&incident.grid_path);
+            let owner = access::org(state, incident.owner_org_id).await?;
+            if owner.kind != OrgKind::Branch.as_str() || ids.len() < 2 {
+                return Err(INVALID_TRANSITION);
+            }
+            township = access::org(state, ids[1]).await?;
+            extras.owner = Some(&township);
+        }
+        _ => {}
+    }
+    crate::media::service::check_owned(&state.db, caller.user_id, &req.media_ids).await?;
+    let now = state.clock.now();
+    let txn = begin_write(&state.writer).await?;
+    if !store::move_incident(&txn, incident.id, from, to, extras, now).await? {
+        return Err(INVALID_TRANSITION);
+    }
+    store::insert_event(
+        &txn,
+        NewEvent {
+            incident_id: incident.id,
+            action: action.as_str(),
+            from: Some(from),
+            to,
+            actor_id: caller.user_id,
+            note,
+            media_ids: &req.media_ids,
+            at: now,
+        },
+    )
+    .await?;
+    let moved = store::find_incident(&txn, incident.id).await?.ok_or(AppError::NotFound)?;
+    let out = detail(&txn, moved).await?;
+    txn.commit().await?;
+    Ok(out)
+}
