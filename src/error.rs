@@ -168,6 +168,11 @@ impl AppError {
         self.status_code().is_server_error()
     }
 
+    /// A 409 with its code: usable in a `const`.
+    pub const fn conflict(code: ErrorCode, message: &'static str) -> Self {
+        AppError::Conflict { code, message }
+    }
+
     pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         AppError::BadRequest { code, message: message.into() }
     }

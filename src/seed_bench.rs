@@ -16,6 +16,8 @@ use entity::{card_claims, incidents, points_ledger, points_summary, user_roles, 
 use crate::access::{OrgKind, Role};
 use crate::orgs::store as orgs;
 use crate::points::domain::LedgerKind;
+use entity::card_claims::ClaimStatus;
+
 use crate::points::domain::NewEntry;
 use crate::points::store::ledger_row;
 use crate::stars::Star;
@@ -245,21 +247,10 @@ pub async fn seed_work(
         let rows: Vec<card_claims::ActiveModel> = chunk
             .iter()
             .enumerate()
-            .map(|(i, card)| card_claims::ActiveModel {
-                card_id: Set(*card),
-                task_id: Set(review_task.id),
-                branch_id: Set(review_branch),
-                user_id: Set(holders[i % holders.len()]),
-                status: Set(entity::card_claims::ClaimStatus::Submitted),
-                claimed_at: Set(now),
-                expires_at: Set(now + Duration::hours(4)),
-                submitted_at: Set(Some(now)),
-                note: Set(None),
-                media_ids: Set(serde_json::json!([])),
-                reviewer_id: Set(None),
-                review_comment: Set(None),
-                ended_at: Set(None),
-                ..Default::default()
+            .map(|(i, card)| {
+                let card = (*card, review_task.id, review_branch);
+                let holder = holders[i % holders.len()];
+                tasks::claim_row(card, holder, ClaimStatus::Submitted, now, now + Duration::hours(4))
             })
             .collect();
         card_claims::Entity::insert_many(rows).exec_without_returning(&txn).await?;

@@ -1,6 +1,4 @@
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// One draw of a card by one member, from claim to its end: `claimed`, then `submitted`,
 /// `released` or `expired`; a submitted claim ends `approved` or `rejected`.
@@ -29,21 +27,14 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// Where one claim (one draw by one member) is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize, ToSchema)]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
-#[serde(rename_all = "snake_case")]
-pub enum ClaimStatus {
-    #[sea_orm(string_value = "claimed")]
-    Claimed,
-    #[sea_orm(string_value = "submitted")]
-    Submitted,
-    #[sea_orm(string_value = "approved")]
-    Approved,
-    #[sea_orm(string_value = "rejected")]
-    Rejected,
-    #[sea_orm(string_value = "released")]
-    Released,
-    #[sea_orm(string_value = "expired")]
-    Expired,
+status_enum! {
+    /// Where one claim (one draw by one member) is.
+    ClaimStatus {
+        Claimed = "claimed",
+        Submitted = "submitted",
+        Approved = "approved",
+        Rejected = "rejected",
+        Released = "released",
+        Expired = "expired",
+    }
 }

@@ -1,6 +1,4 @@
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// One copy of a task. Moves `open -> claimed -> submitted -> approved`, back to `open`
 /// when a claim is released, expires or is rejected, and to `expired` when its task ends.
@@ -24,20 +22,14 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// Where a card is. `Open` cards are in the branch's Redis pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize, ToSchema)]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
-#[serde(rename_all = "snake_case")]
-pub enum CardStatus {
-    #[sea_orm(string_value = "open")]
-    Open,
-    #[sea_orm(string_value = "claimed")]
-    Claimed,
-    #[sea_orm(string_value = "submitted")]
-    Submitted,
-    #[sea_orm(string_value = "approved")]
-    Approved,
-    /// Its task ended before anyone finished it.
-    #[sea_orm(string_value = "expired")]
-    Expired,
+status_enum! {
+    /// Where a card is. `Open` cards are in the branch's Redis pool.
+    CardStatus {
+        Open = "open",
+        Claimed = "claimed",
+        Submitted = "submitted",
+        Approved = "approved",
+        /// Its task ended before anyone finished it.
+        Expired = "expired",
+    }
 }

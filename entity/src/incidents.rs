@@ -1,6 +1,4 @@
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// One incident report on a ledger (台账): filed in a grid, handled by its branch, or by
 /// the township after escalation (`owner_*`).
@@ -37,26 +35,17 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// Where an incident is on its ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize, ToSchema)]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
-#[serde(rename_all = "snake_case")]
-#[schema(as = Status)]
-pub enum IncidentStatus {
-    #[sea_orm(string_value = "reported")]
-    Reported,
-    #[sea_orm(string_value = "accepted")]
-    Accepted,
-    #[sea_orm(string_value = "assigned")]
-    Assigned,
-    #[sea_orm(string_value = "in_progress")]
-    InProgress,
-    #[sea_orm(string_value = "resolved")]
-    Resolved,
-    #[sea_orm(string_value = "closed")]
-    Closed,
-    #[sea_orm(string_value = "rejected")]
-    Rejected,
-    #[sea_orm(string_value = "escalated")]
-    Escalated,
+status_enum! {
+    /// Where an incident is on its ledger.
+    #[schema(as = Status)]
+    IncidentStatus {
+        Reported = "reported",
+        Accepted = "accepted",
+        Assigned = "assigned",
+        InProgress = "in_progress",
+        Resolved = "resolved",
+        Closed = "closed",
+        Rejected = "rejected",
+        Escalated = "escalated",
+    }
 }

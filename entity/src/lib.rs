@@ -1,5 +1,22 @@
 //! sea-orm entities, one file per table, with the status enums of their columns (stored as
 //! the same strings as before). Plain data: no logic lives here.
+/// A status column's enum: stored as the same snake_case strings it always was (no data
+/// migration), serialised and documented as those strings too.
+macro_rules! status_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:tt,)+ }) => {
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum,
+            serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+        )]
+        #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+        #[serde(rename_all = "snake_case")]
+        $(#[$meta])*
+        pub enum $name {
+            $($(#[$vmeta])* #[sea_orm(string_value = $text)] $variant,)+
+        }
+    };
+}
+
 pub mod audit_log;
 pub mod card_claims;
 pub mod card_pool_dirty;

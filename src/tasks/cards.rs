@@ -29,20 +29,13 @@ use crate::state::AppState;
 
 pub const POOL_EMPTY: AppError =
     AppError::Absent { code: ErrorCode::PoolEmpty, message: "卡池已空，暂无可领取的任务卡" };
-pub const CARD_LIMIT: AppError = AppError::Conflict {
-    code: ErrorCode::CardLimit,
-    message: "您在本支部持有的任务卡已达上限，请先提交或放弃",
-};
-const CLAIM_EXPIRED: AppError =
-    AppError::Conflict { code: ErrorCode::ClaimExpired, message: "领取已过期，任务卡已回到卡池" };
-const NOT_CLAIMED: AppError =
-    AppError::Conflict { code: ErrorCode::NotClaimed, message: "您当前未持有这张任务卡" };
-const ALREADY_SUBMITTED: AppError =
-    AppError::Conflict { code: ErrorCode::AlreadySubmitted, message: "这张任务卡已提交" };
-const ALREADY_REVIEWED: AppError =
-    AppError::Conflict { code: ErrorCode::AlreadyReviewed, message: "这张任务卡已审核" };
-const NOT_SUBMITTED: AppError =
-    AppError::Conflict { code: ErrorCode::NotSubmitted, message: "这张任务卡尚未提交，无法审核" };
+pub const CARD_LIMIT: AppError =
+    AppError::conflict(ErrorCode::CardLimit, "您在本支部持有的任务卡已达上限，请先提交或放弃");
+const CLAIM_EXPIRED: AppError = AppError::conflict(ErrorCode::ClaimExpired, "领取已过期，任务卡已回到卡池");
+const NOT_CLAIMED: AppError = AppError::conflict(ErrorCode::NotClaimed, "您当前未持有这张任务卡");
+const ALREADY_SUBMITTED: AppError = AppError::conflict(ErrorCode::AlreadySubmitted, "这张任务卡已提交");
+const ALREADY_REVIEWED: AppError = AppError::conflict(ErrorCode::AlreadyReviewed, "这张任务卡已审核");
+const NOT_SUBMITTED: AppError = AppError::conflict(ErrorCode::NotSubmitted, "这张任务卡尚未提交，无法审核");
 const PHOTO_REQUIRED: AppError =
     AppError::Unprocessable { code: ErrorCode::PhotoRequired, message: "该任务需要上传照片" };
 

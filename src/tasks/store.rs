@@ -208,15 +208,28 @@ pub async fn insert_claim<C: ConnectionTrait>(
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<card_claims::Model, DbErr> {
+    let card_ref = (card.id, card.task_id, card.branch_id);
+    claim_row(card_ref, user_id, ClaimStatus::Claimed, now, expires_at).insert(txn).await
+}
+
+/// A new claim of `card` (its id, task and branch) by `user_id`, in `status` (`claimed`;
+/// `submitted` for bench data, with `submitted_at` = `claimed_at`).
+pub fn claim_row(
+    card: (i64, i64, i64),
+    user_id: i64,
+    status: ClaimStatus,
+    claimed_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> card_claims::ActiveModel {
     card_claims::ActiveModel {
-        card_id: Set(card.id),
-        task_id: Set(card.task_id),
-        branch_id: Set(card.branch_id),
+        card_id: Set(card.0),
+        task_id: Set(card.1),
+        branch_id: Set(card.2),
         user_id: Set(user_id),
-        status: Set(ClaimStatus::Claimed),
-        claimed_at: Set(now),
+        status: Set(status),
+        claimed_at: Set(claimed_at),
         expires_at: Set(expires_at),
-        submitted_at: Set(None),
+        submitted_at: Set((status == ClaimStatus::Submitted).then_some(claimed_at)),
         note: Set(None),
         media_ids: Set(serde_json::json!([])),
         reviewer_id: Set(None),
@@ -224,8 +237,6 @@ pub async fn insert_claim<C: ConnectionTrait>(
         ended_at: Set(None),
         ..Default::default()
     }
-    .insert(txn)
-    .await
 }
 
 /// `open → claimed` for this claim; false if the card was not open.
@@ -235,16 +246,31 @@ pub async fn take_card<C: ConnectionTrait>(
     claim: &card_claims::Model,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
+    leave_open(txn, card_id, Some(claim), now).await
+}
+
+/// An open card whose task has ended leaves the pool for good.
+pub async fn retire_open_card<C: ConnectionTrait>(txn: &C, card_id: i64, now: DateTime<Utc>) -> Result<bool, DbErr> {
+    leave_open(txn, card_id, None, now).await
+}
+
+/// `open → claimed` by `claim`, or `open → expired` without one; false if it was not open.
+async fn leave_open<C: ConnectionTrait>(
+    txn: &C,
+    card_id: i64,
+    claim: Option<&card_claims::Model>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
     use cards::Column as K;
-    let res = cards::Entity::update_many()
-        .col_expr(K::Status, Expr::value(CardStatus::Claimed))
-        .col_expr(K::HolderId, Expr::value(claim.user_id))
-        .col_expr(K::ClaimId, Expr::value(claim.id))
-        .col_expr(K::UpdatedAt, Expr::value(now))
-        .filter(K::Id.eq(card_id))
-        .filter(K::Status.eq(CardStatus::Open))
-        .exec(txn)
-        .await?;
+    let mut q = cards::Entity::update_many().col_expr(K::UpdatedAt, Expr::value(now));
+    q = match claim {
+        Some(claim) => q
+            .col_expr(K::Status, Expr::value(CardStatus::Claimed))
+            .col_expr(K::HolderId, Expr::value(claim.user_id))
+            .col_expr(K::ClaimId, Expr::value(claim.id)),
+        None => q.col_expr(K::Status, Expr::value(CardStatus::Expired)),
+    };
+    let res = q.filter(K::Id.eq(card_id)).filter(K::Status.eq(CardStatus::Open)).exec(txn).await?;
     Ok(res.rows_affected == 1)
 }
 
@@ -267,19 +293,6 @@ pub async fn move_card<C: ConnectionTrait>(
             .col_expr(K::ClaimId, Expr::value(Option::<i64>::None));
     }
     let res = q.filter(K::Id.eq(card_id)).filter(K::ClaimId.eq(claim_id)).filter(K::Status.eq(from)).exec(txn).await?;
-    Ok(res.rows_affected == 1)
-}
-
-/// An open card whose task has ended leaves the pool for good.
-pub async fn retire_open_card<C: ConnectionTrait>(txn: &C, card_id: i64, now: DateTime<Utc>) -> Result<bool, DbErr> {
-    use cards::Column as K;
-    let res = cards::Entity::update_many()
-        .col_expr(K::Status, Expr::value(CardStatus::Expired))
-        .col_expr(K::UpdatedAt, Expr::value(now))
-        .filter(K::Id.eq(card_id))
-        .filter(K::Status.eq(CardStatus::Open))
-        .exec(txn)
-        .await?;
     Ok(res.rows_affected == 1)
 }
 

@@ -66,6 +66,13 @@ impl Cli {
         (child, port)
     }
 
+    /// `fivestar seed-demo`, asserting it succeeds.
+    fn seed_demo(&self) -> Output {
+        let out = self.run(&["seed-demo"], "");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out
+    }
+
     fn run(&self, args: &[&str], stdin: &str) -> Output {
         let mut child = self
             .command(args)
@@ -90,6 +97,11 @@ async fn exit_status(child: &mut std::process::Child, secs: u64) -> std::process
     let _ = child.kill();
     let _ = child.wait();
     panic!("the server did not stop within {secs} s of SIGTERM")
+}
+
+/// Send a request and read its JSON body.
+async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 fn stdout(out: &Output) -> String {
@@ -118,9 +130,7 @@ async fn migrate_seed_demo_and_rebuild_redis_run() {
     let out = cli.run(&["migrate"], "");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let out = cli.run(&["seed-demo"], "");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = stdout(&out);
+    let text = stdout(&cli.seed_demo());
     assert!(text.contains("demo county created") && text.contains("secretary"), "{text}");
     let again = cli.run(&["seed-demo"], "");
     assert!(stdout(&again).contains("already present"), "a second run only prints the logins");
@@ -155,8 +165,7 @@ async fn migrate_seed_demo_and_rebuild_redis_run() {
 async fn the_demo_logins_work() {
     let (mut settings, _, _wechat) = test_settings().await;
     let cli = Cli::new().await;
-    let out = cli.run(&["seed-demo"], "");
-    assert!(out.status.success());
+    cli.seed_demo();
     settings.database_url = cli.envs[0].1.clone();
     let app = fivestar::startup::Application::build(settings).await.unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -173,26 +182,11 @@ async fn the_demo_logins_work() {
     assert_eq!(body["user"]["roles"][0]["role"], "secretary");
     // The demo branches have tasks: a resident draws a card from the pool.
     let client = reqwest::Client::new();
-    let resident: serde_json::Value = client
-        .post(format!("{address}/api/v1/auth/password"))
-        .json(&serde_json::json!({"username": "resident", "password": fivestar::seed::DEMO_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let login = serde_json::json!({"username": "resident", "password": fivestar::seed::DEMO_PASSWORD});
+    let resident = json_of(client.post(format!("{address}/api/v1/auth/password")).json(&login)).await;
     let branch = resident["user"]["home_branch_id"].as_i64().expect("the resident has a home branch");
     let token = resident["access_token"].as_str().unwrap();
-    let tasks: serde_json::Value = client
-        .get(format!("{address}/api/v1/orgs/{branch}/tasks"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tasks = json_of(client.get(format!("{address}/api/v1/orgs/{branch}/tasks")).bearer_auth(token)).await;
     assert_eq!(tasks["items"].as_array().map(Vec::len), Some(3), "{tasks}");
     let draw = client.post(format!("{address}/api/v1/orgs/{branch}/cards/draw")).bearer_auth(token).send().await;
     let draw = draw.unwrap();
@@ -326,8 +320,7 @@ async fn sigterm_under_load_finishes_in_flight_approvals_and_writes_nothing_part
 async fn audit_moved_members_lists_grants_that_moved_a_home_branch() {
     use sea_orm::{ActiveModelTrait, Set};
     let cli = Cli::new().await;
-    let out = cli.run(&["seed-demo"], "");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    cli.seed_demo();
     let out = cli.run(&["audit-moved-members"], "");
     assert!(out.status.success(), "a fresh demo has none: {}", stdout(&out));
     assert!(stdout(&out).contains("0 membership grants moved a home branch"), "{}", stdout(&out));

@@ -10,29 +10,23 @@ impl TestApp {
     }
 
     pub async fn grant(&self, token: &str, org_id: i64, user_id: i64, role: &str) -> (StatusCode, Value) {
-        parts(
-            self.call(
-                Method::PUT,
-                &format!("/orgs/{org_id}/roles"),
-                Some(token),
-                Some(json!({"user_id": user_id, "role": role})),
-            )
-            .await,
-        )
-        .await
+        self.role_change(Method::PUT, token, org_id, user_id, role).await
     }
 
     pub async fn revoke(&self, token: &str, org_id: i64, user_id: i64, role: &str) -> (StatusCode, Value) {
-        parts(
-            self.call(
-                Method::DELETE,
-                &format!("/orgs/{org_id}/roles"),
-                Some(token),
-                Some(json!({"user_id": user_id, "role": role})),
-            )
-            .await,
-        )
-        .await
+        self.role_change(Method::DELETE, token, org_id, user_id, role).await
+    }
+
+    async fn role_change(
+        &self,
+        how: Method,
+        token: &str,
+        org_id: i64,
+        user_id: i64,
+        role: &str,
+    ) -> (StatusCode, Value) {
+        let body = json!({"user_id": user_id, "role": role});
+        parts(self.call(how, &format!("/orgs/{org_id}/roles"), Some(token), Some(body)).await).await
     }
 
     pub async fn invite(
