@@ -188,7 +188,8 @@ pub struct BoardEntry {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MyRank {
-    pub rank: u64,
+    /// Null when the caller has nothing in the period.
+    pub rank: Option<u64>,
     pub score: i64,
 }
 
@@ -200,7 +201,8 @@ pub struct BoardView {
     #[schema(value_type = Vec<BoardEntry>)]
     #[serde(serialize_with = "raw_json")]
     pub entries: Arc<RawValue>,
-    /// The caller's place; null when they have no entry in the period.
+    /// The caller's place: `{rank: null, score: 0}` for a member of the subtree with nothing
+    /// in the period; null only for staff who are not members of it.
     pub me: Option<MyRank>,
 }
 
@@ -251,7 +253,18 @@ pub async fn leaderboard(state: &AppState, caller: &Caller, org_id: i64, q: Boar
             AppError::Internal(anyhow::anyhow!("a board read without a page held came back without one"))
         })?,
     };
-    Ok(BoardView { period_key: period, entries, me: read.me.map(|(rank, score)| MyRank { rank, score }) })
+    let me = match read.me {
+        Some((rank, score)) => Some(MyRank { rank: Some(rank), score }),
+        None if is_member_within(caller, &org.path) => Some(MyRank { rank: None, score: 0 }),
+        None => None,
+    };
+    Ok(BoardView { period_key: period, entries, me })
+}
+
+/// Whether the caller is a member (resident or party member) of a branch in this subtree:
+/// someone who could be on its board.
+fn is_member_within(caller: &Caller, path: &str) -> bool {
+    caller.roles.iter().any(|g| g.role.is_membership() && g.org_path.as_deref().is_some_and(|p| p.starts_with(path)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

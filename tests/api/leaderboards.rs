@@ -57,7 +57,34 @@ async fn boards_rank_by_score_and_ties_go_to_who_got_there_first() {
     assert_eq!(ids(&limited), vec![a1.user_id]);
     assert_eq!(limited["me"]["rank"], 3, "me is given even below the page");
     let outsider_board = app.board(&b.sec_b.token, b.tree.branch_b, "points", "week").await.1;
-    assert!(outsider_board["me"].is_null() && ids(&outsider_board).is_empty());
+    assert!(outsider_board["me"].is_null() && ids(&outsider_board).is_empty(), "staff, not a member: null");
+}
+
+#[tokio::test]
+async fn a_member_with_nothing_in_the_period_is_told_so_and_staff_are_not() {
+    let app = spawn_app().await;
+    let (admin, b) = setup(&app).await;
+    let earner = app.user_with_role(&admin, "l-earner", b.tree.branch_a, "resident").await;
+    let idle = app.user_with_role(&admin, "l-idle", b.tree.branch_a, "party_member").await;
+    app.credit(&b.sec_a, b.tree.branch_a, earner.user_id, 4).await;
+
+    for org in [b.tree.branch_a, b.tree.township, b.tree.county] {
+        let (status, board) = app.board(&idle.token, org, "points", "month").await;
+        assert_eq!(status, StatusCode::OK, "{board}");
+        assert_eq!(board["me"], serde_json::json!({"rank": null, "score": 0}), "org {org}: {board}");
+        assert_eq!(ids(&board), vec![earner.user_id]);
+    }
+    let (_, board) = app.board(&earner.token, b.tree.township, "points", "month").await;
+    assert_eq!(board["me"], serde_json::json!({"rank": 1, "score": 4}));
+    // The secretary of the branch is staff there, not a member of it.
+    let (_, board) = app.board(&b.sec_a.token, b.tree.branch_a, "points", "month").await;
+    assert!(board["me"].is_null(), "{board}");
+    // A member of branch B sees branch B's board with her zero, and nothing of branch A's.
+    let other = app.user_with_role(&admin, "l-other", b.tree.branch_b, "resident").await;
+    let (_, board) = app.board(&other.token, b.tree.branch_b, "points", "month").await;
+    assert_eq!(board["me"], serde_json::json!({"rank": null, "score": 0}));
+    let (status, _) = app.board(&other.token, b.tree.branch_a, "points", "month").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
