@@ -15,7 +15,7 @@ use crate::startup::{build_state, Application};
 use crate::{infra, maintenance, openapi, seed, seed_bench, telemetry};
 
 #[derive(Parser)]
-#[command(name = "fivestar", version, about = "五星支部 backend")]
+#[command(name = "fivestar", version, about = "五星支部 backend", after_help = ENV_HELP)]
 pub struct Cli {
     /// Configuration file (default: ./fivestar.toml if present).
     #[arg(long, global = true)]
@@ -23,6 +23,29 @@ pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
 }
+
+/// The environment variables, shown after `fivestar --help`.
+const ENV_HELP: &str = "Configuration: built-in defaults < fivestar.toml (or --config) < environment:
+  FIVESTAR_BIND                  listen address (127.0.0.1:8080)
+  FIVESTAR_DATABASE_URL          sqlite://data/fivestar.db?mode=rwc, or postgres://…
+  FIVESTAR_REDIS_URL             redis://127.0.0.1:6379
+  FIVESTAR_REDIS_PREFIX          prefix of every Redis key (fs)
+  FIVESTAR_REDIS_TIMEOUT_MS      connect and response timeout of each Redis call (1500)
+  FIVESTAR_JWT_SECRET            HS256 key, 32+ characters; generated into the data dir in dev
+  FIVESTAR_WECHAT_APPID          mini-program app id (empty: WeChat login answers 503)
+  FIVESTAR_WECHAT_SECRET         mini-program secret
+  FIVESTAR_WECHAT_API_BASE       https://api.weixin.qq.com
+  FIVESTAR_MEDIA_DIR             where processed images are stored (data/media)
+  FIVESTAR_DATA_DIR              where dev-only generated files live (data)
+  FIVESTAR_ENV                   dev or production
+  FIVESTAR_ACCESS_TTL_SECS       access token lifetime (7200)
+  FIVESTAR_REFRESH_TTL_DAYS      refresh token lifetime (30)
+  FIVESTAR_LOGIN_MAX_FAILURES_PER_USER  failed password logins per username before 429 (5)
+  FIVESTAR_LOGIN_MAX_FAILURES_PER_IP    failed password logins per address before 429 (30)
+  FIVESTAR_LOGIN_WINDOW_SECS     the window those failures count in (900)
+  FIVESTAR_RECONCILE_INTERVAL_SECS  how often Redis is checked against SQL, in seconds (10)
+  FIVESTAR_SWEEP_INTERVAL_SECS   how often expired claims return to their pools, in seconds (15)
+  RUST_LOG                       log filter (info)";
 
 #[derive(Subcommand)]
 enum Command {
@@ -39,13 +62,16 @@ enum Command {
     SeedDemo,
     /// Bulk-load a county-sized data set for benchmarks (empty database only).
     SeedBench {
+        /// Members spread over the county's 600 branches.
         #[arg(long, default_value_t = 100_000)]
         members: usize,
+        /// Ledger entries spread over two years.
         #[arg(long, default_value_t = 1_000_000)]
         ledger_entries: usize,
         /// Where to write access tokens of seeded members, one a line.
         #[arg(long, default_value = "bench/tokens.txt")]
         tokens: PathBuf,
+        /// How many access tokens to write.
         #[arg(long, default_value_t = 2000)]
         token_count: usize,
         /// Open cards in the first branch's pool (for the draw benchmark).
@@ -75,6 +101,7 @@ enum Command {
 enum AdminCommand {
     /// Create a super_admin; the password is read from stdin (one line).
     Create {
+        /// The account's login name.
         #[arg(long)]
         username: String,
         /// Read the password from standard input.
@@ -224,4 +251,59 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Openapi => unreachable!("handled before settings are loaded"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every flag of every subcommand says what it is for.
+    #[test]
+    fn every_flag_has_help() {
+        fn check(cmd: &clap::Command, path: &str) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(arg.get_help().is_some(), "`{path} --{id}` has no help text");
+            }
+            for sub in cmd.get_subcommands() {
+                assert!(sub.get_about().is_some(), "`{path} {}` has no description", sub.get_name());
+                check(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        check(&Cli::command(), "fivestar");
+    }
+
+    /// `fivestar --help` names every variable the contract and `Settings` read.
+    #[test]
+    fn the_help_lists_the_environment() {
+        let help = Cli::command().render_long_help().to_string();
+        for var in [
+            "BIND",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "REDIS_PREFIX",
+            "REDIS_TIMEOUT_MS",
+            "JWT_SECRET",
+            "WECHAT_APPID",
+            "WECHAT_SECRET",
+            "WECHAT_API_BASE",
+            "MEDIA_DIR",
+            "DATA_DIR",
+            "ENV",
+            "ACCESS_TTL_SECS",
+            "REFRESH_TTL_DAYS",
+            "LOGIN_MAX_FAILURES_PER_USER",
+            "LOGIN_MAX_FAILURES_PER_IP",
+            "LOGIN_WINDOW_SECS",
+            "RECONCILE_INTERVAL_SECS",
+            "SWEEP_INTERVAL_SECS",
+        ] {
+            assert!(help.contains(&format!("FIVESTAR_{var} ")), "FIVESTAR_{var} is missing from --help");
+        }
+    }
 }

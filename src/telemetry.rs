@@ -11,7 +11,9 @@ use crate::config::Environment;
 
 pub fn init(env: Environment) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let builder = fmt().with_env_filter(filter).with_target(false);
+    // Colours only on a terminal: a log file or a pipe gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = fmt().with_env_filter(filter).with_target(false).with_ansi(ansi);
     // try_init: a second call (tests, or a subcommand after another) is harmless.
     let _ = match env {
         Environment::Production => builder.json().try_init(),

@@ -13,6 +13,8 @@ pub struct WechatClient {
     http: reqwest::Client,
     base: String,
     credentials: Option<(String, SecretString)>,
+    /// Set once "not configured" has been logged: a setting, not a fault, so said once.
+    told_unconfigured: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What we keep of a successful login.
@@ -47,11 +49,22 @@ impl WechatClient {
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(5))
             .build()?;
-        Ok(WechatClient { http, base: base.trim_end_matches('/').to_owned(), credentials })
+        Ok(WechatClient {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            credentials,
+            told_unconfigured: Default::default(),
+        })
     }
 
     pub async fn code_to_session(&self, code: &str) -> Result<WechatSession, AppError> {
         let Some((appid, secret)) = &self.credentials else {
+            if !self.told_unconfigured.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(
+                    "WeChat login is not configured (FIVESTAR_WECHAT_APPID, FIVESTAR_WECHAT_SECRET): \
+                     POST /auth/wechat answers 503 wechat_not_configured"
+                );
+            }
             return Err(AppError::Unavailable {
                 code: ErrorCode::WechatNotConfigured,
                 message: "未配置微信小程序登录",

@@ -49,7 +49,7 @@ impl Cli {
         let child = self
             .command(&["serve"])
             .env("FIVESTAR_BIND", format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(self.log_path()).unwrap())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
@@ -64,6 +64,11 @@ impl Cli {
         }
         assert!(up, "the server came up");
         (child, port)
+    }
+
+    /// Where `serve` writes the server's log.
+    fn log_path(&self) -> std::path::PathBuf {
+        self._dir.0.join("serve.log")
     }
 
     /// `fivestar seed-demo`, asserting it succeeds.
@@ -350,4 +355,41 @@ async fn audit_moved_members_lists_grants_that_moved_a_home_branch() {
     assert_eq!(lines.len(), 1, "{text}");
     assert!(lines[0].contains("actor 4 moved user 6 into branch 3 dropped resident@9"), "{text}");
     assert!(text.contains("1 membership grants moved a home branch"), "{text}");
+}
+
+/// Logs written to a pipe or a file carry no colour codes.
+#[tokio::test]
+async fn logs_to_a_pipe_have_no_colour_codes() {
+    let cli = Cli::new().await;
+    let out = cli.command(&["migrate"]).env("RUST_LOG", "debug").stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = stdout(&out);
+    assert!(text.contains("DEBUG") || text.contains("INFO"), "the log was written: {text}");
+    assert!(!text.contains('\u{1b}'), "no ANSI escape in a piped log: {text:?}");
+}
+
+/// An unconfigured WeChat login is a setting, not a fault: one WARN, no ERROR per call.
+#[tokio::test]
+async fn unconfigured_wechat_is_logged_once_as_a_warning() {
+    let cli = Cli::new().await;
+    let (mut child, port) = cli.serve().await;
+    let client = reqwest::Client::new();
+    for _ in 0..3 {
+        let resp = client
+            .post(format!("http://127.0.0.1:{port}/api/v1/auth/wechat"))
+            .json(&serde_json::json!({"code": "a-code"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 503);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["code"], "wechat_not_configured");
+    }
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    exit_status(&mut child, 10).await;
+    let log = std::fs::read_to_string(cli.log_path()).unwrap();
+    let told: Vec<&str> = log.lines().filter(|l| l.contains("WeChat login is not configured")).collect();
+    assert_eq!(told.len(), 1, "{log}");
+    assert!(told[0].contains("WARN"), "{log}");
+    assert!(!log.contains("ERROR"), "no ERROR for an expected 503: {log}");
 }
