@@ -60,6 +60,9 @@ may not change answer 403."
     ),
     components(schemas(
         error::ErrorBody,
+        // Named by query parameters (`value_type`), so not reached through a body.
+        points::domain::Metric,
+        points::domain::PeriodKind,
         pagination::Page<orgs::service::OrgView>,
         pagination::Page<members::service::MemberView>,
         pagination::Page<points::service::LedgerEntryView>,

@@ -38,3 +38,32 @@ async fn the_server_serves_the_committed_spec() {
         assert!(served["paths"][path].is_object(), "{path} missing from the spec");
     }
 }
+
+/// Every `$ref` of the document names a schema it defines.
+#[test]
+fn no_ref_dangles() {
+    fn refs(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(r)) = map.get("$ref") {
+                    out.push(r.clone());
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let spec: serde_json::Value = serde_json::from_str(&committed()).unwrap();
+    let mut found = Vec::new();
+    refs(&spec, &mut found);
+    assert!(found.len() > 50, "the walk finds the document's refs: {}", found.len());
+    let dangling: Vec<&String> = found
+        .iter()
+        .filter(|r| {
+            let name = r.strip_prefix("#/components/schemas/").unwrap_or(r);
+            spec["components"]["schemas"][name].is_null()
+        })
+        .collect();
+    assert!(dangling.is_empty(), "dangling: {dangling:?}");
+}
