@@ -23,22 +23,26 @@ pub struct OrgView {
     pub parent_id: Option<i64>,
     pub name: String,
     pub kind: OrgKind,
-    /// Points credited per hour of approved volunteer service (branches).
-    pub points_per_hour: i32,
-    /// Cards one member may hold at once in this branch (branches).
-    pub card_limit: i32,
+    /// Points credited per hour of approved volunteer service (branches only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub points_per_hour: Option<i32>,
+    /// Cards one member may hold at once in this branch (branches only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_limit: Option<i32>,
     pub created_at: DateTime<Utc>,
 }
 
 impl From<orgs::Model> for OrgView {
     fn from(m: orgs::Model) -> Self {
+        let kind = OrgKind::parse(&m.kind).unwrap_or(OrgKind::Grid);
+        let branch = kind == OrgKind::Branch;
         OrgView {
             id: m.id,
             parent_id: m.parent_id,
             name: m.name,
-            kind: OrgKind::parse(&m.kind).unwrap_or(OrgKind::Grid),
-            points_per_hour: m.points_per_hour,
-            card_limit: m.card_limit,
+            kind,
+            points_per_hour: branch.then_some(m.points_per_hour),
+            card_limit: branch.then_some(m.card_limit),
             created_at: m.created_at,
         }
     }

@@ -32,6 +32,14 @@ async fn orgs_nest_one_level_at_a_time() {
     let (status, township) = app.create_org(&admin.token, Some(county), "镇", "township").await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(township["parent_id"], county);
+    let township_id = township["id"].as_i64().unwrap();
+    let (_, branch) = app.create_org(&admin.token, Some(township_id), "支部", "branch").await;
+    assert_eq!((branch["points_per_hour"].as_i64(), branch["card_limit"].as_i64()), (Some(10), Some(1)), "{branch}");
+    let (_, grid) = app.create_org(&admin.token, Some(branch["id"].as_i64().unwrap()), "网格", "grid").await;
+    for org in [&township, &grid] {
+        let obj = org.as_object().unwrap();
+        assert!(!obj.contains_key("points_per_hour") && !obj.contains_key("card_limit"), "branch-only settings: {org}");
+    }
     let (status, body) = app.create_org(&admin.token, Some(township["id"].as_i64().unwrap()), "网格", "grid").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
