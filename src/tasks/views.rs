@@ -82,6 +82,8 @@ pub struct CardView {
     pub claim_id: i64,
     pub branch_id: i64,
     pub holder_id: i64,
+    /// The holder's display name.
+    pub holder_name: String,
     pub status: ClaimStatus,
     pub task: Option<CardTask>,
     pub claimed_at: DateTime<Utc>,
@@ -90,8 +92,31 @@ pub struct CardView {
     pub note: Option<String>,
     pub media_ids: Vec<i64>,
     pub reviewer_id: Option<i64>,
+    /// The reviewer's display name, once reviewed.
+    pub reviewer_name: Option<String>,
     pub review_comment: Option<String>,
     pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// Put people's names beside their ids, with one batched lookup through the names cache.
+pub(super) async fn name_cards(state: &AppState, cards: &mut [CardView]) -> Result<()> {
+    let mut ids: Vec<i64> = cards.iter().flat_map(|c| std::iter::once(c.holder_id).chain(c.reviewer_id)).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let names = state.caches.names.names(&state.db, &ids).await?;
+    for card in cards {
+        card.holder_name = names.get(&card.holder_id).cloned().unwrap_or_default();
+        card.reviewer_name = card.reviewer_id.and_then(|id| names.get(&id).cloned());
+    }
+    Ok(())
+}
+
+/// One card view with its names (`name_cards`).
+pub(super) async fn named_card(state: &AppState, card: CardView) -> Result<CardView> {
+    let mut cards = [card];
+    name_cards(state, &mut cards).await?;
+    let [card] = cards;
+    Ok(card)
 }
 
 pub(super) fn card_view(c: card_claims::Model, task: Option<&tasks::Model>) -> CardView {
@@ -100,6 +125,7 @@ pub(super) fn card_view(c: card_claims::Model, task: Option<&tasks::Model>) -> C
         claim_id: c.id,
         branch_id: c.branch_id,
         holder_id: c.user_id,
+        holder_name: String::new(),
         status: c.status,
         task: task.map(|t| CardTask {
             id: t.id,
@@ -116,6 +142,7 @@ pub(super) fn card_view(c: card_claims::Model, task: Option<&tasks::Model>) -> C
         note: c.note,
         media_ids: serde_json::from_value(c.media_ids).unwrap_or_default(),
         reviewer_id: c.reviewer_id,
+        reviewer_name: None,
         review_comment: c.review_comment,
         ended_at: c.ended_at,
     }
@@ -128,7 +155,7 @@ pub(super) async fn claims_page(
 ) -> Result<Page<CardView>> {
     let task_ids: Vec<i64> = rows.iter().map(|c| c.task_id).collect();
     let tasks = store::tasks_by_ids(&state.db, &task_ids).await?;
-    Ok(Page::from_rows(
+    let mut page = Page::from_rows(
         rows,
         page,
         |c| c.id,
@@ -136,7 +163,9 @@ pub(super) async fn claims_page(
             let task = tasks.get(&c.task_id);
             card_view(c, task)
         },
-    ))
+    );
+    name_cards(state, &mut page.items).await?;
+    Ok(page)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

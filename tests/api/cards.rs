@@ -62,6 +62,8 @@ async fn the_whole_happy_path_credits_the_holder_once() {
     let app = spawn_app().await;
     let b = setup(&app).await;
     let member = app.user_with_role(&b.admin, "c-happy", b.tree.branch_a, "party_member").await;
+    app.rename(&member, "刘党员").await;
+    app.rename(&b.secretary, "陈书记").await;
     let task = app.publish_task(&b.secretary, b.tree.branch_a, 3, true).await;
     assert_eq!(task["copies"], 3);
     assert_eq!(task["open_copies"], 3);
@@ -70,6 +72,7 @@ async fn the_whole_happy_path_credits_the_holder_once() {
     let (status, card) = app.draw(&member.token, b.tree.branch_a).await;
     assert_eq!(status, StatusCode::CREATED, "{card}");
     assert_eq!(card["status"], "claimed");
+    assert_eq!((card["holder_name"].as_str(), card["reviewer_name"].is_null()), (Some("刘党员"), true), "{card}");
     assert_eq!(card["task"]["id"], task["id"]);
     assert_eq!(card["task"]["points"], 5);
     assert!(card["claim_expires_at"].as_str().is_some());
@@ -101,6 +104,7 @@ async fn the_whole_happy_path_credits_the_holder_once() {
     assert_eq!(status, StatusCode::OK, "{queue}");
     assert_eq!(queue["items"].as_array().unwrap().len(), 1);
     assert_eq!(queue["items"][0]["id"], card_id);
+    assert_eq!(queue["items"][0]["holder_name"], "刘党员", "the reviewer sees who did it by name");
     let (status, _) = app.get(&format!("/orgs/{}/cards", b.tree.branch_a), &member.token).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "the queue is for secretaries");
 
@@ -111,6 +115,10 @@ async fn the_whole_happy_path_credits_the_holder_once() {
     let (status, reviewed) = app.review_card(&b.secretary.token, card_id, true).await;
     assert_eq!(status, StatusCode::OK, "{reviewed}");
     assert_eq!(reviewed["status"], "approved");
+    assert_eq!(
+        (reviewed["holder_name"].as_str(), reviewed["reviewer_name"].as_str()),
+        (Some("刘党员"), Some("陈书记"))
+    );
     let (status, again) = app.review_card(&b.secretary.token, card_id, false).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(again["code"], "already_reviewed");
@@ -128,6 +136,7 @@ async fn the_whole_happy_path_credits_the_holder_once() {
 
     let (_, mine) = app.get("/me/cards", &member.token).await;
     assert_eq!(mine["items"][0]["id"], card_id);
+    assert_eq!(mine["items"][0]["reviewer_name"], "陈书记", "{mine}");
     assert_eq!(mine["items"][0]["status"], "approved");
     let counts = task_counts(&app, &member.token, b.tree.branch_a).await;
     assert_eq!((counts["open_copies"].as_i64(), counts["done_copies"].as_i64()), (Some(2), Some(1)), "{counts}");

@@ -40,4 +40,11 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "{body}");
         session(&body)
     }
+
+    /// Set `user`'s display name (asserting success).
+    pub async fn rename(&self, user: &Session, name: &str) {
+        let (status, body) =
+            parts(self.call(Method::PATCH, "/me", Some(&user.token), Some(json!({"display_name": name}))).await).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
 }
