@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 
-use entity::{audit_log, users};
+use entity::audit_log;
 
 /// One grant that moved a person into a branch.
 #[derive(Debug)]
@@ -49,13 +49,7 @@ pub async fn find<C: ConnectionTrait>(db: &C) -> Result<Vec<MovedMember>, DbErr>
         }
     }
     for moved in &mut found {
-        let home: Option<Option<i64>> = users::Entity::find_by_id(moved.user_id)
-            .select_only()
-            .column(users::Column::HomeBranchId)
-            .into_tuple()
-            .one(db)
-            .await?;
-        moved.home_now = home.flatten();
+        moved.home_now = super::store::home_branch_of(db, moved.user_id).await?.flatten();
     }
     Ok(found)
 }

@@ -383,9 +383,10 @@ pub async fn revoke_role(state: &AppState, caller: &Caller, org_id: i64, req: Ro
 /// held at any other branch (a person has one home branch). Only for the person's own
 /// act of joining by invite: a grant by someone else never moves a home branch.
 /// Staff roles are never touched. Audited.
-pub async fn join_branch<C: ConnectionTrait>(
+async fn join_branch<C: ConnectionTrait>(
     txn: &C,
     user_id: i64,
+    previous_home: Option<i64>,
     branch: &orgs::Model,
     role: Role,
     now: DateTime<Utc>,
@@ -401,7 +402,6 @@ pub async fn join_branch<C: ConnectionTrait>(
     if store::find_role(txn, user_id, Some(branch.id), role).await?.is_none() {
         store::insert_role(txn, user_id, Some(branch.id), role, None, now).await?;
     }
-    let previous_home = store::home_branch_of(txn, user_id).await?.flatten();
     store::set_home_branch(txn, user_id, Some(branch.id), now).await?;
     audit::record(
         txn,
@@ -493,7 +493,7 @@ pub async fn use_invite<C: ConnectionTrait>(
         .await?
         .filter(|o| o.kind == OrgKind::Branch.as_str())
         .ok_or_else(|| anyhow::anyhow!("invite {} points at no branch", invite.id))?;
-    join_branch(txn, user_id, &branch, role, now).await
+    join_branch(txn, user_id, home, &branch, role, now).await
 }
 
 /// Where the caller may look for members: staff roles (grid worker and up) only.
