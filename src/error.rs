@@ -1,6 +1,7 @@
 //! `AppError`: every failure a request can meet, mapped to a status and a stable
 //! `{code, message}` body. The one place where database and Redis errors are classified.
 //! The cause of a 500 is logged here with context and never sent to the client.
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use actix_web::ResponseError;
@@ -106,6 +107,13 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
+/// A state or an action as the wire names it and as people read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Named {
+    pub name: &'static str,
+    pub label: &'static str,
+}
+
 /// Field name → why it was refused, for 422 `validation_failed`.
 pub type FieldErrors = BTreeMap<String, String>;
 
@@ -114,10 +122,15 @@ pub enum AppError {
     /// 400: malformed JSON, a missing field, a bad header.
     #[error("bad request ({code}): {message}")]
     BadRequest { code: ErrorCode, message: String },
+    /// 400 `invalid_request` for fields that are missing, mistyped or malformed.
+    #[error("bad fields: {fields:?}")]
+    BadFields { message: String, fields: FieldErrors },
     #[error("unauthenticated ({code})")]
     Unauthenticated { code: ErrorCode, message: &'static str },
-    #[error("forbidden")]
-    Forbidden,
+    /// 403: the caller is known and reaches the object but lacks the role; the message
+    /// and `required_role` say which role would do.
+    #[error("forbidden (needs {required_role:?})")]
+    Forbidden { code: ErrorCode, message: Cow<'static, str>, required_role: Option<&'static str> },
     #[error("not found")]
     NotFound,
     /// 404 with a code of its own (e.g. `pool_empty`).
@@ -126,6 +139,10 @@ pub enum AppError {
     /// 409: the request is valid but the state it meets forbids it.
     #[error("conflict ({code})")]
     Conflict { code: ErrorCode, message: &'static str },
+    /// 409 `invalid_transition`: the object's current status and what the caller may do
+    /// with it now.
+    #[error("invalid transition from {}", status.name)]
+    InvalidTransition { status: Named, allowed_actions: Vec<Named> },
     #[error("gone ({code})")]
     Gone { code: ErrorCode, message: &'static str },
     /// 422 `validation_failed`, naming the fields.
@@ -157,9 +174,37 @@ pub struct ErrorBody {
     pub code: ErrorCode,
     /// Human-readable explanation, in Chinese.
     pub message: String,
-    /// Present on 422 `validation_failed`: field → reason.
+    /// On 422 `validation_failed` and on a 400 for a missing, mistyped or malformed
+    /// field: field → what is wrong and the expected format.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<FieldErrors>,
+    /// On 403 `forbidden` when a role would allow it: the lowest such role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_role: Option<&'static str>,
+    /// On 409 `invalid_transition`: the object's current status…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
+    /// …and the actions the caller may take in it now (possibly none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_actions: Option<Vec<&'static str>>,
+    /// The request's id, as in its `X-Request-Id` header (and its log lines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl ErrorBody {
+    /// A body with only a code and a message (the request id is added on the way out).
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody {
+            code,
+            message: message.into(),
+            fields: None,
+            required_role: None,
+            status: None,
+            allowed_actions: None,
+            request_id: None,
+        }
+    }
 }
 
 impl AppError {
@@ -181,6 +226,21 @@ impl AppError {
         Self::bad_request(ErrorCode::InvalidRequest, message)
     }
 
+    /// 400 `invalid_request` naming the fields that are missing, mistyped or malformed.
+    pub fn bad_fields(message: impl Into<String>, fields: FieldErrors) -> Self {
+        AppError::BadFields { message: message.into(), fields }
+    }
+
+    /// 403 with a reason but no single role that would allow it (e.g. only the uploader).
+    pub fn forbidden(message: &'static str) -> Self {
+        AppError::Forbidden { code: ErrorCode::Forbidden, message: Cow::Borrowed(message), required_role: None }
+    }
+
+    /// 403 `self_dealing`: crediting, reviewing or fulfilling for oneself.
+    pub fn self_dealing(message: &'static str) -> Self {
+        AppError::Forbidden { code: ErrorCode::SelfDealing, message: Cow::Borrowed(message), required_role: None }
+    }
+
     pub fn unauthenticated() -> Self {
         AppError::Unauthenticated { code: ErrorCode::Unauthenticated, message: "请先登录" }
     }
@@ -196,6 +256,7 @@ impl AppError {
         match self {
             AppError::BadRequest { code, .. }
             | AppError::Unauthenticated { code, .. }
+            | AppError::Forbidden { code, .. }
             | AppError::Absent { code, .. }
             | AppError::Conflict { code, .. }
             | AppError::Gone { code, .. }
@@ -204,7 +265,8 @@ impl AppError {
             | AppError::Unsupported { code, .. }
             | AppError::BadGateway { code, .. }
             | AppError::Unavailable { code, .. } => *code,
-            AppError::Forbidden => ErrorCode::Forbidden,
+            AppError::BadFields { .. } => ErrorCode::InvalidRequest,
+            AppError::InvalidTransition { .. } => ErrorCode::InvalidTransition,
             AppError::NotFound => ErrorCode::NotFound,
             AppError::Validation(_) => ErrorCode::ValidationFailed,
             AppError::RateLimited { .. } => ErrorCode::RateLimited,
@@ -214,7 +276,16 @@ impl AppError {
 
     pub fn message(&self) -> String {
         match self {
-            AppError::BadRequest { message, .. } => message.clone(),
+            AppError::BadRequest { message, .. } | AppError::BadFields { message, .. } => message.clone(),
+            AppError::Forbidden { message, .. } => message.to_string(),
+            AppError::InvalidTransition { status, allowed_actions } => {
+                let labels: Vec<&str> = allowed_actions.iter().map(|a| a.label).collect();
+                if labels.is_empty() {
+                    format!("当前状态为“{}”，您现在不能对它执行任何操作", status.label)
+                } else {
+                    format!("当前状态为“{}”，不能执行这个操作；您现在可以：{}", status.label, labels.join("、"))
+                }
+            }
             AppError::Unauthenticated { message, .. }
             | AppError::Absent { message, .. }
             | AppError::Conflict { message, .. }
@@ -224,7 +295,6 @@ impl AppError {
             | AppError::Unsupported { message, .. }
             | AppError::BadGateway { message, .. }
             | AppError::Unavailable { message, .. } => (*message).to_owned(),
-            AppError::Forbidden => "没有权限执行此操作".to_owned(),
             AppError::NotFound => "资源不存在".to_owned(),
             AppError::Validation(_) => "提交的数据不符合要求".to_owned(),
             AppError::RateLimited { .. } => "请求过于频繁，请稍后再试".to_owned(),

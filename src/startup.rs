@@ -15,7 +15,7 @@ use utoipa_scalar::{Scalar, Servable};
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::http::errors;
+use crate::http::{errors, request_id};
 use crate::infra::media_store::LocalDisk;
 use crate::infra::media_urls::UrlSigner;
 use crate::infra::{db, group_commit::GroupCommit, jwt::JwtKeys, redis::Redis, wechat::WechatClient};
@@ -117,11 +117,11 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .wrap(from_fn(errors::json_errors))
             .wrap(from_fn(metrics::track))
             .wrap(TracingLogger::<RequestSpan>::new())
+            .wrap(from_fn(request_id::stamp))
             .app_data(state)
             .app_data(metrics.clone())
             .app_data(spec.clone())
             .app_data(errors::json_config())
-            .app_data(errors::query_config())
             .app_data(errors::path_config())
             .configure(ops::config)
             .configure(crate::openapi::config)

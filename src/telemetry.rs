@@ -1,13 +1,14 @@
 //! Logging: `tracing` to stdout, JSON in production, human-readable in dev. Each request
-//! runs in a span carrying its request id (from `tracing-actix-web`).
+//! runs in a span carrying its request id (`http::request_id`).
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::HttpMessage;
 use tracing::Span;
-use tracing_actix_web::{RequestId, RootSpanBuilder};
+use tracing_actix_web::RootSpanBuilder;
 use tracing_subscriber::{fmt, EnvFilter};
 
 use crate::config::Environment;
+use crate::http::request_id::RequestId;
 
 pub fn init(env: Environment) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
@@ -30,12 +31,13 @@ pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let request_id = request.extensions().get::<RequestId>().copied();
+        let extensions = request.extensions();
+        let request_id = extensions.get::<RequestId>();
         tracing::info_span!(
             "request",
             method = %request.method(),
             path = request.path(),
-            request_id = request_id.map(tracing::field::display),
+            request_id = request_id.map(|id| tracing::field::display(&id.0)),
             status = tracing::field::Empty,
             error = tracing::field::Empty,
         )
@@ -49,6 +51,12 @@ impl RootSpanBuilder for RequestSpan {
         span.record("status", status.as_u16());
         if let Some(error) = error.filter(|_| status.is_server_error()) {
             span.record("error", tracing::field::display(error));
+        }
+        // One line per refused or failed request, carrying the span's request id, so that
+        // the id a user reads from an error body finds its line in the log.
+        // INFO even for a 5xx: its cause was logged where it arose, at its own level.
+        if status.is_client_error() || status.is_server_error() {
+            tracing::info!(parent: &span, status = status.as_u16(), "answered with an error");
         }
     }
 }

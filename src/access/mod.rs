@@ -14,7 +14,7 @@ use sea_orm::ConnectionTrait;
 
 use entity::orgs;
 
-use crate::error::{AppError, Result};
+use crate::error::{AppError, ErrorCode, Result};
 use crate::state::AppState;
 
 /// An org by id, from the per-process cache (an org's path and kind never change; a
@@ -72,8 +72,18 @@ pub fn authorize(caller: &Caller, org: &orgs::Model, needed: Role) -> Result<()>
     if caller.has_at(&org.path, needed) {
         Ok(())
     } else {
-        Err(AppError::Forbidden)
+        Err(needs(needed))
     }
+}
+
+/// 403 naming the lowest role that would allow the act, at or above the org concerned.
+pub fn needs(role: Role) -> AppError {
+    let message = if role == Role::SuperAdmin {
+        format!("需要{}", role.label())
+    } else {
+        format!("需要本组织或上级组织的{}（或更高）角色", role.label())
+    };
+    AppError::Forbidden { code: ErrorCode::Forbidden, message: message.into(), required_role: Some(role.as_str()) }
 }
 
 /// After a committed role change: drop the user from every server's callers cache.

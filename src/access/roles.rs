@@ -86,6 +86,19 @@ impl Role {
         }
     }
 
+    /// The role's name as people in the campaign say it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Resident => "居民",
+            Role::PartyMember => "党员",
+            Role::GridWorker => "网格员",
+            Role::Secretary => "支部书记",
+            Role::TownshipAdmin => "乡镇管理员",
+            Role::CountyAdmin => "县级管理员",
+            Role::SuperAdmin => "超级管理员",
+        }
+    }
+
     /// Membership roles make a branch someone's home; the others are staff.
     pub fn is_membership(self) -> bool {
         matches!(self, Role::Resident | Role::PartyMember)

@@ -3,7 +3,7 @@
 //! any non-JSON error (unknown route, wrong method) into the same shape.
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::error::JsonPayloadError;
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
@@ -13,11 +13,11 @@ use crate::error::{AppError, ErrorBody, ErrorCode};
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::BadRequest { .. } | AppError::BadFields { .. } => StatusCode::BAD_REQUEST,
             AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound | AppError::Absent { .. } => StatusCode::NOT_FOUND,
-            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Conflict { .. } | AppError::InvalidTransition { .. } => StatusCode::CONFLICT,
             AppError::Gone { .. } => StatusCode::GONE,
             AppError::Validation(_) | AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -33,14 +33,16 @@ impl ResponseError for AppError {
         if let AppError::Internal(cause) = self {
             tracing::error!(error = ?cause, "internal error");
         }
-        let body = ErrorBody {
-            code: self.code(),
-            message: self.message(),
-            fields: match self {
-                AppError::Validation(fields) => Some(fields.clone()),
-                _ => None,
-            },
-        };
+        let mut body = ErrorBody::new(self.code(), self.message());
+        match self {
+            AppError::Validation(fields) | AppError::BadFields { fields, .. } => body.fields = Some(fields.clone()),
+            AppError::Forbidden { required_role, .. } => body.required_role = *required_role,
+            AppError::InvalidTransition { status, allowed_actions, .. } => {
+                body.status = Some(status.name);
+                body.allowed_actions = Some(allowed_actions.iter().map(|a| a.name).collect());
+            }
+            _ => {}
+        }
         let mut resp = HttpResponse::build(self.status_code());
         if let AppError::RateLimited { retry_after_secs } = self {
             resp.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
@@ -61,7 +63,14 @@ pub fn json_config() -> web::JsonConfig {
             JsonPayloadError::ContentType => {
                 AppError::bad_request(ErrorCode::UnsupportedMediaType, "请求体须为 application/json")
             }
-            JsonPayloadError::Deserialize(e) => AppError::invalid_request(format!("请求格式错误：{e}")),
+            JsonPayloadError::Deserialize(e) if e.is_eof() => {
+                AppError::invalid_request("请求体不是完整的 JSON：内容提前结束")
+            }
+            JsonPayloadError::Deserialize(e) => AppError::invalid_request(format!(
+                "请求体不是合法的 JSON：第 {} 行第 {} 列附近有误",
+                e.line(),
+                e.column()
+            )),
             _ => AppError::invalid_request("请求格式错误"),
         };
         let status = match &err {
@@ -72,16 +81,6 @@ pub fn json_config() -> web::JsonConfig {
             _ => StatusCode::BAD_REQUEST,
         };
         actix_web::error::InternalError::from_response(err, with_status(app, status)).into()
-    })
-}
-
-pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err, _req| {
-        let message = match &err {
-            QueryPayloadError::Deserialize(e) => format!("查询参数错误：{e}"),
-            _ => "查询参数错误".to_owned(),
-        };
-        AppError::invalid_request(message).into()
     })
 }
 
@@ -128,6 +127,6 @@ pub async fn json_errors(
     if let Some(allow) = allow {
         builder.insert_header((header::ALLOW, allow));
     }
-    let body = ErrorBody { code, message: message.to_owned(), fields: None };
+    let body = ErrorBody::new(code, message);
     Ok(ServiceResponse::new(req, builder.json(body)))
 }

@@ -15,6 +15,7 @@ use serde::de::{DeserializeOwned, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::{Number, Value};
 
+use super::fields;
 use crate::error::AppError;
 
 pub struct JsonBody<T>(pub T);
@@ -40,9 +41,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 return Err(AppError::invalid_request("请求体不能包含 NUL 字符").into());
             }
             whole_numbers_as_integers(&mut value);
-            T::deserialize(value)
+            serde_path_to_error::deserialize(value)
                 .map(JsonBody)
-                .map_err(|e| AppError::invalid_request(format!("请求格式错误：{e}")).into())
+                .map_err(|e| fields::refusal(e.path(), &e.inner().to_string(), "请求体").into())
         })
     }
 }

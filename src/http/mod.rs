@@ -2,5 +2,8 @@
 //! becomes a response, and the error answers every operation of the OpenAPI document
 //! lists. Part of the base: it knows no domain.
 pub mod errors;
+pub mod fields;
 pub mod json;
 pub mod openapi;
+pub mod query;
+pub mod request_id;

@@ -62,6 +62,43 @@ impl Category {
     }
 }
 
+impl Action {
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::Accept => "受理",
+            Action::Assign => "分派",
+            Action::Start => "开始处置",
+            Action::Resolve => "办结",
+            Action::Close => "销号",
+            Action::Escalate => "上报乡镇",
+            Action::Reopen => "重新处置",
+            Action::Reject => "不予受理",
+        }
+    }
+}
+
+/// Who is asking to move an incident, as far as the workflow cares.
+#[derive(Debug, Clone, Copy)]
+pub struct Mover {
+    /// Secretary (or above) over the ledger holding it: every move of the workflow.
+    pub ledger_staff: bool,
+    /// Its assignee: start and resolve.
+    pub assignee: bool,
+    /// Whether the ledger is a branch's, so that escalating to the township is a move.
+    pub on_branch_ledger: bool,
+}
+
+/// The actions `mover` may take on an incident in `from`, in the workflow's order.
+pub fn allowed_actions(from: Status, mover: Mover) -> Vec<Action> {
+    Action::ALL
+        .iter()
+        .copied()
+        .filter(|&a| transition(from, a).is_some())
+        .filter(|&a| a != Action::Escalate || mover.on_branch_ledger)
+        .filter(|&a| mover.ledger_staff || (mover.assignee && matches!(a, Action::Start | Action::Resolve)))
+        .collect()
+}
+
 impl Severity {
     pub fn label(self) -> &'static str {
         match self {
@@ -330,6 +367,30 @@ mod tests {
         assert_eq!(transition(S::Closed, A::Reopen), None);
         assert_eq!(transition(S::Closed, A::Escalate), None, "a closed incident is not open");
         assert_eq!(transition(S::Escalated, A::Escalate), None);
+    }
+
+    #[test]
+    fn allowed_actions_follow_the_workflow_and_the_movers_part() {
+        use Action as A;
+        use Status as S;
+        let staff = Mover { ledger_staff: true, assignee: false, on_branch_ledger: true };
+        assert_eq!(allowed_actions(S::Reported, staff), vec![A::Accept, A::Escalate, A::Reject]);
+        assert_eq!(allowed_actions(S::Resolved, staff), vec![A::Close, A::Escalate, A::Reopen]);
+        assert_eq!(allowed_actions(S::Closed, staff), vec![]);
+        let township = Mover { on_branch_ledger: false, ..staff };
+        assert_eq!(allowed_actions(S::Reported, township), vec![A::Accept, A::Reject]);
+        let handler = Mover { ledger_staff: false, assignee: true, on_branch_ledger: true };
+        assert_eq!(allowed_actions(S::Assigned, handler), vec![A::Start]);
+        assert_eq!(allowed_actions(S::InProgress, handler), vec![A::Resolve]);
+        assert_eq!(allowed_actions(S::Resolved, handler), vec![]);
+        let nobody = Mover { ledger_staff: false, assignee: false, on_branch_ledger: true };
+        for from in STATUSES {
+            assert_eq!(allowed_actions(from, nobody), vec![]);
+            // Whatever is allowed is a move of the workflow.
+            for a in allowed_actions(from, staff) {
+                assert!(transition(from, a).is_some());
+            }
+        }
     }
 
     #[test]

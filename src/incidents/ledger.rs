@@ -11,7 +11,7 @@ use super::store::{self, Visibility};
 use super::views::{view, IncidentQuery, IncidentView};
 use crate::access;
 use crate::access::{Caller, Role};
-use crate::error::{AppError, Result};
+use crate::error::Result;
 use crate::pagination::{Page, PageRequest};
 use crate::state::AppState;
 
@@ -20,7 +20,7 @@ use crate::state::AppState;
 async fn visibility(state: &AppState, caller: &Caller, org_id: i64, min: Role) -> Result<Visibility> {
     let org = access::reachable(state, caller, org_id).await?;
     if !caller.has_at(&org.path, min) && !caller.scope(min).contains(&org.path) {
-        return Err(AppError::Forbidden);
+        return Err(access::needs(min));
     }
     Ok(Visibility {
         org_path: org.path,

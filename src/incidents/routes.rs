@@ -9,6 +9,7 @@ use super::{filing, workflow};
 use crate::access::extractor::CurrentUser;
 use crate::error::{AppError, ErrorBody, Result};
 use crate::http::json::JsonBody;
+use crate::http::query::Query;
 use crate::idempotency::IdempotencyKey;
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
@@ -76,7 +77,7 @@ pub async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    q: web::Query<IncidentQuery>,
+    q: Query<IncidentQuery>,
 ) -> Result<HttpResponse> {
     let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit }.parse()?;
     Ok(HttpResponse::Ok().json(ledger::list(&state, &user.0, id.into_inner(), &q, page).await?))
@@ -92,7 +93,7 @@ pub async fn stats(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    q: web::Query<IncidentQuery>,
+    q: Query<IncidentQuery>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(ledger::stats(&state, &user.0, id.into_inner(), &q).await?))
 }
@@ -109,7 +110,7 @@ pub async fn export_ledger(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    q: web::Query<IncidentQuery>,
+    q: Query<IncidentQuery>,
 ) -> Result<HttpResponse> {
     let format = q.format.as_deref().unwrap_or("xlsx");
     if !matches!(format, "xlsx" | "csv") {

@@ -95,6 +95,8 @@ pub struct IncidentDetail {
     #[serde(flatten)]
     pub incident: IncidentView,
     pub timeline: Vec<TimelineEntry>,
+    /// What the caller may do with it now (`POST /incidents/{id}/actions`).
+    pub allowed_actions: Vec<Action>,
 }
 
 pub(super) fn timeline_entry(e: incident_events::Model) -> TimelineEntry {

@@ -3,18 +3,36 @@
 
 use entity::incidents;
 
-use super::domain::{transition, Action, Category, Status, MAX_MEDIA};
+use super::domain::{allowed_actions, transition, Action, Category, Mover, Status, StatusText, MAX_MEDIA};
 use super::store::{self, MoveExtras, NewEvent};
 use super::views::{timeline_entry, view, ActionRequest, IncidentDetail};
 use crate::access;
 use crate::access::{Caller, OrgKind, Role};
-use crate::error::{AppError, ErrorCode, Result};
+use crate::error::{AppError, Named, Result};
 use crate::infra::db::begin_write;
 use crate::points::boards::path_ids;
 use crate::state::AppState;
 
-const INVALID_TRANSITION: AppError =
-    AppError::Conflict { code: ErrorCode::InvalidTransition, message: "当前状态下不能执行这个操作" };
+/// 409 `invalid_transition` with the incident's status and what this caller may do now.
+fn invalid_transition(status: Status, mover: Mover) -> AppError {
+    AppError::InvalidTransition {
+        status: Named { name: status.as_str(), label: status.label() },
+        allowed_actions: allowed_actions(status, mover)
+            .into_iter()
+            .map(|a| Named { name: a.as_str(), label: a.label() })
+            .collect(),
+    }
+}
+
+/// The caller's part in moving this incident.
+async fn mover(state: &AppState, caller: &Caller, i: &incidents::Model) -> Result<Mover> {
+    let owner = access::org(state, i.owner_org_id).await?;
+    Ok(Mover {
+        ledger_staff: caller.has_at(&i.owner_path, Role::Secretary),
+        assignee: i.assignee_id == Some(caller.user_id),
+        on_branch_ledger: owner.kind == OrgKind::Branch.as_str() && path_ids(&i.grid_path).len() >= 2,
+    })
+}
 
 /// Staff of an incident: grid workers and above over its grid, or over the ledger holding it.
 fn is_staff(caller: &Caller, i: &incidents::Model, min: Role) -> bool {
@@ -39,14 +57,20 @@ async fn visible(state: &AppState, caller: &Caller, id: i64) -> Result<incidents
     Ok(incident)
 }
 
-async fn detail<C: sea_orm::ConnectionTrait>(db: &C, incident: incidents::Model) -> Result<IncidentDetail> {
+async fn detail<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    incident: incidents::Model,
+    mover: Mover,
+) -> Result<IncidentDetail> {
     let timeline = store::timeline(db, incident.id).await?.into_iter().map(timeline_entry).collect();
-    Ok(IncidentDetail { incident: view(incident), timeline })
+    let allowed_actions = allowed_actions(incident.status, mover);
+    Ok(IncidentDetail { incident: view(incident), timeline, allowed_actions })
 }
 
 pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<IncidentDetail> {
     let incident = visible(state, caller, id).await?;
-    detail(&state.db, incident).await
+    let mover = mover(state, caller, &incident).await?;
+    detail(&state.db, incident, mover).await
 }
 
 pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest) -> Result<IncidentDetail> {
@@ -61,12 +85,16 @@ pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest)
         return Err(AppError::field("media_ids", format!("最多 {MAX_MEDIA} 张照片")));
     }
     let incident = visible(state, caller, id).await?;
-    let handler = matches!(action, Action::Start | Action::Resolve) && incident.assignee_id == Some(caller.user_id);
-    if !(caller.has_at(&incident.owner_path, Role::Secretary) || handler) {
-        return Err(AppError::Forbidden);
+    let mover = mover(state, caller, &incident).await?;
+    let handler = matches!(action, Action::Start | Action::Resolve) && mover.assignee;
+    if !(mover.ledger_staff || handler) {
+        return Err(access::needs(Role::Secretary));
     }
     let from = incident.status;
-    let to = transition(from, action).ok_or(INVALID_TRANSITION)?;
+    let to = match transition(from, action) {
+        Some(to) if allowed_actions(from, mover).contains(&action) => to,
+        _ => return Err(invalid_transition(from, mover)),
+    };
     let mut extras = MoveExtras { closed: to == Status::Closed, ..Default::default() };
     let township;
     match action {
@@ -81,12 +109,8 @@ pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest)
             extras.assignee_id = Some(assignee);
         }
         Action::Escalate => {
-            let ids = path_ids(&incident.grid_path);
-            let owner = access::org(state, incident.owner_org_id).await?;
-            if owner.kind != OrgKind::Branch.as_str() || ids.len() < 2 {
-                return Err(INVALID_TRANSITION);
-            }
-            township = access::org(state, ids[1]).await?;
+            // `allowed_actions` let it through: the ledger is a branch's, under a township.
+            township = access::org(state, path_ids(&incident.grid_path)[1]).await?;
             extras.owner = Some(&township);
         }
         _ => {}
@@ -95,7 +119,11 @@ pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest)
     let now = state.clock.now();
     let txn = begin_write(&state.writer).await?;
     if !store::move_incident(&txn, incident.id, from, to, extras, now).await? {
-        return Err(INVALID_TRANSITION);
+        // Someone else moved it first: answer with the status it has now.
+        drop(txn);
+        let current = store::find_incident(&state.db, incident.id).await?.ok_or(AppError::NotFound)?;
+        let mover = self::mover(state, caller, &current).await?;
+        return Err(invalid_transition(current.status, mover));
     }
     store::insert_event(
         &txn,
@@ -112,7 +140,8 @@ pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest)
     )
     .await?;
     let moved = store::find_incident(&txn, incident.id).await?.ok_or(AppError::NotFound)?;
-    let out = detail(&txn, moved).await?;
+    let mover = self::mover(state, caller, &moved).await?;
+    let out = detail(&txn, moved, mover).await?;
     txn.commit().await?;
     Ok(out)
 }

@@ -10,6 +10,7 @@ use utoipa::IntoParams;
 use super::service::{self, MediaView, MAX_UPLOAD_BYTES};
 use crate::access::extractor::CurrentUser;
 use crate::error::{AppError, ErrorBody, ErrorCode, Result};
+use crate::http::query::Query;
 use crate::state::AppState;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
@@ -97,7 +98,7 @@ pub struct Signed {
 pub async fn file(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    q: web::Query<Signed>,
+    q: Query<Signed>,
 ) -> Result<HttpResponse> {
     let (sha, variant) = path.into_inner();
     let bytes = service::open(&state, &sha, &variant, q.exp, &q.sig).await?;

@@ -111,7 +111,7 @@ pub async fn upload(state: &AppState, caller: &Caller, bytes: Vec<u8>) -> Result
 /// The bytes behind a signed URL; 403 for a bad or expired signature.
 pub async fn open(state: &AppState, sha: &str, variant: &str, exp: i64, sig: &str) -> Result<Vec<u8>> {
     if !state.media_urls.verify(sha, variant, exp, sig, state.clock.now()) {
-        return Err(AppError::Forbidden);
+        return Err(AppError::forbidden("链接无效或已过期"));
     }
     let name = file_name(sha, variant).ok_or(AppError::NotFound)?;
     let media_store = state.media_store.clone();

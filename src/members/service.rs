@@ -139,7 +139,7 @@ pub async fn list_members(
     let org = access::in_subtree(&state.db, caller, org_id).await?;
     let staff = orgs_service::staff_scope(caller);
     if !staff.contains(&org.path) {
-        return Err(AppError::Forbidden);
+        return Err(access::needs(Role::GridWorker));
     }
     let rows = store::members_in_scope(&state.db, &staff, &org.path, page).await?;
     let mut page = Page::from_rows(

@@ -5,6 +5,7 @@ use super::service::{self, BranchSettings, InviteView, NewInvite, NewOrg, OrgVie
 use crate::access::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
 use crate::http::json::JsonBody;
+use crate::http::query::Query;
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -49,7 +50,7 @@ pub async fn children(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<HttpResponse> {
     let page = page.parse()?;
     Ok(HttpResponse::Ok().json(service::children(&state, &user.0, id.into_inner(), page).await?))

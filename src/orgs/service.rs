@@ -133,7 +133,7 @@ pub async fn create_org(state: &AppState, caller: &Caller, req: NewOrg) -> Resul
     let parent = match req.parent_id {
         None => {
             if !caller.is_super_admin() {
-                return Err(AppError::Forbidden);
+                return Err(access::needs(Role::SuperAdmin));
             }
             if kind != OrgKind::County {
                 return Err(AppError::field("parent_id", "只有县（区）可以没有上级"));

@@ -6,6 +6,7 @@ use super::volunteer::{self, LogListQuery, LogView, NewLogRequest, ReviewRequest
 use crate::access::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
 use crate::http::json::JsonBody;
+use crate::http::query::Query;
 use crate::idempotency::IdempotencyKey;
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
@@ -38,22 +39,14 @@ pub async fn my_points(state: web::Data<AppState>, user: CurrentUser) -> Result<
 /// The caller's ledger entries, newest first.
 #[utoipa::path(get, path = "/api/v1/me/ledger", tag = "points", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = Page<LedgerEntryView>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn my_ledger(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    page: web::Query<PageQuery>,
-) -> Result<HttpResponse> {
+pub async fn my_ledger(state: web::Data<AppState>, user: CurrentUser, page: Query<PageQuery>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::my_ledger(&state, &user.0, page.parse()?).await?))
 }
 
 /// The caller's volunteer logs, newest first.
 #[utoipa::path(get, path = "/api/v1/me/volunteer-logs", tag = "points", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = Page<LogView>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn my_logs(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    page: web::Query<PageQuery>,
-) -> Result<HttpResponse> {
+pub async fn my_logs(state: web::Data<AppState>, user: CurrentUser, page: Query<PageQuery>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(volunteer::list_mine(&state, &user.0, page.parse()?).await?))
 }
 
@@ -80,7 +73,7 @@ pub async fn branch_logs(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    q: web::Query<LogListQuery>,
+    q: Query<LogListQuery>,
 ) -> Result<HttpResponse> {
     let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit }.parse()?;
     let logs = volunteer::list_for_branch(&state, &user.0, id.into_inner(), q.status.as_deref(), page).await?;
@@ -134,7 +127,7 @@ pub async fn leaderboard(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    q: web::Query<BoardQuery>,
+    q: Query<BoardQuery>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::leaderboard(&state, &user.0, id.into_inner(), q.into_inner()).await?))
 }
@@ -148,7 +141,7 @@ pub async fn branch_ranking(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    q: web::Query<BoardQuery>,
+    q: Query<BoardQuery>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::branch_ranking(&state, &user.0, id.into_inner(), q.into_inner()).await?))
 }

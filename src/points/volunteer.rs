@@ -152,8 +152,9 @@ pub async fn review(state: &AppState, caller: &Caller, log_id: i64, req: ReviewR
     let txn = begin_write(&state.writer).await?;
     let log = store::find_log(&txn, log_id).await?.ok_or(AppError::NotFound)?;
     let branch = access::in_subtree(&txn, caller, log.branch_id).await?;
-    if !caller.has_at(&branch.path, Role::Secretary) || log.user_id == caller.user_id {
-        return Err(AppError::Forbidden);
+    access::authorize(caller, &branch, Role::Secretary)?;
+    if log.user_id == caller.user_id {
+        return Err(AppError::self_dealing("不能审核自己的志愿时长记录"));
     }
     if !store::review_log(&txn, log.id, req.approve, caller.user_id, comment.clone(), now).await? {
         return Err(AppError::Conflict { code: ErrorCode::AlreadyReviewed, message: "该记录已审核" });

@@ -15,6 +15,7 @@ use super::publishing::{branch, ended, is_member, staff_branch};
 use super::views::{card_view, claims_page, named_card, parse_status, CardReview, CardView, SubmitRequest};
 use super::{pool, store, sweeper};
 use crate::access::Caller;
+use crate::access::{self, Role};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, ErrorCode, Result};
 use crate::infra::db::begin_write;
@@ -56,7 +57,7 @@ enum Attempt {
 pub async fn draw(state: &AppState, caller: &Caller, branch_id: i64) -> Result<CardView> {
     let branch = branch(state, branch_id).await?;
     if !is_member(caller, &branch.path) {
-        return Err(AppError::Forbidden);
+        return Err(access::needs(Role::Resident));
     }
     let limit = u64::try_from(branch.card_limit.max(1)).unwrap_or(1);
     // Cheap refusal before touching the pool; the binding check is in the transaction.
@@ -144,7 +145,7 @@ async fn claim_in(
 /// The caller's newest claim of this card; 404 for no card, 403 for someone else's.
 async fn my_claim<C: sea_orm::ConnectionTrait>(db: &C, caller: &Caller, card_id: i64) -> Result<card_claims::Model> {
     store::find_card(db, card_id).await?.ok_or(AppError::NotFound)?;
-    store::latest_claim(db, card_id, Some(caller.user_id)).await?.ok_or(AppError::Forbidden)
+    store::latest_claim(db, card_id, Some(caller.user_id)).await?.ok_or(AppError::forbidden("这张任务卡不是您领取的"))
 }
 
 fn check_live(claim: &card_claims::Model, now: DateTime<Utc>) -> Result<()> {
@@ -294,7 +295,7 @@ async fn review_in(
         _ => return Err(NOT_SUBMITTED),
     }
     if claim.user_id == reviewer_id {
-        return Err(AppError::Forbidden);
+        return Err(AppError::self_dealing("不能审核自己提交的任务卡"));
     }
     let to = if approve { ClaimStatus::Approved } else { ClaimStatus::Rejected };
     let reviewer = Some((reviewer_id, comment.clone()));

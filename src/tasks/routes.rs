@@ -8,6 +8,7 @@ use super::{cards, publishing};
 use crate::access::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
 use crate::http::json::JsonBody;
+use crate::http::query::Query;
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -46,7 +47,7 @@ pub async fn list_tasks(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(publishing::list_tasks(&state, &user.0, id.into_inner(), page.parse()?).await?))
 }
@@ -107,11 +108,7 @@ pub async fn review(
 /// The caller's cards (one item per draw), newest first.
 #[utoipa::path(get, path = "/api/v1/me/cards", tag = "cards", security(("bearer" = [])), params(CardListQuery),
     responses((status = 200, body = Page<CardView>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn my_cards(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    q: web::Query<CardListQuery>,
-) -> Result<HttpResponse> {
+pub async fn my_cards(state: web::Data<AppState>, user: CurrentUser, q: Query<CardListQuery>) -> Result<HttpResponse> {
     let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit }.parse()?;
     Ok(HttpResponse::Ok().json(cards::my_cards(&state, &user.0, q.status.as_deref(), page).await?))
 }
@@ -125,7 +122,7 @@ pub async fn branch_cards(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    q: web::Query<CardListQuery>,
+    q: Query<CardListQuery>,
 ) -> Result<HttpResponse> {
     let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit }.parse()?;
     Ok(HttpResponse::Ok().json(cards::branch_cards(&state, &user.0, id.into_inner(), q.status.as_deref(), page).await?))

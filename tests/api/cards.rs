@@ -353,8 +353,11 @@ async fn a_secretary_does_not_approve_their_own_card() {
     let (status, card) = app.draw(&b.secretary.token, b.tree.branch_a).await;
     assert_eq!(status, StatusCode::CREATED, "a secretary is a member of their branch: {card}");
     app.submit_card(&b.secretary.token, id(&card), &[]).await;
-    let (status, _) = app.review_card(&b.secretary.token, id(&card), true).await;
+    let (status, body) = app.review_card(&b.secretary.token, id(&card), true).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], "self_dealing", "{body}");
+    let (_, mine) = app.get("/me/cards", &b.secretary.token).await;
+    assert_eq!(mine["items"][0]["status"], "submitted", "nothing moved: {mine}");
 }
 
 #[tokio::test]

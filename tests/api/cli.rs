@@ -368,15 +368,20 @@ async fn logs_to_a_pipe_have_no_colour_codes() {
     assert!(!text.contains('\u{1b}'), "no ANSI escape in a piped log: {text:?}");
 }
 
-/// An unconfigured WeChat login is a setting, not a fault: one WARN, no ERROR per call.
+/// An unconfigured WeChat login is a setting, not a fault: one WARN, no ERROR per call;
+/// and each refused request's log line carries its request id.
 #[tokio::test]
 async fn unconfigured_wechat_is_logged_once_as_a_warning() {
-    let cli = Cli::new().await;
+    let mut cli = Cli::new().await;
+    // At the default level, where each request's span and its refusal line are written.
+    cli.envs.retain(|(k, _)| k != "RUST_LOG");
+    cli.envs.push(("RUST_LOG".into(), "info".into()));
     let (mut child, port) = cli.serve().await;
     let client = reqwest::Client::new();
-    for _ in 0..3 {
+    for n in 0..3 {
         let resp = client
             .post(format!("http://127.0.0.1:{port}/api/v1/auth/wechat"))
+            .header("x-request-id", format!("probe-{n}"))
             .json(&serde_json::json!({"code": "a-code"}))
             .send()
             .await
@@ -392,4 +397,12 @@ async fn unconfigured_wechat_is_logged_once_as_a_warning() {
     assert_eq!(told.len(), 1, "{log}");
     assert!(told[0].contains("WARN"), "{log}");
     assert!(!log.contains("ERROR"), "no ERROR for an expected 503: {log}");
+    // Each refused request has one line carrying its request id, as the error body did.
+    for n in 0..3 {
+        let id = format!("request_id=probe-{n}");
+        let lines: Vec<&str> =
+            log.lines().filter(|l| l.contains(&id) && l.contains("answered with an error")).collect();
+        assert_eq!(lines.len(), 1, "{id}: {log}");
+        assert!(lines[0].contains("status=503"), "{log}");
+    }
 }

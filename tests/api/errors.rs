@@ -122,3 +122,83 @@ async fn a_body_must_be_an_object_and_whole_floats_are_integers() {
     let (status, err) = app.post(&format!("/orgs/{}/tasks", tree.branch_a), &admin.token, task(2.5.into())).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
 }
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_every_error_body_repeats_it() {
+    let app = spawn_app().await;
+    let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let made = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(made.len() == 32 && made.bytes().all(|b| b.is_ascii_hexdigit()), "{made}");
+
+    // 404 from a handler, 405 rewritten by the error middleware, 401 from an extractor,
+    // 400 from the JSON extractor: the body's id is the header's.
+    let calls = [
+        app.client.get(app.url("/api/v1/no/such/thing")),
+        app.client.get(app.url("/api/v1/auth/wechat")),
+        app.client.get(app.url("/api/v1/me")),
+        app.client.post(app.url("/api/v1/auth/password")).json(&serde_json::json!({"username": 5})),
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for call in calls {
+        let resp = call.send().await.unwrap();
+        let header = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let (status, body) = parts(resp).await;
+        assert!(status.is_client_error(), "{status}");
+        assert_eq!(body["request_id"], header, "{body}");
+        assert!(seen.insert(header), "each request has its own id");
+    }
+
+    // A caller's (or proxy's) id is kept; one that could forge a log line is replaced.
+    let resp = app.client.get(app.url("/api/v1/me")).header("x-request-id", "gw-2026.11.29:abc").send().await.unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "gw-2026.11.29:abc");
+    assert_eq!(parts(resp).await.1["request_id"], "gw-2026.11.29:abc");
+    let resp = app.client.get(app.url("/api/v1/me")).header("x-request-id", "a b\"c").send().await.unwrap();
+    let replaced = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_ne!(replaced, "a b\"c");
+    assert_eq!(parts(resp).await.1["request_id"], replaced);
+}
+
+#[tokio::test]
+async fn each_kind_of_400_names_its_field_and_the_expected_format_in_chinese() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let tree = app.tree(&admin).await;
+    let secretary = app.user_with_role(&admin, "e-sec", tree.branch_a, "secretary").await;
+    let tasks = format!("/orgs/{}/tasks", tree.branch_a);
+    let task = |extra: serde_json::Value| {
+        let mut body = serde_json::json!({"title": "扫雪", "star": "civil_happy", "points": 2, "copies": 1});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let expect = |body: &serde_json::Value, field: &str, why: &str| {
+        assert_eq!(body["code"], "invalid_request", "{body}");
+        let said = body["fields"][field].as_str().unwrap_or_else(|| panic!("no fields.{field}: {body}"));
+        assert!(said.contains(why), "fields.{field} = {said}");
+        assert!(!said.contains("expected") && !said.contains("missing"), "Chinese, not serde's English: {said}");
+        assert!(body["message"].as_str().unwrap().contains(field), "{body}");
+    };
+
+    // Missing.
+    let mut body = task(serde_json::json!({}));
+    body.as_object_mut().unwrap().remove("title");
+    let (status, body) = app.post(&tasks, &secretary.token, body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    expect(&body, "title", "缺少");
+    // Mistyped.
+    let (status, body) = app.post(&tasks, &secretary.token, task(serde_json::json!({"points": "two"}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    expect(&body, "points", "整数");
+    // Malformed: a time without its zone.
+    let (status, body) =
+        app.post(&tasks, &secretary.token, task(serde_json::json!({"expires_at": "2026-12-01T08:00:00"}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    expect(&body, "expires_at", "RFC 3339");
+    assert!(body["fields"]["expires_at"].as_str().unwrap().contains("+08:00"), "an example with a zone: {body}");
+    // A query parameter.
+    let (status, body) = app.get("/me/cards?limit=ten", &secretary.token).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    expect(&body, "limit", "整数");
+    // Nothing was published by any of them.
+    let (_, list) = app.get(&tasks, &secretary.token).await;
+    assert_eq!(list["items"], serde_json::json!([]), "{list}");
+}

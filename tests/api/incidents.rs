@@ -211,8 +211,17 @@ async fn the_workflow_moves_allowed_steps_and_refuses_the_rest() {
 
     let (status, body) = app.incident_action(&f.secretary.token, n, "close", json!({})).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("invalid_transition")));
-    let (status, _) = app.incident_action(&f.worker.token, n, "accept", json!({})).await;
+    assert_eq!(body["status"], "reported", "the 409 names the current status: {body}");
+    assert_eq!(body["allowed_actions"], json!(["accept", "escalate", "reject"]), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("已上报"), "{body}");
+    let (status, body) = app.incident_action(&f.worker.token, n, "accept", json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a grid worker does not accept");
+    assert_eq!(body["required_role"], "secretary", "{body}");
+    let (_, seen) = app.get(&format!("/incidents/{n}"), &f.worker.token).await;
+    assert_eq!(seen["status"], "reported", "a refusal moves nothing: {seen}");
+    assert_eq!(seen["allowed_actions"], json!([]), "the reporter may not move it: {seen}");
+    let (_, seen) = app.get(&format!("/incidents/{n}"), &f.secretary.token).await;
+    assert_eq!(seen["allowed_actions"], json!(["accept", "escalate", "reject"]), "{seen}");
     let (status, body) = app.incident_action(&f.secretary.token, n, "fly", json!({})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
@@ -228,6 +237,9 @@ async fn the_workflow_moves_allowed_steps_and_refuses_the_rest() {
     assert_eq!(body["assignee_id"], f.worker.user_id);
     let (status, _) = app.incident_action(&f.resident.token, n, "start", json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "only the handler or staff");
+    let (status, body) = app.incident_action(&f.worker.token, n, "resolve", json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!((body["status"].as_str(), &body["allowed_actions"]), (Some("assigned"), &json!(["start"])), "{body}");
     walk(&app, &f.worker, n, "start", json!({}), "in_progress").await;
     let photo = app.photo(&f.worker).await;
     walk(&app, &f.worker, n, "resolve", json!({"media_ids": [photo]}), "resolved").await;
@@ -237,6 +249,7 @@ async fn the_workflow_moves_allowed_steps_and_refuses_the_rest() {
     assert!(closed["closed_at"].is_string());
     let (status, body) = app.incident_action(&f.secretary.token, n, "reopen", json!({})).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("invalid_transition")));
+    assert_eq!((body["status"].as_str(), &body["allowed_actions"]), (Some("closed"), &json!([])), "{body}");
     let (status, _) = app.incident_action(&f.secretary.token, n, "escalate", json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT, "a closed incident is not open");
 
