@@ -10,12 +10,13 @@ use super::domain::{
     bounding_box, distance_m, number, IncidentSpec, NewIncidentRequest, Status, DUPLICATE_RADIUS_M, DUPLICATE_WINDOW,
 };
 use super::store::{self, NewEvent};
-use super::views::{view, Duplicate, FiledView};
+use super::views::{view, Duplicate, FiledView, IncidentView};
 use crate::access;
 use crate::access::{Caller, OrgKind, Role};
 use crate::error::{AppError, ErrorCode, Result};
 use crate::idempotency::{self, IdempotencyKey};
 use crate::infra::group_commit::Finish;
+use crate::media::service::{self as media, MediaView};
 use crate::state::AppState;
 
 pub async fn file(
@@ -40,13 +41,16 @@ pub async fn file(
     }
     access::require(caller, &grid, Role::GridWorker)?;
     let branch = access::org(state, grid.parent_id.ok_or(AppError::NotFound)?).await?;
-    crate::media::service::check_owned(&state.db, caller.user_id, &spec.media_ids).await?;
+    media::check_owned(&state.db, caller.user_id, &spec.media_ids).await?;
+    // The answer's names and photos, read before the writer's turn: they are the caller's.
+    let reporter_name = state.caches.names.lookup(&state.db, [caller.user_id]).await?.of(caller.user_id);
+    let photos = media::photos(state, spec.media_ids.iter().copied()).await?.of(&spec.media_ids);
 
     // Possible duplicates are advisory: read from what is committed, before the writer's turn.
     let bbox = bounding_box(spec.lat, spec.lng, DUPLICATE_RADIUS_M);
     let nearby = store::nearby(&state.db, spec.category, bbox, now - DUPLICATE_WINDOW).await?;
 
-    let job = Filing { spec, grid, branch, reporter_id: caller.user_id, key, hash, nearby, now };
+    let job = Filing { spec, grid, branch, reporter_id: caller.user_id, reporter_name, photos, key, hash, nearby, now };
     state.group_commit.run(move |txn| Box::pin(file_in(txn, job))).await
 }
 
@@ -56,6 +60,8 @@ struct Filing {
     grid: orgs::Model,
     branch: orgs::Model,
     reporter_id: i64,
+    reporter_name: String,
+    photos: Vec<MediaView>,
     key: IdempotencyKey,
     hash: String,
     /// Open incidents nearby, read before the writer's turn.
@@ -67,7 +73,7 @@ struct Filing {
 /// the response. If another filing with this key got there first (committed by now, or
 /// earlier in this group commit), this one rolls back and answers as that one did.
 async fn file_in(txn: &DatabaseTransaction, job: Filing) -> Result<Finish<idempotency::Response>> {
-    let Filing { spec, grid, branch, reporter_id, key, hash, nearby, now } = job;
+    let Filing { spec, grid, branch, reporter_id, reporter_name, photos, key, hash, nearby, now } = job;
     let incident = store::insert_incident(txn, &spec, &grid, &branch, reporter_id, now).await?;
     store::insert_event(
         txn,
@@ -95,7 +101,8 @@ async fn file_in(txn: &DatabaseTransaction, job: Filing) -> Result<Finish<idempo
         })
         .collect();
     duplicates.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id)));
-    let filed = FiledView { incident: view(incident), possible_duplicates: duplicates };
+    let incident = IncidentView { reporter_name, media: photos, ..view(incident) };
+    let filed = FiledView { incident, possible_duplicates: duplicates };
     let answer = idempotency::Response::fresh(201, serde_json::to_string(&filed).map_err(anyhow::Error::from)?);
     match idempotency::record(txn, reporter_id, &key, &hash, &answer, now).await? {
         None => Ok(Finish::Commit(answer)),

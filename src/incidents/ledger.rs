@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::domain::{Category, Status, StatusText, STATUSES};
 use super::store::{self, Visibility};
-use super::views::{view, IncidentQuery, IncidentView};
+use super::views::{fill, view, IncidentQuery, IncidentView};
 use crate::access;
 use crate::access::{Caller, Role};
 use crate::error::Result;
@@ -40,7 +40,9 @@ pub async fn list(
     let filter = q.filter()?;
     let vis = visibility(state, caller, org_id, Role::Resident).await?;
     let rows = store::list(&state.db, &vis, &filter, page.after, page.limit + 1).await?;
-    Ok(Page::from_rows(rows, page, |r| r.id, view))
+    let mut page = Page::from_rows(rows, page, |r| r.id, view);
+    fill(state, &mut page.items, &mut []).await?;
+    Ok(page)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -5,7 +5,7 @@ use entity::incidents;
 
 use super::domain::{allowed_actions, transition, Action, Category, Mover, Status, StatusText, MAX_MEDIA};
 use super::store::{self, MoveExtras, NewEvent};
-use super::views::{timeline_entry, view, ActionRequest, IncidentDetail};
+use super::views::{fill, timeline_entry, view, ActionRequest, IncidentDetail};
 use crate::access;
 use crate::access::{Caller, OrgKind, Role};
 use crate::error::{AppError, Named, Result};
@@ -58,19 +58,23 @@ async fn visible(state: &AppState, caller: &Caller, id: i64) -> Result<incidents
 }
 
 async fn detail<C: sea_orm::ConnectionTrait>(
+    state: &AppState,
     db: &C,
     incident: incidents::Model,
     mover: Mover,
 ) -> Result<IncidentDetail> {
-    let timeline = store::timeline(db, incident.id).await?.into_iter().map(timeline_entry).collect();
+    let mut timeline: Vec<_> = store::timeline(db, incident.id).await?.into_iter().map(timeline_entry).collect();
     let allowed_actions = allowed_actions(incident.status, mover);
-    Ok(IncidentDetail { incident: view(incident), timeline, allowed_actions })
+    let mut incident = [view(incident)];
+    fill(state, &mut incident, &mut timeline).await?;
+    let [incident] = incident;
+    Ok(IncidentDetail { incident, timeline, allowed_actions })
 }
 
 pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<IncidentDetail> {
     let incident = visible(state, caller, id).await?;
     let mover = mover(state, caller, &incident).await?;
-    detail(&state.db, incident, mover).await
+    detail(state, &state.db, incident, mover).await
 }
 
 pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest) -> Result<IncidentDetail> {
@@ -141,7 +145,7 @@ pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest)
     .await?;
     let moved = store::find_incident(&txn, incident.id).await?.ok_or(AppError::NotFound)?;
     let mover = self::mover(state, caller, &moved).await?;
-    let out = detail(&txn, moved, mover).await?;
+    let out = detail(state, &txn, moved, mover).await?;
     txn.commit().await?;
     Ok(out)
 }

@@ -20,7 +20,35 @@ impl Default for NameCache {
     }
 }
 
+/// Names found for a response's people (see `NameCache::lookup`).
+#[derive(Debug, Default)]
+pub struct Names(HashMap<i64, String>);
+
+impl Names {
+    /// The person's display name; empty for an id with no user (none is ever deleted).
+    pub fn of(&self, id: i64) -> String {
+        self.0.get(&id).cloned().unwrap_or_default()
+    }
+
+    pub fn of_opt(&self, id: Option<i64>) -> Option<String> {
+        id.map(|id| self.of(id))
+    }
+}
+
 impl NameCache {
+    /// The names of everyone a response mentions, in one batched lookup.
+    pub async fn lookup<C: ConnectionTrait>(&self, db: &C, ids: impl IntoIterator<Item = i64>) -> Result<Names, DbErr> {
+        let mut ids: Vec<i64> = ids.into_iter().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(Names(self.names(db, &ids).await?))
+    }
+
+    /// Drop a person's cached name (they renamed themselves).
+    pub fn forget(&self, id: i64) {
+        self.cache.invalidate(&id);
+    }
+
     pub async fn names<C: ConnectionTrait>(&self, db: &C, ids: &[i64]) -> Result<HashMap<i64, String>, DbErr> {
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing = Vec::new();

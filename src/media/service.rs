@@ -1,7 +1,7 @@
 //! Media rules: uploads (deduplicated per person, processed off the async threads behind
 //! a semaphore sized to the cores), signed expiring URLs, and the ownership check every
 //! other domain uses before it accepts `media_ids`.
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
@@ -19,7 +19,7 @@ use crate::state::AppState;
 /// Upload bodies larger than this are refused while streaming.
 pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MediaView {
     pub id: i64,
     /// Signed, expires in 24 h; relative to the API's origin.
@@ -41,6 +41,27 @@ fn view(state: &AppState, m: &media::Model) -> MediaView {
         height: m.height,
         bytes: m.bytes,
     }
+}
+
+/// Signed links for the photos a response shows (see `photos`).
+#[derive(Debug, Default)]
+pub struct Photos(HashMap<i64, MediaView>);
+
+impl Photos {
+    /// The views of `ids`, in their order (an id with no row is left out).
+    pub fn of(&self, ids: &[i64]) -> Vec<MediaView> {
+        ids.iter().filter_map(|id| self.0.get(id).cloned()).collect()
+    }
+}
+
+/// Freshly signed links for every photo a response shows, in one query. Call it only for
+/// objects the caller may see: whoever sees the object sees its photos.
+pub async fn photos(state: &AppState, ids: impl IntoIterator<Item = i64>) -> Result<Photos> {
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows = store::find_many(&state.db, &ids).await?;
+    Ok(Photos(rows.iter().map(|m| (m.id, view(state, m))).collect()))
 }
 
 fn file_name(sha: &str, variant: &str) -> Option<String> {

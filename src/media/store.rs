@@ -51,3 +51,11 @@ pub async fn count_owned<C: ConnectionTrait>(db: &C, owner: i64, ids: &[i64]) ->
         .count(db)
         .await
 }
+
+/// The rows of these ids (any owner): the photos a response shows.
+pub async fn find_many<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<Vec<media::Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    media::Entity::find().filter(media::Column::Id.is_in(ids.iter().copied())).all(db).await
+}

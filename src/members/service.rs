@@ -108,7 +108,12 @@ pub async fn update_me(state: &AppState, caller: &Caller, req: ProfileUpdate) ->
     if !fields.is_empty() {
         return Err(AppError::Validation(fields));
     }
+    let renamed = name.is_some();
     store::update_profile(&state.db, caller.user_id, name, phone, state.clock.now()).await?;
+    if renamed {
+        // This server shows the new name at once; the others within the cache's minute.
+        state.caches.names.forget(caller.user_id);
+    }
     me(&state.db, caller.user_id).await
 }
 

@@ -92,6 +92,7 @@ pub struct RoleChange {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RoleView {
     pub user_id: i64,
+    pub user_name: String,
     pub org_id: i64,
     pub role: Role,
 }
@@ -336,7 +337,8 @@ pub async fn grant_role(state: &AppState, caller: &Caller, org_id: i64, req: Rol
             Some(_) => {}
         }
     }
-    let view = RoleView { user_id: req.user_id, org_id: org.id, role };
+    let user_name = state.caches.names.lookup(&txn, [req.user_id]).await?.of(req.user_id);
+    let view = RoleView { user_id: req.user_id, user_name, org_id: org.id, role };
     if store::find_role(&txn, req.user_id, Some(org.id), role).await?.is_some() {
         return Ok(view);
     }
@@ -371,7 +373,7 @@ pub async fn revoke_role(state: &AppState, caller: &Caller, org_id: i64, req: Ro
     {
         store::set_home_branch(&txn, req.user_id, None, now).await?;
     }
-    let view = RoleView { user_id: req.user_id, org_id: org.id, role };
+    let view = RoleView { user_id: req.user_id, user_name: String::new(), org_id: org.id, role };
     let before = Some(json!({"org_id": view.org_id, "role": view.role}));
     audit_role(&txn, caller.user_id, "role.revoke", &view, before, now).await?;
     txn.commit().await?;

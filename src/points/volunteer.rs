@@ -17,6 +17,7 @@ use crate::access::{Caller, OrgKind, Role};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, ErrorCode, FieldErrors, Result};
 use crate::infra::db::begin_write;
+use crate::media::service::{self as media, MediaView};
 use crate::pagination::{Page, PageRequest};
 use crate::stars::{Star, STAR_INVALID};
 use crate::state::AppState;
@@ -60,6 +61,7 @@ pub struct LogListQuery {
 pub struct LogView {
     pub id: i64,
     pub user_id: i64,
+    pub user_name: String,
     pub branch_id: i64,
     pub description: String,
     pub star: Star,
@@ -67,9 +69,12 @@ pub struct LogView {
     pub ended_at: DateTime<Utc>,
     pub minutes: i32,
     pub media_ids: Vec<i64>,
+    /// The photos of `media_ids`, in the same order, with freshly signed links.
+    pub media: Vec<MediaView>,
     /// `pending`, `approved` or `rejected`.
     pub status: String,
     pub reviewer_id: Option<i64>,
+    pub reviewer_name: Option<String>,
     pub review_comment: Option<String>,
     pub reviewed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -79,6 +84,7 @@ fn view(m: volunteer_logs::Model) -> LogView {
     LogView {
         id: m.id,
         user_id: m.user_id,
+        user_name: String::new(),
         branch_id: m.branch_id,
         description: m.description,
         star: Star::parse(&m.star).unwrap_or(Star::CivilHappy),
@@ -86,12 +92,40 @@ fn view(m: volunteer_logs::Model) -> LogView {
         ended_at: m.ended_at,
         minutes: m.minutes,
         media_ids: serde_json::from_value(m.media_ids).unwrap_or_default(),
+        media: Vec::new(),
         status: m.status,
         reviewer_id: m.reviewer_id,
+        reviewer_name: None,
         review_comment: m.review_comment,
         reviewed_at: m.reviewed_at,
         created_at: m.created_at,
     }
+}
+
+/// Names beside the people's ids and photos beside their ids: one batched lookup each.
+async fn fill(state: &AppState, logs: &mut [LogView]) -> Result<()> {
+    let people = logs.iter().flat_map(|l| std::iter::once(l.user_id).chain(l.reviewer_id));
+    let names = state.caches.names.lookup(&state.db, people).await?;
+    let photos = media::photos(state, logs.iter().flat_map(|l| l.media_ids.iter().copied())).await?;
+    for log in logs {
+        log.user_name = names.of(log.user_id);
+        log.reviewer_name = names.of_opt(log.reviewer_id);
+        log.media = photos.of(&log.media_ids);
+    }
+    Ok(())
+}
+
+async fn filled(state: &AppState, log: volunteer_logs::Model) -> Result<LogView> {
+    let mut logs = [view(log)];
+    fill(state, &mut logs).await?;
+    let [log] = logs;
+    Ok(log)
+}
+
+async fn filled_page(state: &AppState, rows: Vec<volunteer_logs::Model>, page: PageRequest) -> Result<Page<LogView>> {
+    let mut page = Page::from_rows(rows, page, |r| r.id, view);
+    fill(state, &mut page.items).await?;
+    Ok(page)
 }
 
 /// Points for service at the branch's rate, rounded to the nearest point.
@@ -128,7 +162,7 @@ pub async fn create(state: &AppState, caller: &Caller, branch_id: i64, req: NewL
     if !fields.is_empty() {
         return Err(AppError::Validation(fields));
     }
-    crate::media::service::check_owned(&state.db, caller.user_id, &req.media_ids).await?;
+    media::check_owned(&state.db, caller.user_id, &req.media_ids).await?;
     let new = NewLog {
         user_id: caller.user_id,
         branch_id: branch.id,
@@ -140,7 +174,7 @@ pub async fn create(state: &AppState, caller: &Caller, branch_id: i64, req: NewL
         media_ids: &req.media_ids,
     };
     let log = store::insert_log(&state.db, new, now).await?;
-    Ok(view(log))
+    filled(state, log).await
 }
 
 pub async fn review(state: &AppState, caller: &Caller, log_id: i64, req: ReviewRequest) -> Result<LogView> {
@@ -194,7 +228,7 @@ pub async fn review(state: &AppState, caller: &Caller, log_id: i64, req: ReviewR
     let reviewed = store::find_log(&txn, log.id).await?.ok_or(AppError::NotFound)?;
     txn.commit().await?;
     publish(state, update.as_slice()).await;
-    Ok(view(reviewed))
+    filled(state, reviewed).await
 }
 
 fn parse_status(status: Option<&str>) -> Result<Option<&str>> {
@@ -217,12 +251,12 @@ pub async fn list_for_branch(
     let branch = access::in_subtree(&state.db, caller, branch_id).await?;
     access::authorize(caller, &branch, Role::Secretary)?;
     let rows = store::logs_of_branch(&state.db, branch.id, status, page).await?;
-    Ok(Page::from_rows(rows, page, |r| r.id, view))
+    filled_page(state, rows, page).await
 }
 
 pub async fn list_mine(state: &AppState, caller: &Caller, page: PageRequest) -> Result<Page<LogView>> {
     let rows = store::logs_of_user(&state.db, caller.user_id, page).await?;
-    Ok(Page::from_rows(rows, page, |r| r.id, view))
+    filled_page(state, rows, page).await
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use entity::{card_claims, orgs, tasks};
 
 use super::domain::{parse_pool_member, pool_member, CardStatus, ClaimStatus, MAX_MEDIA};
 use super::publishing::{branch, ended, is_member, staff_branch};
-use super::views::{card_view, claims_page, named_card, parse_status, CardReview, CardView, SubmitRequest};
+use super::views::{card_view, claims_page, filled_card, parse_status, CardReview, CardView, SubmitRequest};
 use super::{pool, store, sweeper};
 use crate::access::Caller;
 use crate::access::{self, Role};
@@ -75,7 +75,7 @@ pub async fn draw(state: &AppState, caller: &Caller, branch_id: i64) -> Result<C
             continue;
         };
         match claim(state, caller, &branch, card_id, limit, now).await {
-            Ok(Attempt::Claimed(view)) => return named_card(state, *view).await,
+            Ok(Attempt::Claimed(view)) => return filled_card(state, *view).await,
             Ok(Attempt::NotOpen { still_held }) => {
                 if !still_held {
                     pool::forget(&state.redis, branch.id, &[member]).await?;
@@ -186,7 +186,7 @@ pub async fn submit(state: &AppState, caller: &Caller, card_id: i64, req: Submit
     if let Err(err) = pool::forget(&state.redis, claim.branch_id, &[member]).await {
         tracing::warn!(error = %err, card_id, "could not drop a submitted card's lease");
     }
-    named_card(state, card_view(claim, Some(&task))).await
+    filled_card(state, card_view(claim, Some(&task))).await
 }
 
 /// After a claim ends without approval: the card goes back to the pool, or is retired
@@ -238,7 +238,7 @@ pub async fn release(state: &AppState, caller: &Caller, card_id: i64) -> Result<
     let open = reopen(&txn, &claim, CardStatus::Claimed, &task, now).await?;
     txn.commit().await?;
     settle_pool(state, &claim, &task, open).await;
-    named_card(state, card_view(claim, Some(&task))).await
+    filled_card(state, card_view(claim, Some(&task))).await
 }
 
 pub async fn review(state: &AppState, caller: &Caller, card_id: i64, req: CardReview) -> Result<CardView> {
@@ -266,7 +266,7 @@ pub async fn review(state: &AppState, caller: &Caller, card_id: i64, req: CardRe
     if !approve {
         settle_pool(state, &claim, &task, open).await;
     }
-    named_card(state, card_view(claim, Some(&task))).await
+    filled_card(state, card_view(claim, Some(&task))).await
 }
 
 /// What a review writes, given by value to the writer.

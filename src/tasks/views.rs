@@ -12,6 +12,7 @@ use entity::{card_claims, tasks};
 use super::domain::{CardStatus, ClaimStatus};
 use super::store;
 use crate::error::{AppError, Result};
+use crate::media::service::{self as media, MediaView};
 use crate::pagination::{Page, PageRequest};
 use crate::stars::Star;
 use crate::state::AppState;
@@ -91,6 +92,8 @@ pub struct CardView {
     pub submitted_at: Option<DateTime<Utc>>,
     pub note: Option<String>,
     pub media_ids: Vec<i64>,
+    /// The photos of `media_ids`, in the same order, with freshly signed links.
+    pub media: Vec<MediaView>,
     pub reviewer_id: Option<i64>,
     /// The reviewer's display name, once reviewed.
     pub reviewer_name: Option<String>,
@@ -98,23 +101,24 @@ pub struct CardView {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
-/// Put people's names beside their ids, with one batched lookup through the names cache.
-pub(super) async fn name_cards(state: &AppState, cards: &mut [CardView]) -> Result<()> {
-    let mut ids: Vec<i64> = cards.iter().flat_map(|c| std::iter::once(c.holder_id).chain(c.reviewer_id)).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let names = state.caches.names.names(&state.db, &ids).await?;
+/// Put people's names beside their ids and the photos beside their ids: one batched
+/// lookup through the names cache and one query for the photos, whatever the count.
+pub(super) async fn fill_cards(state: &AppState, cards: &mut [CardView]) -> Result<()> {
+    let people = cards.iter().flat_map(|c| std::iter::once(c.holder_id).chain(c.reviewer_id));
+    let names = state.caches.names.lookup(&state.db, people).await?;
+    let photos = media::photos(state, cards.iter().flat_map(|c| c.media_ids.iter().copied())).await?;
     for card in cards {
-        card.holder_name = names.get(&card.holder_id).cloned().unwrap_or_default();
-        card.reviewer_name = card.reviewer_id.and_then(|id| names.get(&id).cloned());
+        card.holder_name = names.of(card.holder_id);
+        card.reviewer_name = names.of_opt(card.reviewer_id);
+        card.media = photos.of(&card.media_ids);
     }
     Ok(())
 }
 
-/// One card view with its names (`name_cards`).
-pub(super) async fn named_card(state: &AppState, card: CardView) -> Result<CardView> {
+/// One card view with its names and photos (`fill_cards`).
+pub(super) async fn filled_card(state: &AppState, card: CardView) -> Result<CardView> {
     let mut cards = [card];
-    name_cards(state, &mut cards).await?;
+    fill_cards(state, &mut cards).await?;
     let [card] = cards;
     Ok(card)
 }
@@ -141,6 +145,7 @@ pub(super) fn card_view(c: card_claims::Model, task: Option<&tasks::Model>) -> C
         submitted_at: c.submitted_at,
         note: c.note,
         media_ids: serde_json::from_value(c.media_ids).unwrap_or_default(),
+        media: Vec::new(),
         reviewer_id: c.reviewer_id,
         reviewer_name: None,
         review_comment: c.review_comment,
@@ -164,7 +169,7 @@ pub(super) async fn claims_page(
             card_view(c, task)
         },
     );
-    name_cards(state, &mut page.items).await?;
+    fill_cards(state, &mut page.items).await?;
     Ok(page)
 }
 

@@ -16,5 +16,6 @@ mod media;
 mod members;
 mod openapi;
 mod orgs;
+mod people_and_photos;
 mod points;
 mod points_prop;

@@ -38,7 +38,13 @@ impl TestApp {
 
     /// Upload a small PNG as `user` (asserting success); returns the media id.
     pub async fn photo(&self, user: &Session) -> i64 {
-        let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 90]));
+        self.photo_of(user, 4).await
+    }
+
+    /// Upload a small PNG whose pixels depend on `seed` (a different seed, a different
+    /// photo: uploads are deduplicated per person).
+    pub async fn photo_of(&self, user: &Session, seed: u32) -> i64 {
+        let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * seed) as u8, (y * 5) as u8, 90]));
         let mut bytes = std::io::Cursor::new(Vec::new());
         img.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
         let form = reqwest::multipart::Form::new()
