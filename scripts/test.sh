@@ -59,6 +59,9 @@ echo "== fmt, clippy and the walls of src/"
 cargo fmt --all -- --check
 python3 scripts/check-structure.py
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== the OpenAPI document against the official OpenAPI 3.1 schema (and every \$ref resolves)"
+(cd tools/openapi-check && npm ci --no-audit --no-fund --loglevel=error)
+node tools/openapi-check/check.mjs api-docs/openapi.json
 
 echo "== tests on SQLite"
 cargo test --workspace

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use utoipa::OpenApi;
 
-use crate::http::openapi::{BearerAuth, CommonErrors};
+use crate::http::openapi::{BearerAuth, CommonErrors, DescribeResponses};
 use crate::{auth, error, incidents, media, members, ops, orgs, pagination, points, tasks};
 
 #[derive(OpenApi)]
@@ -71,7 +71,7 @@ may not change answer 403."
         pagination::Page<tasks::views::CardView>,
         pagination::Page<incidents::views::IncidentView>,
     )),
-    modifiers(&BearerAuth, &CommonErrors),
+    modifiers(&BearerAuth, &CommonErrors, &DescribeResponses),
     tags(
         (name = "auth", description = "Logins and tokens"),
         (name = "members", description = "People and their profiles"),

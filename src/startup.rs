@@ -10,8 +10,7 @@ use actix_web::{web, App, HttpServer};
 use migration::{Migrator, MigratorTrait};
 use tokio::sync::Semaphore;
 use tracing_actix_web::TracingLogger;
-use utoipa::OpenApi;
-use utoipa_scalar::{Scalar, Servable};
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -20,7 +19,7 @@ use crate::infra::media_store::LocalDisk;
 use crate::infra::media_urls::UrlSigner;
 use crate::infra::{db, group_commit::GroupCommit, jwt::JwtKeys, redis::Redis, wechat::WechatClient};
 use crate::jobs::Jobs;
-use crate::openapi::{ApiDoc, SpecJson};
+use crate::openapi::SpecJson;
 use crate::ops::metrics;
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
@@ -107,7 +106,6 @@ impl Application {
 }
 
 fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
-    let openapi = ApiDoc::openapi();
     let spec = web::Data::new(SpecJson(crate::openapi::spec_json()));
     let metrics = web::Data::new(metrics::Metrics::new(state.group_commit.metrics())?);
     let server = HttpServer::new(move || {
@@ -125,7 +123,12 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(errors::path_config())
             .configure(ops::config)
             .configure(crate::openapi::config)
-            .service(Scalar::with_url("/docs", openapi.clone()))
+            // The reference UI is Swagger UI's own files, embedded in the binary (the
+            // `vendored` feature): `/docs` works on an intranet with no internet access.
+            .service(web::redirect("/docs", "/docs/"))
+            .service(SwaggerUi::new("/docs/{_:.*}").config(
+                SwaggerConfig::from("/api-docs/openapi.json").validator_url("none").persist_authorization(true),
+            ))
             .service(
                 // Points first: its leaderboard is the hottest read (`points::routes::config`).
                 web::scope("/api/v1")

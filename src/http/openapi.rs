@@ -62,3 +62,33 @@ impl Modify for CommonErrors {
         }
     }
 }
+
+/// OpenAPI requires a description on every response; utoipa leaves it empty when the
+/// annotation gives none. Each gets the status's reason phrase ("OK", "Not Found"…).
+pub struct DescribeResponses;
+
+impl Modify for DescribeResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.head];
+            for op in ops.into_iter().flatten() {
+                for (status, response) in op.responses.responses.iter_mut() {
+                    if let RefOr::T(response) = response {
+                        if response.description.is_empty() {
+                            response.description = reason(status).to_owned();
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn reason(status: &str) -> &'static str {
+    status
+        .parse::<u16>()
+        .ok()
+        .and_then(|code| actix_web::http::StatusCode::from_u16(code).ok())
+        .and_then(|code| code.canonical_reason())
+        .unwrap_or("Response")
+}

@@ -67,3 +67,61 @@ fn no_ref_dangles() {
         .collect();
     assert!(dangling.is_empty(), "dangling: {dangling:?}");
 }
+
+/// The `src` and `href` values of an HTML page's tags.
+fn linked(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for tag in html.split('<').skip(1) {
+        let tag = tag.split('>').next().unwrap_or_default();
+        for attr in ["src", "href"] {
+            for quote in ['"', '\''] {
+                let needle = format!("{attr}={quote}");
+                let mut rest = tag;
+                while let Some(at) = rest.find(&needle) {
+                    let before = rest[..at].chars().last();
+                    rest = &rest[at + needle.len()..];
+                    let Some(end) = rest.find(quote) else { break };
+                    if before.is_none_or(char::is_whitespace) {
+                        out.push(rest[..end].to_owned());
+                    }
+                    rest = &rest[end..];
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn links_are_found_in_tags() {
+    let html = r#"<link rel="stylesheet" href="./a.css" /><script src='b.js'></script><a data-href="x" href=c>"#;
+    assert_eq!(linked(html), ["./a.css", "b.js"]);
+}
+
+/// `/docs` works on an intranet: the page and every asset it loads come from us.
+#[tokio::test]
+async fn docs_are_served_entirely_by_us() {
+    let app = spawn_app().await;
+    let resp = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert!(resp.status().is_redirection(), "{}", resp.status());
+    assert_eq!(resp.headers()["location"], "/docs/");
+    let resp = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = resp.url().clone();
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let html = resp.text().await.unwrap();
+    let links = linked(&html);
+    assert!(links.len() >= 3, "the page loads its script and styles: {links:?}");
+    for link in &links {
+        assert!(!link.starts_with("//") && !link.contains("://"), "{link} is on another host");
+        let url = page.join(link).unwrap();
+        assert_eq!(url.host_str(), page.host_str(), "{link}");
+        let resp = app.client.get(url.clone()).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{url}");
+        assert!(!resp.bytes().await.unwrap().is_empty(), "{url}");
+    }
+    // The page's script reads the spec from us, and no validator badge calls out.
+    let init = app.client.get(page.join("swagger-initializer.js").unwrap()).send().await.unwrap().text().await.unwrap();
+    assert!(init.contains("\"/api-docs/openapi.json\""), "{init}");
+    assert!(!init.contains("http://") && !init.contains("https://"), "{init}");
+}
