@@ -12,7 +12,7 @@ import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 DOMAINS = {"auth", "orgs", "members", "tasks", "points", "incidents", "media", "shop", "stars", "reports", "notify"}
-BASE = ("infra/", "http/", "access/", "idempotency/", "state.rs", "error.rs")
+BASE = ("infra/", "http/", "access/", "idempotency/", "state.rs", "error.rs", "geo.rs")
 
 
 def files():

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod geo;
 pub mod http;
 pub mod idempotency;
 pub mod incidents;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::FieldErrors;
+use crate::geo::{self, CoordSystem};
 use crate::stars::{Star, STAR_INVALID};
 
 pub const MAX_MEDIA: usize = 9;
@@ -206,6 +207,10 @@ pub struct NewIncidentRequest {
     /// −180 to 180.
     #[schema(minimum = -180, maximum = 180)]
     pub lng: f64,
+    /// The datum of `lat`/`lng`: `gcj02` (WeChat's map and `wx.getLocation({type: "gcj02"})`,
+    /// the default) or `wgs84` (GPS). Stored and answered in GCJ-02.
+    #[schema(value_type = Option<CoordSystem>)]
+    pub coord_system: Option<String>,
     /// Up to 200 characters.
     #[schema(max_length = 200, pattern = r"^[^\x00]*$")]
     pub address: Option<String>,
@@ -217,7 +222,8 @@ pub struct NewIncidentRequest {
     pub star: Option<String>,
 }
 
-/// A filing with every field checked (the grid and media are checked against SQL later).
+/// A filing with every field checked (the grid and media are checked against SQL later),
+/// its location in GCJ-02.
 #[derive(Debug, Clone)]
 pub struct IncidentSpec {
     pub grid_id: i64,
@@ -261,6 +267,14 @@ impl IncidentSpec {
         if !req.lng.is_finite() || !(-180.0..=180.0).contains(&req.lng) {
             fields.insert("lng".into(), "经度须在 -180 到 180 之间".into());
         }
+        let datum = match req.coord_system.as_deref() {
+            None => Some(CoordSystem::Gcj02),
+            Some(s) => CoordSystem::parse(s),
+        };
+        if datum.is_none() {
+            fields.insert("coord_system".into(), "须为 gcj02（微信地图）或 wgs84（GPS）".into());
+        }
+        let (lat, lng) = geo::to_gcj02(datum.unwrap_or_default(), req.lat, req.lng);
         let address = req.address.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned);
         if address.as_ref().is_some_and(|a| a.chars().count() > 200) {
             fields.insert("address".into(), "不超过 200 个字符".into());
@@ -288,8 +302,8 @@ impl IncidentSpec {
                 title,
                 description,
                 severity,
-                lat: req.lat,
-                lng: req.lng,
+                lat,
+                lng,
                 address,
                 occurred_at: req.occurred_at,
                 media_ids: req.media_ids.clone(),
@@ -433,11 +447,23 @@ mod tests {
             severity: "high".into(),
             lat: 30.0,
             lng: 120.0,
+            coord_system: None,
             address: None,
             occurred_at: Utc::now(),
             media_ids: vec![],
             star: None,
         }
+    }
+
+    #[test]
+    fn locations_are_kept_in_gcj02() {
+        let now = Utc::now();
+        let gcj = IncidentSpec::parse(&request(), now).unwrap();
+        assert_eq!((gcj.lat, gcj.lng), (30.0, 120.0), "GCJ-02 is the default and is kept");
+        let wgs =
+            IncidentSpec::parse(&NewIncidentRequest { coord_system: Some("wgs84".into()), ..request() }, now).unwrap();
+        assert_eq!((wgs.lat, wgs.lng), crate::geo::wgs84_to_gcj02(30.0, 120.0));
+        assert!(distance_m(gcj.lat, gcj.lng, wgs.lat, wgs.lng) > 300.0, "the datums differ by hundreds of metres here");
     }
 
     #[test]
@@ -455,6 +481,7 @@ mod tests {
             media_ids: (0..10).collect(),
             star: Some("gold".into()),
             address: Some("x".repeat(201)),
+            coord_system: Some("bd09".into()),
             ..request()
         };
         let fields = IncidentSpec::parse(&bad, now).unwrap_err();
@@ -469,6 +496,7 @@ mod tests {
             "media_ids",
             "star",
             "address",
+            "coord_system",
         ] {
             assert!(fields.contains_key(f), "{f}: {fields:?}");
         }

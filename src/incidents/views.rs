@@ -10,6 +10,7 @@ use entity::{incident_events, incidents};
 use super::domain::{number, parse_status, Action, Category, Severity, Status};
 use super::store::ListFilter;
 use crate::error::{AppError, Result};
+use crate::geo::CoordSystem;
 use crate::media::service::{self as media, MediaView};
 use crate::stars::Star;
 use crate::state::AppState;
@@ -26,8 +27,11 @@ pub struct IncidentView {
     pub title: String,
     pub description: String,
     pub severity: Severity,
+    /// GCJ-02, as `coord_system` says (a WGS-84 filing was converted).
     pub lat: f64,
     pub lng: f64,
+    /// Always `gcj02`.
+    pub coord_system: CoordSystem,
     pub address: Option<String>,
     pub occurred_at: DateTime<Utc>,
     pub media_ids: Vec<i64>,
@@ -56,6 +60,7 @@ pub fn view(m: incidents::Model) -> IncidentView {
         severity: Severity::parse(&m.severity).unwrap_or(Severity::Low),
         lat: m.lat,
         lng: m.lng,
+        coord_system: CoordSystem::Gcj02,
         address: m.address,
         occurred_at: m.occurred_at,
         media_ids: serde_json::from_value(m.media_ids).unwrap_or_default(),

@@ -450,3 +450,35 @@ async fn keys_are_forgotten_after_thirty_days() {
     assert_eq!((status, replayed), (StatusCode::CREATED, false));
     assert_ne!(id(&fresh), id(&first), "a forgotten key files anew");
 }
+
+#[tokio::test]
+async fn a_gcj02_filing_and_a_wgs84_filing_of_one_place_are_duplicates() {
+    let app = spawn_app().await;
+    let f = setup(&app).await;
+    // A phone's GPS fix of a place…
+    let mut gps = report(f.tree.grid_a, "hazard", 0.0);
+    gps["coord_system"] = json!("wgs84");
+    let first = file(&app, &f.worker, &gps).await;
+    let (lat, lng) = fivestar::geo::wgs84_to_gcj02(LAT, LNG);
+    assert_eq!(first["coord_system"], "gcj02", "{first}");
+    assert!((first["lat"].as_f64().unwrap() - lat).abs() < 1e-9, "stored in GCJ-02: {first}");
+    assert!((first["lng"].as_f64().unwrap() - lng).abs() < 1e-9, "{first}");
+
+    // …and WeChat's map pin of the same place (GCJ-02, the default) are one incident twice.
+    let mut pin = report(f.tree.grid_a, "hazard", 0.0);
+    pin["lat"] = json!(lat);
+    pin["lng"] = json!(lng);
+    let second = file(&app, &f.worker, &pin).await;
+    assert_eq!(second["possible_duplicates"][0]["id"], first["id"], "{second}");
+    assert!(second["possible_duplicates"][0]["distance_m"].as_f64().unwrap() < 1.0, "{second}");
+
+    // The GPS numbers taken as GCJ-02 are a different place, hundreds of metres off.
+    let raw = file(&app, &f.worker, &report(f.tree.grid_a, "hazard", 0.0)).await;
+    assert_eq!(raw["possible_duplicates"], json!([]), "{raw}");
+
+    let mut bad = report(f.tree.grid_a, "hazard", 0.0);
+    bad["coord_system"] = json!("bd09");
+    let (status, body, _) = app.file_incident(&f.worker.token, Some(&key()), &bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["fields"]["coord_system"].is_string(), "{body}");
+}
