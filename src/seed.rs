@@ -140,7 +140,7 @@ pub async fn demo(state: &AppState) -> anyhow::Result<DemoReport> {
                 expires_at: None,
             };
             let task = tasks::insert_task(&txn, branch.id, &spec, secretary, now).await?;
-            tasks::insert_cards(&txn, &task, now).await?;
+            tasks::insert_cards(&txn, &task, task.copies, now).await?;
         }
     }
     txn.commit().await?;

@@ -238,10 +238,10 @@ pub async fn seed_work(
         expires_at: None,
     };
     let draw_task = tasks::insert_task(&txn, draw_branch, &task_spec("基准抽卡", spec.open_cards), 0, now).await?;
-    tasks::insert_cards(&txn, &draw_task, now).await?;
+    tasks::insert_cards(&txn, &draw_task, draw_task.copies, now).await?;
     let review_task =
         tasks::insert_task(&txn, review_branch, &task_spec("基准审核", spec.submitted_cards), 0, now).await?;
-    let review_cards = tasks::insert_cards(&txn, &review_task, now).await?;
+    let review_cards = tasks::insert_cards(&txn, &review_task, review_task.copies, now).await?;
     let holders = members_of(1);
     for chunk in review_cards.chunks(CHUNK) {
         let rows: Vec<card_claims::ActiveModel> = chunk

@@ -31,5 +31,7 @@ status_enum! {
         Approved = "approved",
         /// Its task ended before anyone finished it.
         Expired = "expired",
+        /// Its task was cancelled before anyone drew it (or while it was back in the pool).
+        Cancelled = "cancelled",
     }
 }

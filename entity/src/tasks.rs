@@ -16,10 +16,16 @@ pub struct Model {
     pub claim_ttl_minutes: i32,
     pub requires_photo: bool,
     pub expires_at: Option<DateTimeUtc>,
-    /// Set once the sweeper has taken an expired task's open cards out of the pool.
+    /// Set once the sweeper has taken an expired task's open cards out of the pool, or
+    /// when the task is cancelled.
     pub closed_at: Option<DateTimeUtc>,
     pub created_by: i64,
     pub created_at: DateTimeUtc,
+    /// Cancelled by its branch: its open cards left the pool; drawn ones may finish.
+    pub cancelled_at: Option<DateTimeUtc>,
+    pub cancel_reason: Option<String>,
+    /// Last edit of its title, description or deadline.
+    pub updated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

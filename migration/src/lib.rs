@@ -9,6 +9,7 @@ mod m20261122_000005_incidents;
 mod m20261123_000006_card_pool_dirty;
 mod m20261123_000007_incidents_nearby_index;
 mod m20261123_000008_ledger_created_index;
+mod m20261129_000009_task_edits;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_card_pool_dirty::Migration),
             Box::new(m20261123_000007_incidents_nearby_index::Migration),
             Box::new(m20261123_000008_ledger_created_index::Migration),
+            Box::new(m20261129_000009_task_edits::Migration),
         ]
     }
 }

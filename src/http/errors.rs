@@ -44,8 +44,15 @@ impl ResponseError for AppError {
             _ => {}
         }
         let mut resp = HttpResponse::build(self.status_code());
-        if let AppError::RateLimited { retry_after_secs } = self {
-            resp.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        match self {
+            AppError::RateLimited { retry_after_secs } => {
+                resp.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            // Every 503 is passing (a rebuild, a restarting database): try again shortly.
+            AppError::Unavailable { .. } => {
+                resp.insert_header((header::RETRY_AFTER, "2"));
+            }
+            _ => {}
         }
         resp.json(body)
     }

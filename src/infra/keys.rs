@@ -21,6 +21,12 @@ impl Keys {
         format!("{}:epoch", self.prefix)
     }
 
+    /// Set once the card pools have been rebuilt from SQL after Redis lost them (before
+    /// the leaderboards, which take longer): until then an empty pool proves nothing.
+    pub fn pools_ready(&self) -> String {
+        format!("{}:epoch:pools", self.prefix)
+    }
+
     /// Held by the one process rebuilding Redis.
     pub fn rebuild_lock(&self) -> String {
         format!("{}:lock:rebuild", self.prefix)
@@ -99,6 +105,7 @@ mod tests {
     fn keys_carry_the_prefix() {
         let keys = Keys::new("t1");
         assert_eq!(keys.epoch(), "t1:epoch");
+        assert_eq!(keys.pools_ready(), "t1:epoch:pools");
         assert_eq!(keys.login_failures_user("Admin"), "t1:login_fail:u:admin");
         assert_eq!(keys.board(42, "points", "w2026-47"), "t1:{o42}:lb:points:w2026-47");
         assert_eq!(keys.board_version(42), "t1:{o42}:lbv");

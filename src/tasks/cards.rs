@@ -11,7 +11,7 @@ use serde_json::json;
 use entity::{card_claims, orgs, tasks};
 
 use super::domain::{parse_pool_member, pool_member, CardStatus, ClaimStatus, MAX_MEDIA};
-use super::publishing::{branch, ended, is_member, staff_branch};
+use super::publishing::{branch, is_member, retired, staff_branch};
 use super::views::{card_view, claims_page, filled_card, parse_status, CardReview, CardView, SubmitRequest};
 use super::{pool, store, sweeper};
 use crate::access::Caller;
@@ -28,6 +28,8 @@ use crate::points::service::{post_entry, publish};
 use crate::stars::Star;
 use crate::state::AppState;
 
+const POOL_REBUILDING: AppError =
+    AppError::Unavailable { code: ErrorCode::PoolRebuilding, message: "卡池正在恢复，请稍后再抽" };
 pub const POOL_EMPTY: AppError =
     AppError::Absent { code: ErrorCode::PoolEmpty, message: "卡池已空，暂无可领取的任务卡" };
 pub const CARD_LIMIT: AppError =
@@ -67,7 +69,7 @@ pub async fn draw(state: &AppState, caller: &Caller, branch_id: i64) -> Result<C
     for _ in 0..DRAW_ATTEMPTS {
         let now = state.clock.now();
         let Some(member) = pool::draw(&state.redis, branch.id, now.timestamp_millis()).await? else {
-            return Err(POOL_EMPTY);
+            return Err(empty_or_rebuilding(state).await?);
         };
         let Some((card_id, _)) = parse_pool_member(&member) else {
             tracing::warn!(%member, "garbage in a card pool; dropped");
@@ -96,6 +98,16 @@ pub async fn draw(state: &AppState, caller: &Caller, branch_id: i64) -> Result<C
         }
     }
     Err(POOL_EMPTY)
+}
+
+/// An empty pool is `pool_empty` only if the pools are what SQL says; while they are
+/// being rebuilt after Redis lost them, 503 `pool_rebuilding` (with Retry-After).
+async fn empty_or_rebuilding(state: &AppState) -> Result<AppError> {
+    if pool::ready(&state.redis).await? {
+        Ok(POOL_EMPTY)
+    } else {
+        Ok(POOL_REBUILDING)
+    }
 }
 
 /// The SQL half of a draw: the member's lock, the limit, the conditional `open → claimed`.
@@ -130,8 +142,8 @@ async fn claim_in(
         let still_held = card.branch_id == branch_id && card.status == CardStatus::Claimed;
         return Ok(Finish::Discard(Attempt::NotOpen { still_held }));
     }
-    if ended(&task, now) {
-        store::retire_open_card(txn, card.id, now).await?;
+    if let Some(to) = retired(&task, now) {
+        store::retire_open_card(txn, card.id, to, now).await?;
         return Ok(Finish::Commit(Attempt::TaskEnded));
     }
     let expires_at = now + Duration::minutes(i64::from(task.claim_ttl_minutes));
@@ -190,7 +202,7 @@ pub async fn submit(state: &AppState, caller: &Caller, card_id: i64, req: Submit
 }
 
 /// After a claim ends without approval: the card goes back to the pool, or is retired
-/// when its task has ended. Returns whether it is open again.
+/// when its task has ended or was cancelled. Returns whether it is open again.
 async fn reopen<C: sea_orm::ConnectionTrait>(
     txn: &C,
     claim: &card_claims::Model,
@@ -198,7 +210,7 @@ async fn reopen<C: sea_orm::ConnectionTrait>(
     task: &tasks::Model,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    let to = if ended(task, now) { CardStatus::Expired } else { CardStatus::Open };
+    let to = retired(task, now).unwrap_or(CardStatus::Open);
     store::move_card(txn, claim.card_id, claim.id, from, to, now).await?;
     Ok(to == CardStatus::Open)
 }

@@ -8,6 +8,8 @@ use crate::error::FieldErrors;
 use crate::stars::{Star, STAR_INVALID};
 
 pub const MAX_COPIES: i32 = 1000;
+/// A task's copies, all added together (`POST /tasks/{id}/copies`).
+pub const MAX_TASK_COPIES: i32 = 10_000;
 pub const MAX_MEDIA: usize = 9;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -43,6 +45,38 @@ pub struct NewTaskRequest {
 
 fn default_ttl() -> i32 {
     120
+}
+
+/// `PATCH /tasks/{id}`: any of the three; `expires_at: null` removes the deadline.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TaskEdit {
+    /// 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
+    pub title: Option<String>,
+    /// Up to 2000 characters.
+    #[schema(max_length = 2000, pattern = r"^[^\x00]*$")]
+    pub description: Option<String>,
+    /// In the future; `null` removes the deadline.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// A field that may be absent (None), null (Some(None)) or set (Some(Some)).
+fn present<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// What an edit changes (None: left as it is; `expires_at: Some(None)` clears it).
+#[derive(Debug, Default)]
+pub struct TaskChanges {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub expires_at: Option<Option<DateTime<Utc>>>,
 }
 
 /// A task as published: every field checked.
@@ -105,6 +139,50 @@ impl TaskSpec {
             }),
             _ => Err(fields),
         }
+    }
+}
+
+/// Where a card goes when it leaves a holder or the pool for good because its task is
+/// over: `cancelled` for a cancelled task, `expired` for one past its deadline; None
+/// while the task is live.
+pub fn retired_status(
+    cancelled_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<CardStatus> {
+    if cancelled_at.is_some() {
+        Some(CardStatus::Cancelled)
+    } else if expires_at.is_some_and(|at| at <= now) {
+        Some(CardStatus::Expired)
+    } else {
+        None
+    }
+}
+
+impl TaskSpec {
+    /// An edit with every given field checked like a new task's.
+    pub fn edit(req: TaskEdit, now: DateTime<Utc>) -> Result<TaskChanges, FieldErrors> {
+        let mut fields = FieldErrors::new();
+        let title = req.title.map(|t| t.trim().to_owned());
+        if title.as_ref().is_some_and(|t| t.is_empty() || t.chars().count() > 100) {
+            fields.insert("title".into(), "须为 1 到 100 个字符".into());
+        }
+        let description = req.description.map(|d| d.trim().to_owned());
+        if description.as_ref().is_some_and(|d| d.chars().count() > 2000) {
+            fields.insert("description".into(), "不超过 2000 个字符".into());
+        }
+        if let Some(Some(at)) = req.expires_at {
+            if at <= now + Duration::minutes(1) {
+                fields.insert("expires_at".into(), "截止时间须在将来".into());
+            }
+        }
+        if title.is_none() && description.is_none() && req.expires_at.is_none() {
+            fields.insert("title".into(), "请至少修改标题、说明或截止时间中的一项".into());
+        }
+        if !fields.is_empty() {
+            return Err(fields);
+        }
+        Ok(TaskChanges { title, description, expires_at: req.expires_at })
     }
 }
 
@@ -188,6 +266,17 @@ mod tests {
         }
         assert!(ClaimStatus::try_from_value(&"open".to_owned()).is_err());
         let stored: Vec<String> = CardStatus::iter().map(|s| s.to_value()).collect();
-        assert_eq!(stored, ["open", "claimed", "submitted", "approved", "expired"]);
+        assert_eq!(stored, ["open", "claimed", "submitted", "approved", "expired", "cancelled"]);
+    }
+
+    #[test]
+    fn a_card_leaving_for_good_is_cancelled_or_expired() {
+        let now = Utc::now();
+        let (past, future) = (Some(now - Duration::minutes(1)), Some(now + Duration::minutes(1)));
+        assert_eq!(retired_status(None, None, now), None);
+        assert_eq!(retired_status(None, future, now), None);
+        assert_eq!(retired_status(None, past, now), Some(CardStatus::Expired));
+        assert_eq!(retired_status(Some(now), future, now), Some(CardStatus::Cancelled));
+        assert_eq!(retired_status(Some(now), past, now), Some(CardStatus::Cancelled), "a cancel outranks the deadline");
     }
 }

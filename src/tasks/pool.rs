@@ -146,6 +146,27 @@ pub async fn add_open(redis: &Redis, branch_id: i64, members: &[String]) -> Redi
     pipe.query_async::<()>(&mut conn).await
 }
 
+/// Whether the pools hold what SQL says: false after Redis lost its data and until the
+/// rebuild has put the pools back (`maintenance::rebuild`). The epoch marker counts too:
+/// it is set after a whole rebuild (and by deployments older than the pools' marker).
+pub async fn ready(redis: &Redis) -> RedisResult<bool> {
+    let mut conn = redis.conn().await?;
+    let keys = redis.keys();
+    // One key per command: the two need not share a Redis Cluster slot.
+    for key in [keys.pools_ready(), keys.epoch()] {
+        if redis::cmd("EXISTS").arg(key).query_async::<bool>(&mut conn).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Record that every pool has been rebuilt from SQL.
+pub async fn mark_ready(redis: &Redis) -> RedisResult<()> {
+    let mut conn = redis.conn().await?;
+    redis::cmd("SET").arg(redis.keys().pools_ready()).arg(1).query_async(&mut conn).await
+}
+
 /// Take cards out of the pool and their leases (submitted, or their task ended).
 pub async fn forget(redis: &Redis, branch_id: i64, members: &[String]) -> RedisResult<()> {
     if members.is_empty() {

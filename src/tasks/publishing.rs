@@ -8,13 +8,15 @@ use serde_json::json;
 
 use entity::{orgs, tasks};
 
-use super::domain::{pool_member, CardStatus, NewTaskRequest, TaskSpec};
-use super::views::{task_view, TaskView};
+use super::domain::{
+    pool_member, retired_status, CardStatus, NewTaskRequest, TaskEdit, TaskSpec, MAX_COPIES, MAX_TASK_COPIES,
+};
+use super::views::{task_view, MoreCopies, TaskCancel, TaskView};
 use super::{pool, store, sweeper};
 use crate::access;
 use crate::access::{Caller, OrgKind, Role};
 use crate::audit::{self, AuditEntry};
-use crate::error::{AppError, Result};
+use crate::error::{AppError, ErrorCode, Result};
 use crate::infra::db::begin_write;
 use crate::pagination::{Page, PageRequest};
 use crate::state::AppState;
@@ -40,8 +42,10 @@ pub(super) fn is_member(caller: &Caller, branch_path: &str) -> bool {
     caller.roles.iter().any(|g| g.org_path.as_deref().is_some_and(|p| p.starts_with(branch_path)))
 }
 
-pub(super) fn ended(task: &tasks::Model, now: DateTime<Utc>) -> bool {
-    task.expires_at.is_some_and(|at| at <= now)
+/// Where a card of this task goes when it leaves the pool or a holder for good: None
+/// while the task is live (`domain::retired_status`).
+pub(super) fn retired(task: &tasks::Model, now: DateTime<Utc>) -> Option<CardStatus> {
+    retired_status(task.cancelled_at, task.expires_at, now)
 }
 
 pub async fn publish_task(state: &AppState, caller: &Caller, branch_id: i64, req: NewTaskRequest) -> Result<TaskView> {
@@ -50,7 +54,7 @@ pub async fn publish_task(state: &AppState, caller: &Caller, branch_id: i64, req
     let branch = staff_branch(state, caller, branch_id).await?;
     let txn = begin_write(&state.writer).await?;
     let task = store::insert_task(&txn, branch.id, &spec, caller.user_id, now).await?;
-    let card_ids = store::insert_cards(&txn, &task, now).await?;
+    let card_ids = store::insert_cards(&txn, &task, task.copies, now).await?;
     audit::record(
         &txn,
         AuditEntry {
@@ -74,7 +78,7 @@ pub async fn publish_task(state: &AppState, caller: &Caller, branch_id: i64, req
         sweeper::mark_pool(state, branch.id, &err).await;
     }
     let counts = HashMap::from([(CardStatus::Open.to_value(), card_ids.len() as i64)]);
-    Ok(task_view(task, Some(&counts)))
+    Ok(task_view(task, Some(&counts), now))
 }
 
 pub async fn list_tasks(
@@ -88,13 +92,152 @@ pub async fn list_tasks(
     let rows = store::tasks_of_branch(&state.db, branch.id, page).await?;
     let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
     let counts = store::card_counts(&state.db, &ids).await?;
+    let now = state.clock.now();
     Ok(Page::from_rows(
         rows,
         page,
         |t| t.id,
         |t| {
             let c = counts.get(&t.id);
-            task_view(t, c)
+            task_view(t, c, now)
         },
     ))
+}
+
+/// A task with its counts, read on `db` (a transaction sees its own writes).
+async fn counted<C: sea_orm::ConnectionTrait>(db: &C, task: tasks::Model, now: DateTime<Utc>) -> Result<TaskView> {
+    let id = task.id;
+    let counts = store::card_counts(db, &[id]).await?;
+    Ok(task_view(task, counts.get(&id), now))
+}
+
+/// A task and its branch, for anyone the branch is within reach of; 404 otherwise.
+async fn visible_task(state: &AppState, caller: &Caller, task_id: i64) -> Result<(tasks::Model, orgs::Model)> {
+    let task = store::find_task(&state.db, task_id).await?.ok_or(AppError::NotFound)?;
+    let branch = branch(state, task.branch_id).await?;
+    access::within_reach(caller, &branch)?;
+    Ok((task, branch))
+}
+
+/// A task its caller may change (secretary of its branch or an admin above); 404 for one
+/// out of reach, 403 for one they may only see.
+async fn staff_task(state: &AppState, caller: &Caller, task_id: i64) -> Result<(tasks::Model, orgs::Model)> {
+    let (task, branch) = visible_task(state, caller, task_id).await?;
+    access::authorize(caller, &branch, Role::Secretary)?;
+    Ok((task, branch))
+}
+
+pub async fn get_task(state: &AppState, caller: &Caller, task_id: i64) -> Result<TaskView> {
+    let (task, _) = visible_task(state, caller, task_id).await?;
+    counted(&state.db, task, state.clock.now()).await
+}
+
+const TASK_CANCELLED: AppError = AppError::conflict(ErrorCode::TaskCancelled, "任务已撤销，不能再修改或追加份数");
+const TASK_ENDED: AppError = AppError::conflict(ErrorCode::Conflict, "任务已截止，不能再修改或追加份数");
+
+/// 409 for a task that is no longer live: `task_cancelled`, or `conflict` once ended.
+fn not_live(task: &tasks::Model) -> AppError {
+    if task.cancelled_at.is_some() {
+        TASK_CANCELLED
+    } else {
+        TASK_ENDED
+    }
+}
+
+async fn audit_task<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    task: &tasks::Model,
+    action: &'static str,
+    change: (Option<serde_json::Value>, serde_json::Value),
+    reason: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    audit::record(
+        txn,
+        AuditEntry {
+            actor_id: Some(caller.user_id),
+            action,
+            target_type: "task",
+            target_id: task.id.to_string(),
+            org_id: Some(task.branch_id),
+            before: change.0,
+            after: Some(change.1),
+            reason,
+            at: now,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Correct a live task's title, description or deadline (secretary of its branch).
+pub async fn edit_task(state: &AppState, caller: &Caller, task_id: i64, req: TaskEdit) -> Result<TaskView> {
+    let now = state.clock.now();
+    let changes = TaskSpec::edit(req, now).map_err(AppError::Validation)?;
+    let (task, _) = staff_task(state, caller, task_id).await?;
+    let txn = begin_write(&state.writer).await?;
+    let before = json!({"title": task.title, "description": task.description, "expires_at": task.expires_at});
+    if retired(&task, now).is_some() || !store::edit_task(&txn, task.id, changes, now).await? {
+        return Err(not_live(&store::find_task(&txn, task.id).await?.ok_or(AppError::NotFound)?));
+    }
+    let edited = store::find_task(&txn, task.id).await?.ok_or(AppError::NotFound)?;
+    let after = json!({"title": edited.title, "description": edited.description, "expires_at": edited.expires_at});
+    audit_task(&txn, caller, &edited, "task.edit", (Some(before), after), None, now).await?;
+    let view = counted(&txn, edited, now).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// Put `count` more open cards of a live task into its branch's pool.
+pub async fn add_copies(state: &AppState, caller: &Caller, task_id: i64, req: MoreCopies) -> Result<TaskView> {
+    if !(1..=MAX_COPIES).contains(&req.count) {
+        return Err(AppError::field("count", format!("须在 1 到 {MAX_COPIES} 之间")));
+    }
+    let now = state.clock.now();
+    let (task, branch) = staff_task(state, caller, task_id).await?;
+    if task.copies.saturating_add(req.count) > MAX_TASK_COPIES {
+        return Err(AppError::field("count", format!("一个任务最多 {MAX_TASK_COPIES} 份，现有 {} 份", task.copies)));
+    }
+    let txn = begin_write(&state.writer).await?;
+    if retired(&task, now).is_some() || !store::add_copies(&txn, task.id, req.count, now).await? {
+        return Err(not_live(&store::find_task(&txn, task.id).await?.ok_or(AppError::NotFound)?));
+    }
+    let card_ids = store::insert_cards(&txn, &task, req.count, now).await?;
+    let grown = store::find_task(&txn, task.id).await?.ok_or(AppError::NotFound)?;
+    let change = (Some(json!({"copies": task.copies})), json!({"copies": grown.copies, "added": req.count}));
+    audit_task(&txn, caller, &grown, "task.copies", change, None, now).await?;
+    let view = counted(&txn, grown, now).await?;
+    txn.commit().await?;
+    let members: Vec<String> = card_ids.iter().map(|id| pool_member(*id, task.claim_ttl_minutes)).collect();
+    if let Err(err) = pool::add_open(&state.redis, branch.id, &members).await {
+        sweeper::mark_pool(state, branch.id, &err).await;
+    }
+    Ok(view)
+}
+
+/// Cancel a task: its open cards leave the pool at once (`cancelled`); cards already drawn
+/// may still be submitted and reviewed. Once only: again → 409 `task_cancelled`.
+pub async fn cancel_task(state: &AppState, caller: &Caller, task_id: i64, req: TaskCancel) -> Result<TaskView> {
+    let reason = req.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return Err(AppError::field("reason", "须填写撤销原因（1 到 200 个字符）"));
+    }
+    let now = state.clock.now();
+    let (task, branch) = staff_task(state, caller, task_id).await?;
+    let txn = begin_write(&state.writer).await?;
+    let Some(retired) = store::cancel_task(&txn, task.id, &reason, now).await? else {
+        return Err(TASK_CANCELLED);
+    };
+    let cancelled = store::find_task(&txn, task.id).await?.ok_or(AppError::NotFound)?;
+    let after = json!({"cancelled_at": now, "open_cards_retired": retired.len()});
+    audit_task(&txn, caller, &cancelled, "task.cancel", (None, after), Some(reason), now).await?;
+    let view = counted(&txn, cancelled, now).await?;
+    txn.commit().await?;
+    let members: Vec<String> = retired.iter().map(|id| pool_member(*id, task.claim_ttl_minutes)).collect();
+    // A card left in the pool by a failed write is retired when a draw pops it.
+    if let Err(err) = pool::forget(&state.redis, branch.id, &members).await {
+        tracing::warn!(error = %err, task_id, "cancelled cards not taken out of their pool");
+    }
+    Ok(view)
 }

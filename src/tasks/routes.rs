@@ -2,8 +2,8 @@
 //! `cards`), shape the response.
 use actix_web::{web, HttpResponse};
 
-use super::domain::NewTaskRequest;
-use super::views::{CardListQuery, CardReview, CardView, SubmitRequest, TaskView};
+use super::domain::{NewTaskRequest, TaskEdit};
+use super::views::{CardListQuery, CardReview, CardView, MoreCopies, SubmitRequest, TaskCancel, TaskView};
 use super::{cards, publishing};
 use crate::access::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
@@ -14,6 +14,9 @@ use crate::state::AppState;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/orgs/{id}/tasks").route(web::post().to(publish_task)).route(web::get().to(list_tasks)))
+        .service(web::resource("/tasks/{id}").route(web::get().to(get_task)).route(web::patch().to(edit_task)))
+        .service(web::resource("/tasks/{id}/copies").route(web::post().to(add_copies)))
+        .service(web::resource("/tasks/{id}/cancel").route(web::post().to(cancel_task)))
         .service(web::resource("/orgs/{id}/cards/draw").route(web::post().to(draw)))
         .service(web::resource("/orgs/{id}/cards").route(web::get().to(branch_cards)))
         .service(web::resource("/cards/{id}/submit").route(web::post().to(submit)))
@@ -50,6 +53,58 @@ pub async fn list_tasks(
     page: Query<PageQuery>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(publishing::list_tasks(&state, &user.0, id.into_inner(), page.parse()?).await?))
+}
+
+/// A task with its counts (anyone its branch is within reach of).
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "cards", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = TaskView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_task(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(publishing::get_task(&state, &user.0, id.into_inner()).await?))
+}
+
+/// Correct a live task's title, description or deadline (secretary of its branch).
+#[utoipa::path(patch, path = "/api/v1/tasks/{id}", tag = "cards", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = TaskEdit,
+    responses((status = 200, body = TaskView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`task_cancelled`, or `conflict` for an ended task", body = ErrorBody)))]
+pub async fn edit_task(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    body: JsonBody<TaskEdit>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(publishing::edit_task(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+}
+
+/// Add 1–1000 open cards to a live task (secretary of its branch).
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/copies", tag = "cards", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = MoreCopies,
+    responses((status = 200, body = TaskView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`task_cancelled`, or `conflict` for an ended task", body = ErrorBody)))]
+pub async fn add_copies(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    body: JsonBody<MoreCopies>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(publishing::add_copies(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+}
+
+/// Cancel a task: its open cards leave the pool at once; drawn ones may still be
+/// submitted and reviewed (secretary of its branch).
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/cancel", tag = "cards", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = TaskCancel,
+    responses((status = 200, body = TaskView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "`task_cancelled`", body = ErrorBody)))]
+pub async fn cancel_task(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    body: JsonBody<TaskCancel>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(publishing::cancel_task(&state, &user.0, id.into_inner(), body.into_inner()).await?))
 }
 
 /// Draw a random open card from the branch's pool (members of the branch).

@@ -11,7 +11,7 @@ use sea_orm::{
 
 use entity::{card_claims, card_pool_dirty, cards, tasks, users};
 
-use super::domain::{CardStatus, ClaimStatus, TaskSpec};
+use super::domain::{CardStatus, ClaimStatus, TaskChanges, TaskSpec};
 use crate::infra::db::by_key;
 use crate::pagination::PageRequest;
 
@@ -42,13 +42,24 @@ pub async fn insert_task<C: ConnectionTrait>(
     .await
 }
 
-/// Insert a task's cards, all open, and return their ids.
+/// Insert `count` open cards of a task and return their ids. Run while holding the task
+/// row (just inserted, or locked by `add_copies`), so that no other insert interleaves.
 pub async fn insert_cards<C: ConnectionTrait>(
     txn: &C,
     task: &tasks::Model,
+    count: i32,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, DbErr> {
-    let rows = (0..task.copies).map(|_| cards::ActiveModel {
+    use cards::Column as K;
+    let before: Option<i64> = cards::Entity::find()
+        .select_only()
+        .column_as(K::Id.max(), "m")
+        .filter(K::TaskId.eq(task.id))
+        .into_tuple()
+        .one(txn)
+        .await?
+        .flatten();
+    let rows = (0..count).map(|_| cards::ActiveModel {
         task_id: Set(task.id),
         branch_id: Set(task.branch_id),
         status: Set(CardStatus::Open),
@@ -63,12 +74,96 @@ pub async fn insert_cards<C: ConnectionTrait>(
     }
     cards::Entity::find()
         .select_only()
-        .column(cards::Column::Id)
-        .filter(cards::Column::TaskId.eq(task.id))
-        .order_by_asc(cards::Column::Id)
+        .column(K::Id)
+        .filter(K::TaskId.eq(task.id))
+        .filter(K::Id.gt(before.unwrap_or(0)))
+        .order_by_asc(K::Id)
         .into_tuple()
         .all(txn)
         .await
+}
+
+/// Edit a task that is still live (neither closed nor cancelled); false otherwise.
+pub async fn edit_task<C: ConnectionTrait>(
+    txn: &C,
+    task_id: i64,
+    changes: TaskChanges,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use tasks::Column as T;
+    let mut q = tasks::Entity::update_many().col_expr(T::UpdatedAt, Expr::value(now));
+    if let Some(title) = changes.title {
+        q = q.col_expr(T::Title, Expr::value(title));
+    }
+    if let Some(description) = changes.description {
+        q = q.col_expr(T::Description, Expr::value(description));
+    }
+    if let Some(expires_at) = changes.expires_at {
+        q = q.col_expr(T::ExpiresAt, Expr::value(expires_at));
+    }
+    let res =
+        q.filter(T::Id.eq(task_id)).filter(T::ClosedAt.is_null()).filter(T::CancelledAt.is_null()).exec(txn).await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Count `extra` more copies on a live task, holding its row for the rest of the
+/// transaction; false if it is closed or cancelled.
+pub async fn add_copies<C: ConnectionTrait>(
+    txn: &C,
+    task_id: i64,
+    extra: i32,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use tasks::Column as T;
+    let res = tasks::Entity::update_many()
+        .col_expr(T::Copies, Expr::col(T::Copies).add(extra))
+        .col_expr(T::UpdatedAt, Expr::value(now))
+        .filter(T::Id.eq(task_id))
+        .filter(T::ClosedAt.is_null())
+        .filter(T::CancelledAt.is_null())
+        .exec(txn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Cancel a task once: record when and why, close it, and retire its open cards (they
+/// become `cancelled`). Returns the retired card ids, or None if it was cancelled already.
+pub async fn cancel_task<C: ConnectionTrait>(
+    txn: &C,
+    task_id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<i64>>, DbErr> {
+    use cards::Column as K;
+    use tasks::Column as T;
+    let res = tasks::Entity::update_many()
+        .col_expr(T::CancelledAt, Expr::value(now))
+        .col_expr(T::CancelReason, Expr::value(reason))
+        .col_expr(T::ClosedAt, Expr::col(T::ClosedAt).if_null(now))
+        .col_expr(T::UpdatedAt, Expr::value(now))
+        .filter(T::Id.eq(task_id))
+        .filter(T::CancelledAt.is_null())
+        .exec(txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Ok(None);
+    }
+    let ids: Vec<i64> = cards::Entity::find()
+        .select_only()
+        .column(K::Id)
+        .filter(K::TaskId.eq(task_id))
+        .filter(K::Status.eq(CardStatus::Open))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    cards::Entity::update_many()
+        .col_expr(K::Status, Expr::value(CardStatus::Cancelled))
+        .col_expr(K::UpdatedAt, Expr::value(now))
+        .filter(K::TaskId.eq(task_id))
+        .filter(K::Status.eq(CardStatus::Open))
+        .exec(txn)
+        .await?;
+    Ok(Some(ids))
 }
 
 pub async fn find_task<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<tasks::Model>, DbErr> {
@@ -246,31 +341,32 @@ pub async fn take_card<C: ConnectionTrait>(
     claim: &card_claims::Model,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    leave_open(txn, card_id, Some(claim), now).await
+    use cards::Column as K;
+    let q = cards::Entity::update_many()
+        .col_expr(K::UpdatedAt, Expr::value(now))
+        .col_expr(K::Status, Expr::value(CardStatus::Claimed))
+        .col_expr(K::HolderId, Expr::value(claim.user_id))
+        .col_expr(K::ClaimId, Expr::value(claim.id));
+    let res = q.filter(K::Id.eq(card_id)).filter(K::Status.eq(CardStatus::Open)).exec(txn).await?;
+    Ok(res.rows_affected == 1)
 }
 
-/// An open card whose task has ended leaves the pool for good.
-pub async fn retire_open_card<C: ConnectionTrait>(txn: &C, card_id: i64, now: DateTime<Utc>) -> Result<bool, DbErr> {
-    leave_open(txn, card_id, None, now).await
-}
-
-/// `open → claimed` by `claim`, or `open → expired` without one; false if it was not open.
-async fn leave_open<C: ConnectionTrait>(
+/// An open card whose task has ended (`expired`) or was cancelled (`cancelled`) leaves
+/// the pool for good; false if it was not open.
+pub async fn retire_open_card<C: ConnectionTrait>(
     txn: &C,
     card_id: i64,
-    claim: Option<&card_claims::Model>,
+    to: CardStatus,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     use cards::Column as K;
-    let mut q = cards::Entity::update_many().col_expr(K::UpdatedAt, Expr::value(now));
-    q = match claim {
-        Some(claim) => q
-            .col_expr(K::Status, Expr::value(CardStatus::Claimed))
-            .col_expr(K::HolderId, Expr::value(claim.user_id))
-            .col_expr(K::ClaimId, Expr::value(claim.id)),
-        None => q.col_expr(K::Status, Expr::value(CardStatus::Expired)),
-    };
-    let res = q.filter(K::Id.eq(card_id)).filter(K::Status.eq(CardStatus::Open)).exec(txn).await?;
+    let res = cards::Entity::update_many()
+        .col_expr(K::UpdatedAt, Expr::value(now))
+        .col_expr(K::Status, Expr::value(to))
+        .filter(K::Id.eq(card_id))
+        .filter(K::Status.eq(CardStatus::Open))
+        .exec(txn)
+        .await?;
     Ok(res.rows_affected == 1)
 }
 
@@ -287,7 +383,7 @@ pub async fn move_card<C: ConnectionTrait>(
     use cards::Column as K;
     let mut q =
         cards::Entity::update_many().col_expr(K::Status, Expr::value(to)).col_expr(K::UpdatedAt, Expr::value(now));
-    if matches!(to, CardStatus::Open | CardStatus::Expired) {
+    if matches!(to, CardStatus::Open | CardStatus::Expired | CardStatus::Cancelled) {
         q = q
             .col_expr(K::HolderId, Expr::value(Option::<i64>::None))
             .col_expr(K::ClaimId, Expr::value(Option::<i64>::None));

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use super::domain::{parse_pool_member, pool_member, CardStatus, ClaimStatus};
+use super::domain::{parse_pool_member, pool_member, retired_status, CardStatus, ClaimStatus};
 use super::{pool, store};
 use crate::infra::db::{begin_snapshot, begin_write};
 use crate::state::AppState;
@@ -32,7 +32,7 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
         if store::end_claim(&txn, claim.id, ClaimStatus::Claimed, ClaimStatus::Expired, None, now).await?.is_none() {
             continue;
         }
-        let to = if task.expires_at.is_some_and(|at| at <= now) { CardStatus::Expired } else { CardStatus::Open };
+        let to = retired_status(task.cancelled_at, task.expires_at, now).unwrap_or(CardStatus::Open);
         store::move_card(&txn, claim.card_id, claim.id, CardStatus::Claimed, to, now).await?;
         txn.commit().await?;
         let member = vec![pool_member(claim.card_id, task.claim_ttl_minutes)];
@@ -241,5 +241,6 @@ pub async fn rebuild_pools(state: &AppState) -> anyhow::Result<u64> {
     if caught_up > 0 {
         tracing::info!(caught_up, "cards returned to their pools while the pools were rebuilt");
     }
+    pool::mark_ready(&state.redis).await?;
     Ok(branches.len() as u64 * 2)
 }

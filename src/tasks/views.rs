@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use entity::{card_claims, tasks};
 
-use super::domain::{CardStatus, ClaimStatus};
+use super::domain::{retired_status, CardStatus, ClaimStatus};
 use super::store;
 use crate::error::{AppError, Result};
 use crate::media::service::{self as media, MediaView};
@@ -31,6 +31,12 @@ pub struct TaskView {
     pub requires_photo: bool,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Last edit of its title, description or deadline.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// `active`, `ended` (past its deadline) or `cancelled`.
+    pub state: TaskState,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub cancel_reason: Option<String>,
     /// Cards in the pool now.
     pub open_copies: i64,
     /// Cards drawn and not yet submitted.
@@ -39,10 +45,42 @@ pub struct TaskView {
     pub submitted_copies: i64,
     /// Cards approved.
     pub done_copies: i64,
+    /// Cards that left the pool unfinished because the task was cancelled.
+    pub cancelled_copies: i64,
+    /// Cards that left the pool unfinished because the task ended.
+    pub expired_copies: i64,
 }
 
-pub(super) fn task_view(t: tasks::Model, counts: Option<&HashMap<String, i64>>) -> TaskView {
+/// Where a task is: drawable, past its deadline, or cancelled by its branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    Active,
+    Ended,
+    Cancelled,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MoreCopies {
+    /// 1–1000 more open cards.
+    #[schema(minimum = 1, maximum = 1000)]
+    pub count: i32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TaskCancel {
+    /// Why: 1–200 characters, kept in the task and the audit log.
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
+    pub reason: String,
+}
+
+pub(super) fn task_view(t: tasks::Model, counts: Option<&HashMap<String, i64>>, now: DateTime<Utc>) -> TaskView {
     let n = |s: CardStatus| counts.and_then(|c| c.get(&s.to_value()).copied()).unwrap_or(0);
+    let state = match retired_status(t.cancelled_at, t.expires_at, now) {
+        None => TaskState::Active,
+        Some(CardStatus::Cancelled) => TaskState::Cancelled,
+        Some(_) => TaskState::Ended,
+    };
     TaskView {
         id: t.id,
         branch_id: t.branch_id,
@@ -56,10 +94,16 @@ pub(super) fn task_view(t: tasks::Model, counts: Option<&HashMap<String, i64>>) 
         requires_photo: t.requires_photo,
         expires_at: t.expires_at,
         created_at: t.created_at,
+        updated_at: t.updated_at,
+        state,
+        cancelled_at: t.cancelled_at,
+        cancel_reason: t.cancel_reason,
         open_copies: n(CardStatus::Open),
         claimed_copies: n(CardStatus::Claimed),
         submitted_copies: n(CardStatus::Submitted),
         done_copies: n(CardStatus::Approved),
+        cancelled_copies: n(CardStatus::Cancelled),
+        expired_copies: n(CardStatus::Expired),
     }
 }
 

@@ -37,14 +37,11 @@ fn id(v: &Value) -> i64 {
 }
 
 async fn pool_size(app: &TestApp, branch: i64) -> usize {
-    try_pool_size(app, branch).await.unwrap()
+    app.pool_size(branch).await
 }
 
-/// After Redis restarts, the first command on a connection idle since it went away fails
-/// (broken pipe) and sets off the reconnect: waits after a restart use this.
 async fn try_pool_size(app: &TestApp, branch: i64) -> redis::RedisResult<usize> {
-    let mut conn = app.state.redis.conn().await?;
-    redis::cmd("SCARD").arg(app.state.redis.keys().pool(branch)).query_async(&mut conn).await
+    app.try_pool_size(branch).await
 }
 
 async fn open_in_sql(app: &TestApp) -> u64 {
@@ -410,6 +407,56 @@ async fn pools_and_leases_are_rebuilt_after_flushall() {
     let drawn: HashSet<i64> = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).map(|(_, c)| id(c)).collect();
     assert_eq!(drawn.len(), 3, "{results:?}");
     assert!(!drawn.contains(&id(&held)), "the held card is not handed out again");
+}
+
+/// While Redis has lost the pools and they are not rebuilt yet, an empty pool proves
+/// nothing: a draw answers 503 `pool_rebuilding` with Retry-After, never `pool_empty`.
+#[tokio::test]
+async fn a_draw_during_a_pool_rebuild_is_503_pool_rebuilding() {
+    let redis = OwnRedis::start().await;
+    let url = redis.url();
+    let app = spawn_app_with(|s| s.redis_url = url.clone()).await;
+    let b = setup(&app).await;
+    let member = app.user_with_role(&b.admin, "c-rebuilding", b.tree.branch_a, "resident").await;
+    app.publish_task(&b.secretary, b.tree.branch_a, 2, false).await;
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    // Redis loses everything, and someone else holds the rebuild lock (one atomic step, so
+    // the epoch watch cannot slip a rebuild in between).
+    let lock = app.state.redis.keys().rebuild_lock();
+    let _: () = redis::pipe()
+        .atomic()
+        .cmd("FLUSHALL")
+        .ignore()
+        .cmd("SET")
+        .arg(&lock)
+        .arg("another-server")
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let resp = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/orgs/{}/cards/draw", b.tree.branch_a),
+            Some(&member.token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.headers().get("retry-after").is_some(), "{:?}", resp.headers());
+    let (_, body) = parts(resp).await;
+    assert_eq!(body["code"], "pool_rebuilding", "{body}");
+
+    let _: () = redis::cmd("DEL").arg(&lock).query_async(&mut conn).await.unwrap();
+    wait_for("the rebuild", || async { pool_size(&app, b.tree.branch_a).await == 2 }).await;
+    let (status, card) = app.draw(&member.token, b.tree.branch_a).await;
+    assert_eq!(status, StatusCode::CREATED, "{card}");
+    let other = app.user_with_role(&b.admin, "c-rebuilt", b.tree.branch_a, "resident").await;
+    app.draw(&other.token, b.tree.branch_a).await;
+    let third = app.user_with_role(&b.admin, "c-rebuilt-3", b.tree.branch_a, "resident").await;
+    let (status, body) = app.draw(&third.token, b.tree.branch_a).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("pool_empty")), "rebuilt: really empty");
 }
 
 #[tokio::test]

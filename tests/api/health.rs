@@ -97,12 +97,3 @@ async fn metrics_show_the_sql_writers_work() {
     assert_eq!(sample(&text, "sql_writer_batches_total"), 2.0);
     assert!(sample(&text, "sql_writer_busy_seconds_total") > 0.0, "{text}");
 }
-
-#[tokio::test]
-async fn docs_are_served() {
-    let app = spawn_app().await;
-    let resp = app.client.get(app.url("/docs")).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let html = resp.text().await.unwrap();
-    assert!(html.to_lowercase().contains("<html"), "{html}");
-}

@@ -19,3 +19,4 @@ mod orgs;
 mod people_and_photos;
 mod points;
 mod points_prop;
+mod tasks;

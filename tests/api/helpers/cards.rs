@@ -20,6 +20,18 @@ impl TestApp {
         task
     }
 
+    /// How many cards the branch's Redis pool holds.
+    pub async fn pool_size(&self, branch: i64) -> usize {
+        self.try_pool_size(branch).await.unwrap()
+    }
+
+    /// After Redis restarts, the first command on a connection idle since it went away
+    /// fails (broken pipe) and sets off the reconnect: waits after a restart use this.
+    pub async fn try_pool_size(&self, branch: i64) -> redis::RedisResult<usize> {
+        let mut conn = self.state.redis.conn().await?;
+        redis::cmd("SCARD").arg(self.state.redis.keys().pool(branch)).query_async(&mut conn).await
+    }
+
     pub async fn draw(&self, token: &str, branch_id: i64) -> (StatusCode, Value) {
         self.post(&format!("/orgs/{branch_id}/cards/draw"), token, json!({})).await
     }
