@@ -8,6 +8,7 @@ use super::views::{ActionRequest, FiledView, IncidentDetail, IncidentQuery, Inci
 use super::{filing, workflow};
 use crate::access::extractor::CurrentUser;
 use crate::error::{AppError, ErrorBody, Result};
+use crate::http::export::origin;
 use crate::http::json::JsonBody;
 use crate::http::query::Query;
 use crate::idempotency::IdempotencyKey;
@@ -107,6 +108,7 @@ application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn export_ledger(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
@@ -119,15 +121,16 @@ pub async fn export_ledger(
     let filter = q.filter()?;
     let vis = ledger::staff_visibility(&state, &user.0, id.into_inner()).await?;
     let name = format!("incidents-{}.{format}", state.clock.now().format("%Y%m%d"));
+    let origin = origin(&req);
     let disposition = ("Content-Disposition", format!("attachment; filename=\"{name}\""));
     if format == "csv" {
-        let stream = export::csv_stream(state.get_ref().clone(), vis, filter);
+        let stream = export::csv_stream(state.get_ref().clone(), vis, filter, origin);
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .insert_header(disposition)
             .streaming(stream));
     }
-    let bytes = export::xlsx(&state, &vis, &filter).await?;
+    let bytes = export::xlsx(&state, &vis, &filter, &origin).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         .insert_header(disposition)

@@ -29,7 +29,12 @@ impl UrlSigner {
     }
 
     pub fn url(&self, sha: &str, variant: &str, now: DateTime<Utc>) -> String {
-        let exp = now.timestamp() + URL_TTL_SECS;
+        self.url_valid_for(sha, variant, now, URL_TTL_SECS)
+    }
+
+    /// A URL that works for `ttl_secs` (exports keep their links longer than a page does).
+    pub fn url_valid_for(&self, sha: &str, variant: &str, now: DateTime<Utc>, ttl_secs: i64) -> String {
+        let exp = now.timestamp() + ttl_secs;
         let sig = hex::encode(self.mac(sha, variant, exp).finalize().into_bytes());
         format!("/media/{sha}/{variant}?exp={exp}&sig={sig}")
     }

@@ -64,6 +64,28 @@ pub async fn photos(state: &AppState, ids: impl IntoIterator<Item = i64>) -> Res
     Ok(Photos(rows.iter().map(|m| (m.id, view(state, m))).collect()))
 }
 
+/// How long the photo links in an exported file work: the file is kept, its links with it.
+pub const EXPORT_LINK_DAYS: i64 = 30;
+
+/// Absolute links to the full photos, valid `EXPORT_LINK_DAYS`, for an export: id → URL.
+/// `origin` is the scheme and host the caller reached us at.
+pub async fn export_links(
+    state: &AppState,
+    ids: impl IntoIterator<Item = i64>,
+    origin: &str,
+) -> Result<HashMap<i64, String>> {
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let now = state.clock.now();
+    let ttl = EXPORT_LINK_DAYS * 24 * 3600;
+    let rows = store::find_many(&state.db, &ids).await?;
+    Ok(rows
+        .iter()
+        .map(|m| (m.id, format!("{origin}{}", state.media_urls.url_valid_for(&m.stored_sha256, "full", now, ttl))))
+        .collect())
+}
+
 fn file_name(sha: &str, variant: &str) -> Option<String> {
     match variant {
         "full" => Some(format!("{sha}.jpg")),

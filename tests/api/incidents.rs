@@ -380,15 +380,35 @@ fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
 }
 
+/// The text of one file inside an XLSX (a zip).
+fn xlsx_part(bytes: &[u8], name: &str) -> String {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).expect("an xlsx is a zip");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name(name).expect(name), &mut text).unwrap();
+    text
+}
+
 #[tokio::test]
 async fn csv_and_xlsx_exports_parse_back() {
     let app = spawn_app().await;
     let f = setup(&app).await;
+    app.rename(&f.worker, "李网格员").await;
+    app.rename(&f.resident, "张居民").await;
     let mut filed = Vec::new();
     for (i, category) in ["hazard", "dispute", "event"].iter().enumerate() {
-        filed.push(file(&app, &f.worker, &report(f.tree.grid_a, category, i as f64 * 1000.0)).await);
+        let mut body = report(f.tree.grid_a, category, i as f64 * 1000.0);
+        if i == 0 {
+            body["media_ids"] = json!([app.photo(&f.worker).await]);
+        }
+        if i == 2 {
+            // What a spreadsheet would run as a formula.
+            body["title"] = json!("=HYPERLINK(\"http://evil.example/\",\"点我\")");
+            body["address"] = json!("-2+3");
+        }
+        filed.push(file(&app, &f.worker, &body).await);
     }
     walk(&app, &f.secretary, id(&filed[0]), "accept", json!({}), "accepted").await;
+    walk(&app, &f.secretary, id(&filed[0]), "assign", json!({"assignee_id": f.worker.user_id}), "assigned").await;
 
     let url = app.url(&format!("/api/v1/orgs/{}/incidents/export?format=csv", f.tree.branch_a));
     let resp = app.client.get(&url).bearer_auth(&f.secretary.token).send().await.unwrap();
@@ -398,31 +418,60 @@ async fn csv_and_xlsx_exports_parse_back() {
     assert!(bytes.starts_with("\u{feff}".as_bytes()), "UTF-8 with a BOM");
     let mut reader = csv::Reader::from_reader(&bytes[3..]);
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
-    assert_eq!(header[0], "编号");
+    assert_eq!((header[0].as_str(), header[12].as_str(), header[13].as_str()), ("编号", "上报人", "处置人"));
     assert_eq!(header[15], "最后操作");
+    assert!(header[17].starts_with("照片"), "{header:?}");
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 3);
     // Newest first.
-    assert_eq!(&rows[2][0], filed[0]["number"].as_str().unwrap());
-    assert_eq!(&rows[2][2], "安全隐患");
-    assert_eq!(&rows[2][6], "已受理");
-    assert_eq!(&rows[2][15], "受理");
+    let first = &rows[2];
+    assert_eq!(&first[0], filed[0]["number"].as_str().unwrap());
+    assert_eq!((&first[2], &first[6], &first[15]), ("安全隐患", "已分派", "分派"));
+    assert_eq!((&first[12], &first[13]), ("李网格员", "李网格员"), "people by name");
     assert_eq!(&rows[1][2], "矛盾纠纷");
+    let minute =
+        |s: &str| s.len() == 16 && s.as_bytes()[4] == b'-' && s.as_bytes()[10] == b' ' && s.as_bytes()[13] == b':';
+    assert!(minute(&first[10]) && minute(&first[11]), "YYYY-MM-DD HH:MM: {first:?}");
+    let link = &first[17];
+    assert!(link.starts_with("http://127.0.0.1:"), "an absolute link: {link}");
+    let photo = app.client.get(link).send().await.unwrap();
+    assert_eq!(photo.status(), StatusCode::OK);
+    assert_eq!(&photo.bytes().await.unwrap()[..2], &[0xFF, 0xD8], "the link loads the JPEG");
+    // Formulas from a report are text in the township's Excel.
+    assert!(rows[0][3].starts_with("'=HYPERLINK("), "{:?}", &rows[0][3]);
+    assert_eq!(&rows[0][9], "'-2+3");
 
     let url = app.url(&format!("/api/v1/orgs/{}/incidents/export?format=xlsx", f.tree.branch_a));
     let resp = app.client.get(&url).bearer_auth(&f.secretary.token).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let bytes = resp.bytes().await.unwrap().to_vec();
-    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).expect("a valid xlsx");
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes.clone())).expect("a valid xlsx");
     let sheet = book.worksheet_range("事件台账").expect("the ledger sheet");
-    let rows: Vec<Vec<String>> = sheet.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
-    assert_eq!(rows.len(), 4, "a header and three incidents");
-    assert_eq!(rows[0][0], "编号");
-    assert_eq!(rows[0][6], "状态");
-    assert_eq!(rows[3][0], filed[0]["number"].as_str().unwrap());
-    assert_eq!(rows[3][15], "受理");
-    let lat: f64 = rows[3][7].parse().unwrap();
-    assert!((lat - LAT).abs() < 1e-5, "{lat}");
+    let cells: Vec<Vec<calamine::Data>> = sheet.rows().map(|r| r.to_vec()).collect();
+    let text = |c: &calamine::Data| c.to_string();
+    assert_eq!(cells.len(), 4, "a header and three incidents");
+    assert_eq!((text(&cells[0][0]), text(&cells[0][12])), ("编号".to_owned(), "上报人".to_owned()));
+    let row = &cells[3];
+    assert_eq!(text(&row[0]), filed[0]["number"].as_str().unwrap());
+    assert_eq!((text(&row[12]), text(&row[15])), ("李网格员".to_owned(), "分派".to_owned()));
+    assert!(matches!(row[7], calamine::Data::Float(_)), "latitude is a number: {:?}", row[7]);
+    for col in [10, 11, 16] {
+        assert!(matches!(row[col], calamine::Data::DateTime(_)), "column {col} is a date cell: {:?}", row[col]);
+    }
+    // The filing time, in Asia/Shanghai, as Excel counts days (from 1899-12-30).
+    let calamine::Data::DateTime(at) = &row[11] else { unreachable!() };
+    let filed_at = chrono::DateTime::parse_from_rfc3339(filed[0]["created_at"].as_str().unwrap()).unwrap();
+    let local = filed_at.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).naive_local();
+    let epoch = chrono::NaiveDate::from_ymd_opt(1899, 12, 30).unwrap().and_hms_opt(0, 0, 0).unwrap();
+    let serial = (local - epoch).num_milliseconds() as f64 / 86_400_000.0;
+    assert!((at.as_f64() - serial).abs() < 2.0 / 86_400.0, "filed at {local} ({serial}), cell {}", at.as_f64());
+    assert_eq!(text(&cells[1][3]), "=HYPERLINK(\"http://evil.example/\",\"点我\")", "XLSX keeps text as text");
+    let xml = xlsx_part(&bytes, "xl/worksheets/sheet1.xml");
+    assert!(xml.contains(r#"state="frozen""#) && xml.contains(r#"ySplit="1""#), "a frozen header row: {xml:.600}");
+    assert!(xml.contains(r#"<autoFilter ref="A1:R4"/>"#), "an autofilter over the table");
+    assert!(xml.contains("<cols>") && xml.contains("customWidth=\"1\""), "column widths are set");
+    assert!(xml.contains("<hyperlink "), "the photo is a link");
+    assert!(!xml.contains("<f>"), "no formula in the sheet");
 
     let (status, err) =
         app.get(&format!("/orgs/{}/incidents/export?format=pdf", f.tree.branch_a), &f.secretary.token).await;
