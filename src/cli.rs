@@ -193,9 +193,15 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::RebuildRedis => {
             let state = build_state(settings, Clock::default()).await?;
             let bar = ProgressBar::new(0);
-            bar.set_style(ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} {msg}")?);
-            let report = maintenance::rebuild(&state, Some(&bar)).await?;
-            bar.finish_with_message("done");
+            bar.set_style(ProgressStyle::with_template("{spinner} {msg:28} [{bar:40}] {pos}/{len}")?);
+            // Log lines (the rebuild's own, the server's if it shares the terminal) are
+            // written around the bar, not through it.
+            crate::telemetry::show_progress(Some(&bar));
+            let report = maintenance::rebuild(&state, Some(&bar)).await;
+            crate::telemetry::show_progress(None);
+            let report = report?;
+            // The counts below say what was done; the bar's line is not left under them.
+            bar.finish_and_clear();
             for (step, count) in report.steps {
                 println!("{step}: {count}");
             }

@@ -57,15 +57,21 @@ pub async fn rebuild(state: &AppState, progress: Option<&ProgressBar>) -> anyhow
     Ok(RebuildReport { steps: result? })
 }
 
+/// A new step on the bar: its count starts again at zero, its length comes when known.
+fn step(progress: Option<&ProgressBar>, name: &'static str) {
+    if let Some(bar) = progress {
+        bar.set_position(0);
+        bar.set_length(0);
+        bar.set_message(name);
+    }
+}
+
 async fn rebuild_steps(state: &AppState, progress: Option<&ProgressBar>) -> anyhow::Result<Vec<(&'static str, u64)>> {
-    // Pools first: they are small, and until they are back every draw finds an empty pool.
-    if let Some(bar) = progress {
-        bar.set_message("card pools");
-    }
-    let pools = crate::tasks::sweeper::rebuild_pools(state).await?;
-    if let Some(bar) = progress {
-        bar.set_message("leaderboards");
-    }
+    // Pools first: they are small, and until they are back every draw waits for them.
+    // Each step counts its own units from zero: branches, then leaderboard keys.
+    step(progress, "card pools (branches)");
+    let pools = crate::tasks::sweeper::rebuild_pools(state, progress).await?;
+    step(progress, "leaderboards (keys)");
     let boards = crate::points::reconcile::rebuild_boards(state, progress).await?;
     Ok(vec![("card pool keys", pools), ("leaderboard keys", boards)])
 }

@@ -6,6 +6,9 @@ use sea_orm::TransactionTrait;
 
 use crate::access::{OrgKind, Role};
 use crate::auth::service::hash_password;
+use crate::incidents::domain::{Action, Category, IncidentSpec, Severity, Status};
+use crate::incidents::store::{self as incidents, MoveExtras, NewEvent};
+use crate::media::service as media;
 use crate::members::store::{self as users, NewUser};
 use crate::orgs::store as orgs;
 use crate::stars::Star;
@@ -33,7 +36,7 @@ impl fmt::Display for DemoReport {
         match self.outcome {
             Outcome::Created => writeln!(
                 f,
-                "demo county created: 示范县 (2 townships, 4 branches, 8 grids, 3 tasks with 25 cards per branch)"
+                "demo county created: 示范县 (2 townships, 4 branches, 8 grids, 3 tasks with 25 cards per branch, 4 incidents with photos)"
             )?,
             Outcome::AlreadyPresent => writeln!(f, "demo county already present")?,
             Outcome::Skipped => return writeln!(f, "the database already holds orgs; no demo data added"),
@@ -144,6 +147,137 @@ pub async fn demo(state: &AppState) -> anyhow::Result<DemoReport> {
         }
     }
     txn.commit().await?;
-    crate::tasks::sweeper::rebuild_pools(state).await?;
+    crate::tasks::sweeper::rebuild_pools(state, None).await?;
+    let worker = users::find_by_username(&state.db, "grid-worker").await?.map_or(0, |u| u.id);
+    demo_incidents(state, &grids[..2], east, worker, secretary).await?;
     Ok(DemoReport { outcome: Outcome::Created, logins })
+}
+
+/// A demo photo: a gradient in one of a few colours, so each report shows its own.
+fn demo_photo(seed: u8) -> anyhow::Result<Vec<u8>> {
+    let img = image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x / 3) as u8 ^ seed.wrapping_mul(40), (y / 2) as u8, seed.wrapping_mul(70).wrapping_add(60)])
+    });
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut bytes, image::ImageFormat::Png)?;
+    Ok(bytes.into_inner())
+}
+
+type DemoIncident = (usize, Category, Severity, &'static str, &'static str, f64, f64, &'static [(Action, Status)]);
+
+/// Reports on the east branch's grids, each with a photo, in different places on the
+/// workflow, so the demo has a ledger (台账) to look at and export.
+const DEMO_INCIDENTS: [DemoIncident; 4] = [
+    (
+        0,
+        Category::Hazard,
+        Severity::High,
+        "东街路口井盖缺失",
+        "东街与北路交叉口的井盖缺失，夜间行人有跌落危险",
+        30.2741,
+        120.1551,
+        &[],
+    ),
+    (
+        0,
+        Category::Environment,
+        Severity::Medium,
+        "小区垃圾桶满溢",
+        "3 号楼旁垃圾桶已满两天，气味较大",
+        30.2748,
+        120.1563,
+        &[(Action::Accept, Status::Accepted), (Action::Assign, Status::Assigned), (Action::Start, Status::InProgress)],
+    ),
+    (
+        1,
+        Category::Dispute,
+        Severity::Low,
+        "楼上噪音纠纷",
+        "5 号楼住户反映楼上夜间噪音，双方已同意调解",
+        30.2733,
+        120.1542,
+        &[
+            (Action::Accept, Status::Accepted),
+            (Action::Assign, Status::Assigned),
+            (Action::Start, Status::InProgress),
+            (Action::Resolve, Status::Resolved),
+            (Action::Close, Status::Closed),
+        ],
+    ),
+    (
+        1,
+        Category::Event,
+        Severity::Medium,
+        "独居老人求助",
+        "李奶奶家中水管漏水，需要帮助联系维修",
+        30.2729,
+        120.1570,
+        &[],
+    ),
+];
+
+async fn demo_incidents(
+    state: &AppState,
+    grids: &[entity::orgs::Model],
+    branch: &entity::orgs::Model,
+    worker: i64,
+    secretary: i64,
+) -> anyhow::Result<()> {
+    let uploader = crate::access::Caller { user_id: worker, roles: Vec::new() };
+    let started = state.clock.now() - chrono::Duration::days(3);
+    for (n, (grid, category, severity, title, description, lat, lng, moves)) in DEMO_INCIDENTS.into_iter().enumerate() {
+        let photo = media::upload(state, &uploader, demo_photo(n as u8)?).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let filed_at = started + chrono::Duration::hours(7 * n as i64);
+        let spec = IncidentSpec {
+            grid_id: grids[grid].id,
+            category,
+            title: title.to_owned(),
+            description: description.to_owned(),
+            severity,
+            lat,
+            lng,
+            address: Some("城关镇东街社区".to_owned()),
+            occurred_at: filed_at - chrono::Duration::minutes(30),
+            media_ids: vec![photo.id],
+            star: None,
+        };
+        let txn = state.db.begin().await?;
+        let incident = incidents::insert_incident(&txn, &spec, &grids[grid], branch, worker, filed_at).await?;
+        let mut event = NewEvent {
+            incident_id: incident.id,
+            action: "report",
+            from: None,
+            to: Status::Reported,
+            actor_id: worker,
+            note: None,
+            media_ids: &spec.media_ids,
+            at: filed_at,
+        };
+        incidents::insert_event(&txn, event).await?;
+        let mut from = Status::Reported;
+        for (step, (action, to)) in moves.iter().enumerate() {
+            let at = filed_at + chrono::Duration::minutes(40 * (step as i64 + 1));
+            let by_worker = matches!(action, Action::Start | Action::Resolve);
+            let extras = MoveExtras {
+                assignee_id: (*action == Action::Assign).then_some(worker),
+                owner: None,
+                closed: *to == Status::Closed,
+            };
+            incidents::move_incident(&txn, incident.id, from, *to, extras, at).await?;
+            event = NewEvent {
+                incident_id: incident.id,
+                action: action.as_str(),
+                from: Some(from),
+                to: *to,
+                actor_id: if by_worker { worker } else { secretary },
+                note: (*action == Action::Resolve).then(|| "已上门调解，双方签订协议".to_owned()),
+                media_ids: &[],
+                at,
+            };
+            incidents::insert_event(&txn, event).await?;
+            from = *to;
+        }
+        txn.commit().await?;
+    }
+    Ok(())
 }

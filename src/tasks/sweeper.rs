@@ -202,11 +202,14 @@ pub async fn verify_pools(state: &AppState) -> anyhow::Result<PoolCheck> {
 /// catch-up: a second read of SQL, compared with the snapshot card by card. (Comparing
 /// states, not `updated_at`: a move's time is taken before its transaction commits, so
 /// a move can commit after the snapshot with a time before it.)
-pub async fn rebuild_pools(state: &AppState) -> anyhow::Result<u64> {
+pub async fn rebuild_pools(state: &AppState, progress: Option<&indicatif::ProgressBar>) -> anyhow::Result<u64> {
     let member = member_of(state).await?;
     let (open, leases) = expected_pools(state, &member).await?;
     let token = crate::infra::random::token_hex(6);
     let branches = store::branches_with_tasks(&state.db).await?;
+    if let Some(bar) = progress {
+        bar.set_length(branches.len() as u64);
+    }
     let empty = Vec::new();
     for branch in &branches {
         pool::replace(
@@ -218,6 +221,9 @@ pub async fn rebuild_pools(state: &AppState) -> anyhow::Result<u64> {
             state.clock.now().timestamp_millis(),
         )
         .await?;
+        if let Some(bar) = progress {
+            bar.inc(1);
+        }
     }
     let (open_now, leases_now) = expected_pools(state, &member).await?;
     let mut caught_up = 0;

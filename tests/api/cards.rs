@@ -543,7 +543,7 @@ async fn pools_rebuilt_while_members_draw_and_release_equal_sql() {
     let people = app.bulk_residents(b.tree.branch_a, 16).await;
     app.publish_task(&b.secretary, b.tree.branch_a, 24, false).await;
     let rebuild = || async {
-        fivestar::tasks::sweeper::rebuild_pools(&app.state).await.expect("the rebuild");
+        fivestar::tasks::sweeper::rebuild_pools(&app.state, None).await.expect("the rebuild");
     };
     let exact = |what: String| {
         let app = &app;

@@ -172,6 +172,9 @@ async fn the_demo_logins_work() {
     let cli = Cli::new().await;
     cli.seed_demo();
     settings.database_url = cli.envs[0].1.clone();
+    // seed-demo ran in the data dir, where the default media dir is.
+    let data_dir = cli.envs.iter().find(|(k, _)| k == "FIVESTAR_DATA_DIR").unwrap().1.clone();
+    settings.media_dir = format!("{data_dir}/data/media");
     let app = fivestar::startup::Application::build(settings).await.unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
@@ -196,6 +199,21 @@ async fn the_demo_logins_work() {
     let draw = client.post(format!("{address}/api/v1/orgs/{branch}/cards/draw")).bearer_auth(token).send().await;
     let draw = draw.unwrap();
     assert_eq!(draw.status(), 201, "{:?}", draw.text().await);
+
+    // The demo has a ledger: reports on its grids, with photos, at several steps.
+    let token = body["access_token"].as_str().unwrap();
+    let ledger = json_of(client.get(format!("{address}/api/v1/orgs/{branch}/incidents")).bearer_auth(token)).await;
+    let items = ledger["items"].as_array().expect("a ledger");
+    assert_eq!(items.len(), 4, "{ledger}");
+    let statuses: std::collections::BTreeSet<&str> = items.iter().map(|i| i["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.into_iter().collect::<Vec<_>>(), ["closed", "in_progress", "reported"], "{ledger}");
+    for item in items {
+        assert_eq!(item["reporter_name"], "李网格员", "{item}");
+        let url = item["media"][0]["url"].as_str().unwrap_or_else(|| panic!("a photo: {item}"));
+        let photo = client.get(format!("{address}{url}")).send().await.unwrap();
+        assert_eq!(photo.status(), 200, "{url}");
+        assert_eq!(&photo.bytes().await.unwrap()[..2], &[0xFF, 0xD8]);
+    }
     handle.stop(false).await;
 }
 

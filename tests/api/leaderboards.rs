@@ -344,3 +344,18 @@ async fn a_board_page_a_server_holds_gives_way_to_credits_made_through_another()
     let restarted: i64 = redis::cmd("GET").arg(&version).query_async(&mut conn).await.unwrap();
     assert!(restarted > 1_000_000_000_000_000, "restarted from Redis's clock: {restarted}");
 }
+
+/// `rebuild-redis`'s bar counts each step from zero to its length: the last step, the
+/// leaderboards, ends at as many keys as it wrote.
+#[tokio::test]
+async fn the_rebuild_progress_counts_what_it_writes() {
+    let app = spawn_app().await;
+    let (admin, b) = setup(&app).await;
+    let a1 = app.user_with_role(&admin, "l-p-a1", b.tree.branch_a, "resident").await;
+    app.credit(&b.sec_a, b.tree.branch_a, a1.user_id, 5).await;
+    let bar = indicatif::ProgressBar::hidden();
+    let report = fivestar::maintenance::rebuild(&app.state, Some(&bar)).await.expect("the rebuild");
+    let boards = report.steps.iter().find(|(step, _)| step.starts_with("leaderboard")).unwrap().1;
+    assert!(boards > 0, "{:?}", report.steps);
+    assert_eq!((bar.position(), bar.length()), (boards, Some(boards)), "{:?}", report.steps);
+}
