@@ -76,6 +76,11 @@ pub fn authorize(caller: &Caller, org: &orgs::Model, needed: Role) -> Result<()>
     }
 }
 
+/// 403 naming the role that would allow the act, with a message of the act's own.
+pub fn needs_as(role: Role, message: &'static str) -> AppError {
+    AppError::Forbidden { code: ErrorCode::Forbidden, message: message.into(), required_role: Some(role.as_str()) }
+}
+
 /// 403 naming the lowest role that would allow the act, at or above the org concerned.
 pub fn needs(role: Role) -> AppError {
     let message = if role == Role::SuperAdmin {

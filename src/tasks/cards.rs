@@ -59,7 +59,7 @@ enum Attempt {
 pub async fn draw(state: &AppState, caller: &Caller, branch_id: i64) -> Result<CardView> {
     let branch = branch(state, branch_id).await?;
     if !is_member(caller, &branch.path) {
-        return Err(access::needs(Role::Resident));
+        return Err(access::needs_as(Role::Resident, "只有本支部的成员（居民或党员）才能抽取任务卡"));
     }
     let limit = u64::try_from(branch.card_limit.max(1)).unwrap_or(1);
     // Cheap refusal before touching the pool; the binding check is in the transaction.

@@ -190,6 +190,8 @@ async fn draw_errors_pool_empty_card_limit_and_non_members() {
     app.publish_task(&b.secretary, b.tree.branch_a, 3, false).await;
     let (status, body) = app.draw(&outsider.token, b.tree.branch_a).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["required_role"], "resident", "{body}");
+    assert!(body["message"].as_str().unwrap().contains("本支部"), "{body}");
     let (status, _) = app.draw(&member.token, 999_999).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
