@@ -170,6 +170,16 @@ suite() { # name database-url check-command…
   wrk_run "leaderboard (county, month, top 20 + me)" "rps>=25000 p99<=10" "$CONNS" auth_get.lua \
     TOKENS="$dir/tokens.txt" BENCH_PATH="$board"
   wrk_run "GET /me/points" "" "$CONNS" auth_get.lua TOKENS="$dir/tokens.txt" BENCH_PATH="/api/v1/me/points"
+  # Wave 2's reads: a task with its counts (the draw branch's task holds 100,000 cards), and
+  # the review queue with holders' names and photos (before the approvals use the cards up).
+  local task review
+  review="$(grep review_branch "$dir/seed.out" | cut -d= -f2)"
+  task="$(curl -sf -H "Authorization: Bearer $(head -1 "$dir/draw_tokens.txt")" \
+    "http://127.0.0.1:$PORT/api/v1/orgs/$draw/tasks?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')"
+  wrk_run "GET /tasks/{id} (counts over 100,000 cards)" "" "$CONNS" auth_get.lua TOKENS="$dir/draw_tokens.txt" \
+    BENCH_PATH="/api/v1/tasks/$task"
+  wrk_run "review queue (20 submitted cards, names, photos)" "" "$CONNS" auth_get.lua \
+    TOKENS="$dir/secretary_token.txt" BENCH_PATH="/api/v1/orgs/$review/cards?status=submitted&limit=20"
   writer_run "draw (100,000 open cards)" "rps>=5000 p99<=25" "$CONNS" auth_post.lua TOKENS="$dir/draw_tokens.txt" \
     BENCH_PATH="/api/v1/orgs/$draw/cards/draw"
   writer_run "approve a submitted card (credit)" "rps>=2000 p99<=25" "$CONNS" review.lua \
