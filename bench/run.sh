@@ -176,7 +176,7 @@ suite() { # name database-url check-command…
   review="$(grep review_branch "$dir/seed.out" | cut -d= -f2)"
   task="$(curl -sf -H "Authorization: Bearer $(head -1 "$dir/draw_tokens.txt")" \
     "http://127.0.0.1:$PORT/api/v1/orgs/$draw/tasks?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')"
-  wrk_run "GET /tasks/{id} (counts over 100,000 cards)" "" "$CONNS" auth_get.lua TOKENS="$dir/draw_tokens.txt" \
+  wrk_run "GET /tasks/{id} (counts over 100,000 cards, ≤5 s old)" "" "$CONNS" auth_get.lua TOKENS="$dir/draw_tokens.txt" \
     BENCH_PATH="/api/v1/tasks/$task"
   wrk_run "review queue (20 submitted cards, names, photos)" "" "$CONNS" auth_get.lua \
     TOKENS="$dir/secretary_token.txt" BENCH_PATH="/api/v1/orgs/$review/cards?status=submitted&limit=20"

@@ -1,5 +1,6 @@
 //! `AppState`: what every handler and service may reach — SQL, Redis, the clock,
 //! settings and the outside clients. Cheap to clone.
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
@@ -60,7 +61,14 @@ pub struct Caches {
     /// entries with display names as JSON). Used only while that version is still
     /// Redis's, and for a minute at most, as display names are.
     pub boards: TtlCache<(String, u64), (i64, Arc<RawValue>)>,
+    /// A task's cards per status (status → count), for reads of tasks: counting a large
+    /// task's cards costs milliseconds, so a read may be up to `TASK_COUNTS_TTL` old. A
+    /// write to a task answers fresh counts and stores them here.
+    pub task_counts: TtlCache<i64, Arc<HashMap<String, i64>>>,
 }
+
+/// How old the card counts a task read shows may be.
+pub const TASK_COUNTS_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Default for Caches {
     fn default() -> Self {
@@ -69,6 +77,7 @@ impl Default for Caches {
             callers: Arc::default(),
             orgs: TtlCache::new(std::time::Duration::from_secs(60), 100_000),
             boards: TtlCache::new(std::time::Duration::from_secs(60), 4096),
+            task_counts: TtlCache::new(TASK_COUNTS_TTL, 10_000),
         }
     }
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 use entity::{card_claims, orgs, tasks};
 
 use super::domain::{parse_pool_member, pool_member, CardStatus, ClaimStatus, MAX_MEDIA};
-use super::publishing::{branch, is_member, retired, staff_branch};
+use super::publishing::{branch, counts_moved, is_member, retired, staff_branch};
 use super::views::{card_view, claims_page, filled_card, parse_status, CardReview, CardView, SubmitRequest};
 use super::{pool, store, sweeper};
 use crate::access::Caller;
@@ -77,7 +77,12 @@ pub async fn draw(state: &AppState, caller: &Caller, branch_id: i64) -> Result<C
             continue;
         };
         match claim(state, caller, &branch, card_id, limit, now).await {
-            Ok(Attempt::Claimed(view)) => return filled_card(state, *view).await,
+            Ok(Attempt::Claimed(view)) => {
+                if let Some(task) = &view.task {
+                    counts_moved(state, task.id);
+                }
+                return filled_card(state, *view).await;
+            }
             Ok(Attempt::NotOpen { still_held }) => {
                 if !still_held {
                     pool::forget(&state.redis, branch.id, &[member]).await?;
@@ -198,6 +203,7 @@ pub async fn submit(state: &AppState, caller: &Caller, card_id: i64, req: Submit
     if let Err(err) = pool::forget(&state.redis, claim.branch_id, &[member]).await {
         tracing::warn!(error = %err, card_id, "could not drop a submitted card's lease");
     }
+    counts_moved(state, task.id);
     filled_card(state, card_view(claim, Some(&task))).await
 }
 
@@ -250,6 +256,7 @@ pub async fn release(state: &AppState, caller: &Caller, card_id: i64) -> Result<
     let open = reopen(&txn, &claim, CardStatus::Claimed, &task, now).await?;
     txn.commit().await?;
     settle_pool(state, &claim, &task, open).await;
+    counts_moved(state, task.id);
     filled_card(state, card_view(claim, Some(&task))).await
 }
 
@@ -278,6 +285,7 @@ pub async fn review(state: &AppState, caller: &Caller, card_id: i64, req: CardRe
     if !approve {
         settle_pool(state, &claim, &task, open).await;
     }
+    counts_moved(state, task.id);
     filled_card(state, card_view(claim, Some(&task))).await
 }
 

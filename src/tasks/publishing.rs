@@ -1,6 +1,7 @@
 //! Publishing tasks: a secretary puts a task's copies into the branch's pool, and staff
 //! and members list a branch's tasks with their counts.
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveEnum;
@@ -91,20 +92,44 @@ pub async fn list_tasks(
     access::within_reach(caller, &branch)?;
     let rows = store::tasks_of_branch(&state.db, branch.id, page).await?;
     let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
-    let counts = store::card_counts(&state.db, &ids).await?;
+    let counts = recent_counts(state, &ids).await?;
     let now = state.clock.now();
     Ok(Page::from_rows(
         rows,
         page,
         |t| t.id,
         |t| {
-            let c = counts.get(&t.id);
+            let c = counts.get(&t.id).map(|c| c.as_ref());
             task_view(t, c, now)
         },
     ))
 }
 
-/// A task with its counts, read on `db` (a transaction sees its own writes).
+/// After a card of the task moved: this server's next read counts afresh (others show
+/// the move within `TASK_COUNTS_TTL`).
+pub(super) fn counts_moved(state: &AppState, task_id: i64) {
+    state.caches.task_counts.invalidate(&task_id);
+}
+
+/// Card counts for reads, at most `TASK_COUNTS_TTL` old: one query for the tasks whose
+/// counts this server does not hold.
+async fn recent_counts(state: &AppState, ids: &[i64]) -> Result<HashMap<i64, Arc<HashMap<String, i64>>>> {
+    let cache = &state.caches.task_counts;
+    let mut out: HashMap<i64, Arc<HashMap<String, i64>>> =
+        ids.iter().filter_map(|id| cache.get(id).map(|c| (*id, c))).collect();
+    let missing: Vec<i64> = ids.iter().copied().filter(|id| !out.contains_key(id)).collect();
+    if !missing.is_empty() {
+        let mut fresh = store::card_counts(&state.db, &missing).await?;
+        for id in missing {
+            let counts = Arc::new(fresh.remove(&id).unwrap_or_default());
+            cache.insert(id, counts.clone());
+            out.insert(id, counts);
+        }
+    }
+    Ok(out)
+}
+
+/// A task with fresh counts, read on `db` (a transaction sees its own writes).
 async fn counted<C: sea_orm::ConnectionTrait>(db: &C, task: tasks::Model, now: DateTime<Utc>) -> Result<TaskView> {
     let id = task.id;
     let counts = store::card_counts(db, &[id]).await?;
@@ -127,9 +152,11 @@ async fn staff_task(state: &AppState, caller: &Caller, task_id: i64) -> Result<(
     Ok((task, branch))
 }
 
+/// A task with its counts (at most `TASK_COUNTS_TTL` old).
 pub async fn get_task(state: &AppState, caller: &Caller, task_id: i64) -> Result<TaskView> {
     let (task, _) = visible_task(state, caller, task_id).await?;
-    counted(&state.db, task, state.clock.now()).await
+    let counts = recent_counts(state, &[task.id]).await?;
+    Ok(task_view(task, counts.get(&task_id).map(|c| c.as_ref()), state.clock.now()))
 }
 
 const TASK_CANCELLED: AppError = AppError::conflict(ErrorCode::TaskCancelled, "任务已撤销，不能再修改或追加份数");
@@ -186,6 +213,7 @@ pub async fn edit_task(state: &AppState, caller: &Caller, task_id: i64, req: Tas
     audit_task(&txn, caller, &edited, "task.edit", (Some(before), after), None, now).await?;
     let view = counted(&txn, edited, now).await?;
     txn.commit().await?;
+    counts_moved(state, task.id);
     Ok(view)
 }
 
@@ -209,6 +237,7 @@ pub async fn add_copies(state: &AppState, caller: &Caller, task_id: i64, req: Mo
     audit_task(&txn, caller, &grown, "task.copies", change, None, now).await?;
     let view = counted(&txn, grown, now).await?;
     txn.commit().await?;
+    counts_moved(state, task.id);
     let members: Vec<String> = card_ids.iter().map(|id| pool_member(*id, task.claim_ttl_minutes)).collect();
     if let Err(err) = pool::add_open(&state.redis, branch.id, &members).await {
         sweeper::mark_pool(state, branch.id, &err).await;
@@ -234,6 +263,7 @@ pub async fn cancel_task(state: &AppState, caller: &Caller, task_id: i64, req: T
     audit_task(&txn, caller, &cancelled, "task.cancel", (None, after), Some(reason), now).await?;
     let view = counted(&txn, cancelled, now).await?;
     txn.commit().await?;
+    counts_moved(state, task.id);
     let members: Vec<String> = retired.iter().map(|id| pool_member(*id, task.claim_ttl_minutes)).collect();
     // A card left in the pool by a failed write is retired when a draw pops it.
     if let Err(err) = pool::forget(&state.redis, branch.id, &members).await {
