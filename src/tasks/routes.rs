@@ -55,7 +55,8 @@ pub async fn list_tasks(
     Ok(HttpResponse::Ok().json(publishing::list_tasks(&state, &user.0, id.into_inner(), page.parse()?).await?))
 }
 
-/// A task with its counts (anyone its branch is within reach of).
+/// A task with its counts (anyone its branch is within reach of). The counts may be up to
+/// 5 s old, except right after a change made through the same server.
 #[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "cards", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = TaskView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_task(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse> {

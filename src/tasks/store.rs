@@ -134,7 +134,6 @@ pub async fn cancel_task<C: ConnectionTrait>(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<i64>>, DbErr> {
-    use cards::Column as K;
     use tasks::Column as T;
     let res = tasks::Entity::update_many()
         .col_expr(T::CancelledAt, Expr::value(now))
@@ -148,6 +147,17 @@ pub async fn cancel_task<C: ConnectionTrait>(
     if res.rows_affected != 1 {
         return Ok(None);
     }
+    Ok(Some(retire_open_cards(txn, task_id, CardStatus::Cancelled, now).await?))
+}
+
+/// Move every open card of a task to `to` (`expired` or `cancelled`); returns their ids.
+async fn retire_open_cards<C: ConnectionTrait>(
+    txn: &C,
+    task_id: i64,
+    to: CardStatus,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, DbErr> {
+    use cards::Column as K;
     let ids: Vec<i64> = cards::Entity::find()
         .select_only()
         .column(K::Id)
@@ -157,13 +167,13 @@ pub async fn cancel_task<C: ConnectionTrait>(
         .all(txn)
         .await?;
     cards::Entity::update_many()
-        .col_expr(K::Status, Expr::value(CardStatus::Cancelled))
+        .col_expr(K::Status, Expr::value(to))
         .col_expr(K::UpdatedAt, Expr::value(now))
         .filter(K::TaskId.eq(task_id))
         .filter(K::Status.eq(CardStatus::Open))
         .exec(txn)
         .await?;
-    Ok(Some(ids))
+    Ok(ids)
 }
 
 pub async fn find_task<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<tasks::Model>, DbErr> {
@@ -505,22 +515,7 @@ pub async fn tasks_to_close<C: ConnectionTrait>(
 
 /// Retire an ended task's open cards and mark it closed; returns the retired card ids.
 pub async fn close_task<C: ConnectionTrait>(txn: &C, task_id: i64, now: DateTime<Utc>) -> Result<Vec<i64>, DbErr> {
-    use cards::Column as K;
-    let ids: Vec<i64> = cards::Entity::find()
-        .select_only()
-        .column(K::Id)
-        .filter(K::TaskId.eq(task_id))
-        .filter(K::Status.eq(CardStatus::Open))
-        .into_tuple()
-        .all(txn)
-        .await?;
-    cards::Entity::update_many()
-        .col_expr(K::Status, Expr::value(CardStatus::Expired))
-        .col_expr(K::UpdatedAt, Expr::value(now))
-        .filter(K::TaskId.eq(task_id))
-        .filter(K::Status.eq(CardStatus::Open))
-        .exec(txn)
-        .await?;
+    let ids = retire_open_cards(txn, task_id, CardStatus::Expired, now).await?;
     tasks::Entity::update_many()
         .col_expr(tasks::Column::ClosedAt, Expr::value(now))
         .filter(tasks::Column::Id.eq(task_id))
