@@ -11,9 +11,11 @@ use crate::{auth, error, incidents, media, members, ops, orgs, pagination, point
     info(
         title = "fivestar",
         description = "五星支部 backend: micro-task cards, points and volunteer hours, grid incident reports.\n\n\
-Errors are `{code, message}` (plus `fields` on 422 `validation_failed`). Lists are `{items, next_cursor}` \
-with `?cursor=&limit=` (limit 1–100, default 20). Out-of-scope resources answer 404; visible ones the caller \
-may not change answer 403."
+Errors are `{code, message, request_id}`, plus `fields` (field → what is wrong, in Chinese) on 422 \
+`validation_failed` and on a 400 for a missing, mistyped or malformed field, `required_role` on a 403, and \
+`status` with `allowed_actions` on 409 `invalid_transition`. Every response has `X-Request-Id`. Lists are \
+`{items, next_cursor}` with `?cursor=&limit=` (limit 1–100, default 20). Out-of-scope resources answer 404; \
+visible ones the caller may not change answer 403. Locations are GCJ-02."
     ),
     paths(
         ops::health::healthz,

@@ -95,16 +95,20 @@ pub async fn review_log(
     Ok(HttpResponse::Ok().json(volunteer::review(&state, &user.0, id.into_inner(), body.into_inner()).await?))
 }
 
-/// A secretary's adjustment: a ledger entry of kind `adjust` with a reason. Send an
-/// `Idempotency-Key` header to make retries safe.
+/// A secretary's adjustment of someone else's points: a ledger entry of kind `adjust` with
+/// a reason. `Idempotency-Key` is required: a retry with the same key and body answers the
+/// first response again (`Idempotent-Replayed: true`) and credits nothing more.
 #[utoipa::path(post, path = "/api/v1/orgs/{id}/points/adjust", tag = "points", security(("bearer" = [])),
     params(("id" = i64, Path, description = "branch"),
-        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,64}$",
-            description = "optional, 1–64 visible ASCII characters; the same key credits once")),
+        ("Idempotency-Key" = String, Header, pattern = r"^[!-~]{1,64}$",
+            description = "required, 1–64 visible ASCII characters; the same key credits once")),
     request_body = AdjustRequest,
-    responses((status = 201, body = LedgerEntryView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "insufficient_points", body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, description = "the entry; a replay answers the first response again", body = LedgerEntryView),
+        (status = 400, description = "`idempotency_key_required`, or a malformed body", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, description = "not a secretary of the branch, or `self_dealing`", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "insufficient_points", body = ErrorBody),
+        (status = 422, description = "bad fields, or `idempotency_conflict`", body = ErrorBody)))]
 pub async fn adjust(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -113,8 +117,7 @@ pub async fn adjust(
     body: JsonBody<AdjustRequest>,
 ) -> Result<HttpResponse> {
     let key = IdempotencyKey::from_request(&req)?;
-    let entry = service::adjust(&state, &user.0, id.into_inner(), body.into_inner(), key).await?;
-    Ok(HttpResponse::Created().json(entry))
+    Ok(service::adjust(&state, &user.0, id.into_inner(), body.into_inner(), key).await?.into_http())
 }
 
 /// Top members of an org's board and the caller's own rank. Ties: who got there first

@@ -20,7 +20,7 @@ use crate::access;
 use crate::access::{Caller, OrgKind, Role};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, ErrorCode, FieldErrors, Result};
-use crate::idempotency::IdempotencyKey;
+use crate::idempotency::{self, IdempotencyKey};
 use crate::infra::db::begin_write;
 use crate::members::service as members_service;
 use crate::orgs::service as orgs_service;
@@ -325,7 +325,7 @@ pub async fn branch_ranking(
     Ok(BranchRankingView { period_key: period, branches: rows, total, members })
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct AdjustRequest {
     pub user_id: i64,
     /// Non-zero, at most ±100000.
@@ -344,7 +344,11 @@ pub async fn adjust(
     branch_id: i64,
     req: AdjustRequest,
     client_key: Option<IdempotencyKey>,
-) -> Result<LedgerEntryView> {
+) -> Result<idempotency::Response> {
+    let key = client_key.ok_or(AppError::bad_request(
+        ErrorCode::IdempotencyKeyRequired,
+        "调整积分须带 Idempotency-Key 请求头，重试时用同一个，以免重复记账",
+    ))?;
     let mut fields = FieldErrors::new();
     if req.delta == 0 || req.delta.abs() > 100_000 {
         fields.insert("delta".into(), "须为非零且绝对值不超过 100000".into());
@@ -361,14 +365,18 @@ pub async fn adjust(
     if !fields.is_empty() {
         return Err(AppError::Validation(fields));
     }
+    if req.user_id == caller.user_id {
+        return Err(AppError::self_dealing("不能给自己调整积分，请由上级或其他书记办理"));
+    }
+    let hash = idempotency::request_hash(&(branch.id, &req));
+    if let Some(first) = idempotency::replay_of(&state.db, caller.user_id, &key, &hash).await? {
+        return Ok(first);
+    }
     if !members_service::is_member_of(&state.db, req.user_id, branch.id).await? {
         return Err(AppError::field("user_id", "不是本支部成员"));
     }
     let now = state.clock.now();
-    let key = match client_key {
-        Some(k) => format!("adjust:{}:{}:{}", branch.id, caller.user_id, k.as_str()),
-        None => format!("adjust:{}", crate::infra::random::token_hex(12)),
-    };
+    let ledger_key = format!("adjust:{}:{}:{}", branch.id, caller.user_id, key.as_str());
     let entry = NewEntry {
         user_id: req.user_id,
         branch_id: branch.id,
@@ -377,14 +385,16 @@ pub async fn adjust(
         star: None,
         kind: LedgerKind::Adjust,
         ref_type: "adjust",
-        ref_id: key.rsplit(':').next().unwrap_or_default().to_owned(),
-        idempotency_key: key.clone(),
+        ref_id: key.as_str().to_owned(),
+        idempotency_key: ledger_key.clone(),
         note: Some(reason.clone()),
         actor_id: Some(caller.user_id),
     };
     let txn = begin_write(&state.writer).await?;
     let update = post_entry(&txn, &entry, &branch.path, now).await?;
-    let row = store::entry_by_key(&txn, &key).await?.ok_or_else(|| anyhow::anyhow!("the adjustment entry vanished"))?;
+    let row = store::entry_by_key(&txn, &ledger_key)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the adjustment entry vanished"))?;
     if update.is_some() {
         audit::record(
             &txn,
@@ -402,7 +412,13 @@ pub async fn adjust(
         )
         .await?;
     }
+    let view = LedgerEntryView::from(row);
+    let answer = idempotency::Response::fresh(201, serde_json::to_string(&view).map_err(anyhow::Error::from)?);
+    // Another request with this key got there first: its answer, and nothing of ours.
+    if let Some(first) = idempotency::record(&txn, caller.user_id, &key, &hash, &answer, now).await? {
+        return Ok(first);
+    }
     txn.commit().await?;
     publish(state, update.as_slice()).await;
-    Ok(row.into())
+    Ok(answer)
 }

@@ -163,15 +163,31 @@ async fn adjustments_need_a_reason_are_audited_and_never_overdraw() {
     let (_, points) = app.get("/me/points", &member.token).await;
     assert_eq!(points["balance"], 20);
 
+    let path = app.url(&format!("/api/v1/orgs/{}/points/adjust", tree.branch_a));
+    let resp = app
+        .client
+        .post(&path)
+        .bearer_auth(&secretary.token)
+        .header("Idempotency-Key", "no-reason")
+        .json(&json!({"user_id": member.user_id, "delta": 5, "reason": "  "}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = crate::helpers::parts(resp).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["fields"]["reason"].is_string(), "{body}");
+    // The key is required: without one, 400 and nothing credited.
     let (status, body) = app
         .post(
             &format!("/orgs/{}/points/adjust", tree.branch_a),
             &secretary.token,
-            json!({"user_id": member.user_id, "delta": 5, "reason": "  "}),
+            json!({"user_id": member.user_id, "delta": 5, "reason": "补录"}),
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body["fields"]["reason"].is_string(), "{body}");
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("idempotency_key_required")));
+    // Nobody credits themselves, not even a secretary who is a member.
+    let (status, body) = app.adjust(&secretary.token, tree.branch_a, secretary.user_id, 5, None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("self_dealing")), "{body}");
     let (status, _) = app.adjust(&member.token, tree.branch_a, member.user_id, 5, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "members do not adjust");
     let outsider = app.wechat_user("p-out").await;
@@ -191,16 +207,35 @@ async fn adjustments_need_a_reason_are_audited_and_never_overdraw() {
 async fn the_same_idempotency_key_credits_once_even_concurrently() {
     let app = spawn_app().await;
     let (tree, secretary, member) = branch_with(&app).await;
-    let (a, b, c) = tokio::join!(
-        app.adjust(&secretary.token, tree.branch_a, member.user_id, 7, Some("retry-1")),
-        app.adjust(&secretary.token, tree.branch_a, member.user_id, 7, Some("retry-1")),
-        app.adjust(&secretary.token, tree.branch_a, member.user_id, 7, Some("retry-1")),
-    );
-    for (status, body) in [&a, &b, &c] {
+    let ten: Vec<_> =
+        (0..10).map(|_| app.adjust(&secretary.token, tree.branch_a, member.user_id, 7, Some("retry-1"))).collect();
+    let results = futures_util::future::join_all(ten).await;
+    for (status, body) in &results {
         assert_eq!(*status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["id"], results[0].1["id"], "every answer is the first one");
     }
-    assert_eq!(a.1["id"], b.1["id"]);
-    assert_eq!(a.1["id"], c.1["id"]);
+    let (_, points) = app.get("/me/points", &member.token).await;
+    assert_eq!(points["balance"], 7);
+    let entries = points_ledger::Entity::find()
+        .filter(points_ledger::Column::UserId.eq(member.user_id))
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(entries, 1, "one entry for ten requests");
+
+    // A retry says it is one; the same key with another body is refused and changes nothing.
+    let resp = app
+        .client
+        .post(app.url(&format!("/api/v1/orgs/{}/points/adjust", tree.branch_a)))
+        .bearer_auth(&secretary.token)
+        .header("Idempotency-Key", "retry-1")
+        .json(&json!({"user_id": member.user_id, "delta": 7, "reason": "补录积分"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["idempotent-replayed"], "true");
+    let (status, body) = app.adjust(&secretary.token, tree.branch_a, member.user_id, 8, Some("retry-1")).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("idempotency_conflict")));
     let (_, points) = app.get("/me/points", &member.token).await;
     assert_eq!(points["balance"], 7);
 }

@@ -22,6 +22,8 @@ impl TestApp {
             .await
     }
 
+    /// An adjustment with this `Idempotency-Key`, or a fresh one for None (the key is
+    /// required; `post` sends a request without one).
     pub async fn adjust(
         &self,
         token: &str,
@@ -30,14 +32,13 @@ impl TestApp {
         delta: i64,
         key: Option<&str>,
     ) -> (StatusCode, Value) {
-        let mut req = self
+        let fresh = uuid::Uuid::new_v4().to_string();
+        let req = self
             .client
             .post(self.url(&format!("/api/v1/orgs/{branch_id}/points/adjust")))
             .bearer_auth(token)
+            .header("Idempotency-Key", key.unwrap_or(&fresh))
             .json(&json!({"user_id": user_id, "delta": delta, "reason": "补录积分"}));
-        if let Some(key) = key {
-            req = req.header("Idempotency-Key", key);
-        }
         parts(req.send().await.unwrap()).await
     }
 
