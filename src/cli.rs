@@ -45,6 +45,7 @@ const ENV_HELP: &str = "Configuration: built-in defaults < fivestar.toml (or --c
   FIVESTAR_LOGIN_WINDOW_SECS     the window those failures count in (900)
   FIVESTAR_RECONCILE_INTERVAL_SECS  how often Redis is checked against SQL, in seconds (10)
   FIVESTAR_SWEEP_INTERVAL_SECS   how often expired claims return to their pools, in seconds (15)
+  FIVESTAR_METRICS_TOKEN         in production, /metrics needs this bearer token (unset: 404)
   RUST_LOG                       log filter (info)";
 
 #[derive(Subcommand)]
@@ -307,6 +308,7 @@ mod tests {
             "LOGIN_MAX_FAILURES_PER_IP",
             "LOGIN_WINDOW_SECS",
             "RECONCILE_INTERVAL_SECS",
+            "METRICS_TOKEN",
             "SWEEP_INTERVAL_SECS",
         ] {
             assert!(help.contains(&format!("FIVESTAR_{var} ")), "FIVESTAR_{var} is missing from --help");

@@ -60,6 +60,10 @@ pub struct Settings {
     /// How often the card sweeper returns expired claims to their pools, in seconds.
     #[serde(default = "defaults::sweep_interval_secs")]
     pub sweep_interval_secs: u64,
+    /// In production, `/metrics` answers only `Authorization: Bearer <this>` (and 404 when
+    /// it is not set); in dev it is open.
+    #[serde(default)]
+    pub metrics_token: Option<SecretString>,
 }
 
 mod defaults {
@@ -152,9 +156,6 @@ impl Settings {
         let mut missing = Vec::new();
         if self.jwt_secret.as_ref().is_none_or(|s| s.expose_secret().len() < 32) {
             missing.push("FIVESTAR_JWT_SECRET (at least 32 characters)");
-        }
-        if self.wechat_credentials().is_none() {
-            missing.push("FIVESTAR_WECHAT_APPID and FIVESTAR_WECHAT_SECRET");
         }
         if !missing.is_empty() {
             bail!("FIVESTAR_ENV=production needs {}", missing.join(", "));

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use migration::{Migrator, MigratorTrait};
 use tokio::sync::Semaphore;
@@ -116,6 +117,8 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .wrap(from_fn(metrics::track))
             .wrap(TracingLogger::<RequestSpan>::new())
             .wrap(from_fn(request_id::stamp))
+            // No browser guesses a type we did not say (an uploaded "photo" run as HTML).
+            .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
             .app_data(state)
             .app_data(metrics.clone())
             .app_data(spec.clone())

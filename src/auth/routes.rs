@@ -19,7 +19,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         (status = 502, description = "wechat_unavailable", body = ErrorBody),
         (status = 503, description = "wechat_not_configured", body = ErrorBody)))]
 pub async fn wechat(state: web::Data<AppState>, body: JsonBody<WechatLogin>) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::login_wechat(&state, body.into_inner()).await?))
+    Ok(no_store().json(service::login_wechat(&state, body.into_inner()).await?))
 }
 
 /// Staff log in with a username and password. Repeated failures are throttled (429).
@@ -34,7 +34,7 @@ pub async fn password(
 ) -> Result<HttpResponse> {
     // The peer address, not X-Forwarded-For: a client must not choose its own throttle key.
     let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
-    Ok(HttpResponse::Ok().json(service::login_password(&state, body.into_inner(), &ip).await?))
+    Ok(no_store().json(service::login_password(&state, body.into_inner(), &ip).await?))
 }
 
 /// Trade a refresh token for a new pair; the old one stops working.
@@ -42,5 +42,12 @@ pub async fn password(
     responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody),
         (status = 401, description = "unauthenticated or refresh_token_reused", body = ErrorBody)))]
 pub async fn refresh(state: web::Data<AppState>, body: JsonBody<RefreshRequest>) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::refresh(&state, body.into_inner()).await?))
+    Ok(no_store().json(service::refresh(&state, body.into_inner()).await?))
+}
+
+/// Tokens are not for caches: every login and refresh answer says `no-store`.
+fn no_store() -> actix_web::HttpResponseBuilder {
+    let mut builder = HttpResponse::Ok();
+    builder.insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"));
+    builder
 }

@@ -8,6 +8,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
+use super::json;
 use crate::error::{AppError, ErrorBody, ErrorCode};
 
 impl ResponseError for AppError {
@@ -69,6 +70,10 @@ pub fn json_config() -> web::JsonConfig {
             }
             JsonPayloadError::ContentType => {
                 AppError::bad_request(ErrorCode::UnsupportedMediaType, "请求体须为 application/json")
+            }
+            JsonPayloadError::Deserialize(e) if e.to_string().starts_with(json::DUPLICATE_KEY) => {
+                let key = e.to_string().split('`').nth(1).unwrap_or_default().to_owned();
+                AppError::invalid_request(format!("请求体中字段 {key} 出现了两次，请只保留一个"))
             }
             JsonPayloadError::Deserialize(e) if e.is_eof() => {
                 AppError::invalid_request("请求体不是完整的 JSON：内容提前结束")

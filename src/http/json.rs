@@ -31,9 +31,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let raw = web::Json::<Value>::from_request(req, payload);
+        let raw = web::Json::<Strict>::from_request(req, payload);
         Box::pin(async move {
-            let mut value = raw.await?.into_inner();
+            let mut value = raw.await?.into_inner().0;
             if !value.is_object() {
                 return Err(AppError::invalid_request("请求体须为 JSON 对象").into());
             }
@@ -45,6 +45,74 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 .map(JsonBody)
                 .map_err(|e| fields::refusal(e.path(), &e.inner().to_string(), "请求体").into())
         })
+    }
+}
+
+/// A JSON value that refuses an object with the same key twice: which of the two would
+/// count is a guess (serde_json keeps the last, other parsers the first), so neither is.
+struct Strict(Value);
+
+/// The message a duplicated key is refused with (`errors::json_config` recognises it).
+pub const DUPLICATE_KEY: &str = "duplicate key";
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Strict(value) = map.next_value()?;
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!("{DUPLICATE_KEY} `{key}`")));
+            }
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
     }
 }
 
@@ -139,6 +207,19 @@ mod tests {
         assert!(read_fields_have_nul(&json!({"name": "a\u{0}b"}), fields));
         assert!(read_fields_have_nul(&json!({"name": "a", "tags": ["x\u{0}"]}), fields));
         assert!(!read_fields_have_nul(&json!({"name": "a", "extra\u{0}": "b\u{0}"}), fields));
+    }
+
+    #[test]
+    fn a_key_twice_in_any_object_is_refused() {
+        let parse = |s: &str| serde_json::from_str::<Strict>(s).map(|v| v.0);
+        assert_eq!(
+            parse(r#"{"a": [1, {"b": 2.5, "c": null}], "d": "x"}"#).unwrap(),
+            json!({"a": [1, {"b": 2.5, "c": null}], "d": "x"})
+        );
+        for twice in [r#"{"a": 1, "a": 2}"#, r#"{"x": [{"b": 1, "b": 1}]}"#, r#"{"o": {"k": 1, "k": {}}}"#] {
+            let err = parse(twice).unwrap_err().to_string();
+            assert!(err.starts_with(DUPLICATE_KEY), "{twice}: {err}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A person's own values: display name and phone number, parsed once.
 
-/// 1–32 characters, trimmed, no control characters.
+/// 1–32 characters, trimmed, no control, zero-width or bidirectional-control characters
+/// (they hide or reorder text: a name that reads as another person's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
@@ -14,12 +15,28 @@ impl DisplayName {
         if name.chars().any(char::is_control) {
             return Err("昵称不能包含控制字符");
         }
+        if name.chars().any(is_invisible) {
+            return Err("昵称不能包含零宽字符或文字方向控制字符");
+        }
         Ok(DisplayName(name.to_owned()))
     }
 
     pub fn into_inner(self) -> String {
         self.0
     }
+}
+
+/// Zero-width characters and the bidirectional marks, embeddings, overrides and isolates.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{200B}'..='\u{200F}' // zero-width space, non-joiner, joiner; LRM, RLM
+        | '\u{202A}'..='\u{202E}' // LRE, RLE, PDF, LRO, RLO
+        | '\u{2060}'..='\u{2064}' // word joiner and invisible operators
+        | '\u{2066}'..='\u{2069}' // LRI, RLI, FSI, PDI
+        | '\u{061C}' // Arabic letter mark
+        | '\u{180E}' // Mongolian vowel separator
+        | '\u{FEFF}' // zero-width no-break space
+    )
 }
 
 /// A mainland China mobile number: 11 digits starting 13–19.
@@ -70,6 +87,10 @@ mod tests {
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse(&"字".repeat(33)).is_err());
         assert!(DisplayName::parse("a\u{7}b").is_err());
+        for hidden in ["\u{200B}", "\u{200D}", "\u{202E}", "\u{2066}", "\u{2069}", "\u{FEFF}", "\u{200F}"] {
+            assert!(DisplayName::parse(&format!("王{hidden}书记")).is_err(), "{hidden:?}");
+        }
+        assert!(DisplayName::parse("Zoë · 王").is_ok(), "ordinary letters and punctuation stay");
     }
 
     #[test]

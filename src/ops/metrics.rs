@@ -5,11 +5,16 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use secrecy::ExposeSecret;
 
+use crate::config::{Environment, Settings};
+use crate::error::AppError;
 use crate::infra::group_commit::WriterMetrics;
+use crate::state::AppState;
 
 pub struct Metrics {
     registry: Registry,
@@ -53,7 +58,33 @@ pub async fn track(
     Ok(res)
 }
 
-pub async fn render(metrics: web::Data<Metrics>) -> HttpResponse {
+/// Who may read `/metrics`: anyone in dev; in production only the bearer of
+/// `FIVESTAR_METRICS_TOKEN` (401 otherwise), and nobody when it is not set (404).
+fn allowed(settings: &Settings, req: &HttpRequest) -> Result<(), AppError> {
+    if settings.env != Environment::Production {
+        return Ok(());
+    }
+    let token = settings.metrics_token.as_ref().filter(|t| !t.expose_secret().is_empty()).ok_or(AppError::NotFound)?;
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // Compared in constant time: the token is a password.
+    let same = given.len() == token.expose_secret().len()
+        && given.bytes().zip(token.expose_secret().bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(AppError::unauthenticated())
+    }
+}
+
+pub async fn render(req: HttpRequest, state: web::Data<AppState>, metrics: web::Data<Metrics>) -> HttpResponse {
+    if let Err(err) = allowed(&state.settings, &req) {
+        return actix_web::ResponseError::error_response(&err);
+    }
     let mut buf = Vec::new();
     match TextEncoder::new().encode(&metrics.registry.gather(), &mut buf) {
         Ok(()) => HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(buf),

@@ -224,7 +224,8 @@ async fn production_refuses_to_start_without_secrets() {
         cli.command(&["serve"]).env("FIVESTAR_ENV", "production").env("FIVESTAR_BIND", "127.0.0.1:0").output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("FIVESTAR_JWT_SECRET") && err.contains("FIVESTAR_WECHAT_APPID"), "{err}");
+    assert!(err.contains("FIVESTAR_JWT_SECRET"), "{err}");
+    assert!(!err.contains("WECHAT"), "WeChat is optional: its login answers 503 without it: {err}");
 }
 
 #[tokio::test]

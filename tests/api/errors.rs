@@ -202,3 +202,28 @@ async fn each_kind_of_400_names_its_field_and_the_expected_format_in_chinese() {
     let (_, list) = app.get(&tasks, &secretary.token).await;
     assert_eq!(list["items"], serde_json::json!([]), "{list}");
 }
+
+#[tokio::test]
+async fn a_json_key_given_twice_is_400_and_changes_nothing() {
+    let app = spawn_app().await;
+    let admin = app.super_admin().await;
+    let (_, before) = app.get("/me", &admin.token).await;
+    for body in
+        [r#"{"display_name": "甲", "display_name": "乙"}"#, r#"{"phone": "13812340000", "nested": {"k": 1, "k": 2}}"#]
+    {
+        let resp = app
+            .client
+            .patch(app.url("/api/v1/me"))
+            .bearer_auth(&admin.token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let (status, err) = parts(resp).await;
+        assert_eq!((status, err["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{body}");
+        assert!(err["message"].as_str().unwrap().contains("两次"), "{err}");
+    }
+    let (_, after) = app.get("/me", &admin.token).await;
+    assert_eq!(before, after);
+}

@@ -97,3 +97,67 @@ async fn metrics_show_the_sql_writers_work() {
     assert_eq!(sample(&text, "sql_writer_batches_total"), 2.0);
     assert!(sample(&text, "sql_writer_busy_seconds_total") > 0.0, "{text}");
 }
+
+#[tokio::test]
+async fn every_answer_says_nosniff_and_token_answers_say_no_store() {
+    let app = spawn_app().await;
+    for path in ["/healthz", "/api/v1/no/such/thing", "/api/v1/me"] {
+        let resp = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(resp.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
+    let username = format!("nosniff{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+    fivestar::auth::service::create_super_admin(
+        &app.state.db,
+        &username,
+        crate::helpers::ADMIN_PASSWORD,
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    let login = serde_json::json!({"username": username, "password": crate::helpers::ADMIN_PASSWORD});
+    let resp = app.client.post(app.url("/api/v1/auth/password")).json(&login).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let (_, body) = parts(resp).await;
+    let refresh = serde_json::json!({"refresh_token": body["refresh_token"]});
+    let resp = app.client.post(app.url("/api/v1/auth/refresh")).json(&refresh).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+}
+
+/// Production: WeChat credentials are not needed to start (WeChat login answers 503), and
+/// `/metrics` is behind its token (404 when none is set).
+#[tokio::test]
+async fn production_serves_without_wechat_and_guards_metrics() {
+    let secret = "production-secret-production-secret-0123";
+    let app = spawn_app_with(|s| {
+        s.env = fivestar::config::Environment::Production;
+        s.jwt_secret = Some(secret.to_owned().into());
+        s.wechat_appid = None;
+        s.wechat_secret = None;
+    })
+    .await;
+    let (status, body) = app.login_wechat("any-code").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("wechat_not_configured")));
+    let resp = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "no token set: no metrics");
+
+    let token = "metrics-token-1234";
+    let app = spawn_app_with(|s| {
+        s.env = fivestar::config::Environment::Production;
+        s.jwt_secret = Some(secret.to_owned().into());
+        s.metrics_token = Some(token.to_owned().into());
+    })
+    .await;
+    for given in [None, Some("Bearer wrong-token-0000"), Some("Bearer metrics-token-123")] {
+        let mut req = app.client.get(app.url("/metrics"));
+        if let Some(given) = given {
+            req = req.header("authorization", given);
+        }
+        let (status, body) = parts(req.send().await.unwrap()).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")), "{given:?}");
+    }
+    let resp = app.client.get(app.url("/metrics")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.text().await.unwrap().contains("http_requests_total"));
+}

@@ -69,6 +69,13 @@ async fn profile_updates_are_validated_and_change_nothing_when_refused() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["fields"]["display_name"].is_string() && body["fields"]["phone"].is_string(), "{body}");
+    // A name that hides or reorders text reads as someone else's: refused.
+    for hidden in ["王\u{200B}书记", "\u{202E}记书王", "王书记\u{2066}"] {
+        let (status, body) =
+            parts(app.call(Method::PATCH, "/me", Some(&user.token), Some(json!({"display_name": hidden}))).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{hidden:?}: {body}");
+        assert!(body["fields"]["display_name"].is_string(), "{body}");
+    }
     let (_, me) = app.get("/me", &user.token).await;
     assert_eq!(me["display_name"], "微信用户");
     assert!(me["phone"].is_null());
