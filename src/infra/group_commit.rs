@@ -98,6 +98,16 @@ impl WriterMetrics {
         registry.register(Box::new(self.busy.clone()))
     }
 
+    /// Write transactions run so far (tests check that jobs shared them).
+    pub fn batches(&self) -> u64 {
+        self.batches.get()
+    }
+
+    /// Jobs run so far.
+    pub fn jobs(&self) -> u64 {
+        self.jobs.get()
+    }
+
     fn record(&self, jobs: usize, started: Instant) {
         self.batches.inc();
         self.jobs.inc_by(jobs as u64);

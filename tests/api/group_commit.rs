@@ -31,6 +31,7 @@ async fn jobs_sharing_a_commit_keep_or_lose_their_writes_one_by_one() {
     let state = fivestar::startup::build_state(settings, Clock::default()).await.unwrap();
     // Hold the writer's turn (on SQLite) so that the jobs queue up and go as one batch.
     let gate = begin_write(&state.writer).await.unwrap();
+    let (batches_before, jobs_before) = (state.group_commit.metrics().batches(), state.group_commit.metrics().jobs());
     let kinds = ["commit", "refused", "discard", "commit", "server-error", "panic", "commit"];
     let mut jobs = Vec::new();
     for (i, kind) in kinds.into_iter().enumerate() {
@@ -81,6 +82,14 @@ async fn jobs_sharing_a_commit_keep_or_lose_their_writes_one_by_one() {
         .collect();
     kept.sort();
     assert_eq!(kept, ["0:commit", "3:commit", "6:commit"]);
+    let batches = state.group_commit.metrics().batches() - batches_before;
+    let jobs = state.group_commit.metrics().jobs() - jobs_before;
+    if state.writer.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        // The seven queued behind the gate and went together: a job that fails the server
+        // way (error, panic) ends its batch, so three batches at most, never one each.
+        assert_eq!(jobs, 7);
+        assert!((1..=3).contains(&batches), "{batches} batches for {jobs} jobs: they did not share a commit");
+    }
 
     // The writer lives on after the panic.
     let after = state
