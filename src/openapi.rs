@@ -23,6 +23,7 @@ visible ones the caller may not change answer 403. Locations are GCJ-02."
         auth::routes::wechat,
         auth::routes::password,
         auth::routes::refresh,
+        auth::routes::logout,
         members::routes::get_me,
         members::routes::patch_me,
         members::routes::join,

@@ -182,7 +182,7 @@ pub async fn seed(state: &AppState, spec: &BenchSpec, tokens: &Path) -> anyhow::
     let mut file = std::io::BufWriter::new(std::fs::File::create(tokens)?);
     for i in 0..spec.token_count.min(user_ids.len()) {
         let user = user_ids[(i * 7919) % user_ids.len()];
-        writeln!(file, "{}", state.jwt.issue(user, now)?)?;
+        writeln!(file, "{}", state.jwt.issue(user, None, now)?)?;
     }
     file.flush()?;
     Ok(BenchReport { county_id: county.id, branch_ids, first_user_id, seconds: started.elapsed().as_secs_f64() })
@@ -326,10 +326,10 @@ pub async fn seed_work(
     };
     let drawers = members_of(0);
     let jwt = &state.jwt;
-    write("draw_tokens.txt", &mut drawers.iter().filter_map(|u| jwt.issue(*u, now).ok()))?;
-    write("secretary_token.txt", &mut std::iter::once(jwt.issue(secretary, now)?))?;
+    write("draw_tokens.txt", &mut drawers.iter().filter_map(|u| jwt.issue(*u, None, now).ok()))?;
+    write("secretary_token.txt", &mut std::iter::once(jwt.issue(secretary, None, now)?))?;
     write("review_cards.txt", &mut review_cards.iter().map(i64::to_string))?;
-    write("grid_tokens.txt", &mut workers.iter().filter_map(|u| jwt.issue(*u, now).ok()))?;
+    write("grid_tokens.txt", &mut workers.iter().filter_map(|u| jwt.issue(*u, None, now).ok()))?;
     Ok(WorkReport { draw_branch, review_branch, grid_id: grid.id, seconds: started.elapsed().as_secs_f64() })
 }
 

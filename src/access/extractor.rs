@@ -3,6 +3,7 @@
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
+use super::role_feed;
 use super::roles::Caller;
 use super::store::load_caller;
 use crate::error::AppError;
@@ -25,7 +26,14 @@ impl FromRequest for CurrentUser {
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("AppState is not registered")))?;
             let token = token.ok_or_else(AppError::unauthenticated)?;
-            let user_id = state.jwt.verify(&token).ok_or_else(AppError::unauthenticated)?;
+            let verified = state.jwt.verify(&token).ok_or_else(AppError::unauthenticated)?;
+            if let Some(family) = &verified.family {
+                let now = chrono::Utc::now().timestamp();
+                if role_feed::is_revoked(&state.redis, &state.caches.callers, family, now).await {
+                    return Err(AppError::unauthenticated());
+                }
+            }
+            let user_id = verified.user_id;
             if let Some(caller) = state.caches.callers.get(user_id) {
                 return Ok(CurrentUser(caller));
             }

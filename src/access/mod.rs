@@ -91,6 +91,13 @@ pub fn needs(role: Role) -> AppError {
     AppError::Forbidden { code: ErrorCode::Forbidden, message: message.into(), required_role: Some(role.as_str()) }
 }
 
+/// After a login family was revoked (committed): its access tokens answer 401 on every
+/// server from now until they would have expired.
+pub async fn login_ended(state: &AppState, family: &str, now: chrono::DateTime<chrono::Utc>) {
+    let until = state.jwt.last_second(now);
+    role_feed::announce_family(&state.redis, &state.caches.callers, family, until, now.timestamp()).await;
+}
+
 /// After a committed role change: drop the user from every server's callers cache.
 pub async fn roles_changed(state: &AppState, user_id: i64) {
     role_feed::announce(&state.redis, &state.caches.callers, user_id).await;

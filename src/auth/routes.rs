@@ -9,7 +9,8 @@ use crate::state::AppState;
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/auth/wechat").route(web::post().to(wechat)))
         .service(web::resource("/auth/password").route(web::post().to(password)))
-        .service(web::resource("/auth/refresh").route(web::post().to(refresh)));
+        .service(web::resource("/auth/refresh").route(web::post().to(refresh)))
+        .service(web::resource("/auth/logout").route(web::post().to(logout)));
 }
 
 /// Log in from the mini-program with a `wx.login()` code; creates the user on first login.
@@ -37,7 +38,8 @@ pub async fn password(
     Ok(no_store().json(service::login_password(&state, body.into_inner(), &ip).await?))
 }
 
-/// Trade a refresh token for a new pair; the old one stops working.
+/// Trade a refresh token for a new pair. The same token again within 30 s answers the same
+/// pair (a retry); later it is `refresh_token_reused` and ends the login everywhere.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody),
         (status = 401, description = "unauthenticated or refresh_token_reused", body = ErrorBody)))]
@@ -50,4 +52,14 @@ fn no_store() -> actix_web::HttpResponseBuilder {
     let mut builder = HttpResponse::Ok();
     builder.insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"));
     builder
+}
+
+/// End this login: its refresh tokens stop working and its access tokens answer 401 on
+/// every server within 2 s.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses((status = 204, description = "logged out"), (status = 400, body = ErrorBody),
+        (status = 401, description = "unknown refresh token", body = ErrorBody)))]
+pub async fn logout(state: web::Data<AppState>, body: JsonBody<RefreshRequest>) -> Result<HttpResponse> {
+    service::logout(&state, body.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

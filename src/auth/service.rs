@@ -95,7 +95,7 @@ async fn issue_tokens<C: ConnectionTrait>(
     let expires_at = now + Duration::days(state.settings.refresh_ttl_days);
     store::insert_refresh(conn, user_id, &family, &hash_refresh_token(&refresh_token), expires_at, now).await?;
     Ok(TokenResponse {
-        access_token: state.jwt.issue(user_id, now)?,
+        access_token: state.jwt.issue(user_id, Some(&family), now)?,
         refresh_token,
         token_type: "Bearer".to_owned(),
         expires_in: state.jwt.ttl_secs(),
@@ -183,9 +183,80 @@ pub async fn login_password(state: &AppState, req: PasswordLogin, ip: &str) -> R
     Ok(tokens)
 }
 
-/// Rotate a refresh token. A token presented a second time means it leaked: the whole
-/// family is revoked and the caller must log in again.
-pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenResponse> {
+/// How long a used refresh token still answers the pair it was traded for: a phone that
+/// lost the answer and retried, or two requests of one phone racing.
+pub const REFRESH_GRACE: Duration = Duration::seconds(30);
+
+/// How long a retry within the grace waits for the first request's answer to be stored.
+const GRACE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+const GRACE_PENDING: AppError =
+    AppError::Unavailable { code: ErrorCode::Busy, message: "登录状态正在更新，请稍后重试" };
+
+/// Rotate a refresh token. The same token again within `REFRESH_GRACE` of its first use
+/// answers the same new pair; later, it means the token leaked: the whole family is
+/// revoked (its access tokens too, on every server) and the caller must log in again.
+/// Answers the `TokenResponse` as JSON (a replay is the stored first answer).
+pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<serde_json::Value> {
+    let token = req.refresh_token.trim();
+    if token.is_empty() || token.len() > 256 {
+        return Err(REFRESH_INVALID);
+    }
+    let token_hash = hash_refresh_token(token);
+    let now = state.clock.now();
+    let txn = begin_write(&state.writer).await?;
+    let row = store::find_refresh(&txn, &token_hash).await?.ok_or(REFRESH_INVALID)?;
+    if row.revoked_at.is_some() {
+        return Err(REFRESH_INVALID);
+    }
+    // Used already, or by a request that committed while this one waited for the row.
+    let used_at = match row.used_at {
+        Some(at) => Some(at),
+        None if !store::mark_used(&txn, row.id, now).await? => {
+            store::find_refresh(&txn, &token_hash).await?.and_then(|r| r.used_at).or(Some(now))
+        }
+        None => None,
+    };
+    if let Some(used_at) = used_at {
+        if now - used_at <= REFRESH_GRACE {
+            drop(txn);
+            return first_answer(state, &token_hash).await;
+        }
+        let revoked = store::revoke_family(&txn, &row.family_id, now).await?;
+        txn.commit().await?;
+        crate::access::login_ended(state, &row.family_id, now).await;
+        tracing::warn!(user_id = row.user_id, revoked, "refresh token reused; family revoked");
+        return Err(REFRESH_REUSED);
+    }
+    if row.expires_at <= now {
+        return Err(REFRESH_INVALID);
+    }
+    let tokens = issue_tokens(state, &txn, row.user_id, Some(&row.family_id), now).await?;
+    txn.commit().await?;
+    let answer = serde_json::to_value(&tokens).map_err(anyhow::Error::from)?;
+    if let Err(err) = store::keep_answer(&state.redis, &token_hash, &answer, REFRESH_GRACE).await {
+        tracing::warn!(error = %err, "a refresh's answer was not kept for its retries");
+    }
+    Ok(answer)
+}
+
+/// The answer the first use of this token gave, once its request has stored it.
+async fn first_answer(state: &AppState, token_hash: &str) -> Result<serde_json::Value> {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(answer) = store::kept_answer(&state.redis, token_hash).await? {
+            return Ok(answer);
+        }
+        if started.elapsed() >= GRACE_WAIT {
+            return Err(GRACE_PENDING);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// End a login: its refresh tokens stop working, and its access tokens answer 401 on
+/// every server from now on. An unknown token is 401; an ended login ends again quietly.
+pub async fn logout(state: &AppState, req: RefreshRequest) -> Result<()> {
     let token = req.refresh_token.trim();
     if token.is_empty() || token.len() > 256 {
         return Err(REFRESH_INVALID);
@@ -193,19 +264,10 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenRespo
     let now = state.clock.now();
     let txn = begin_write(&state.writer).await?;
     let row = store::find_refresh(&txn, &hash_refresh_token(token)).await?.ok_or(REFRESH_INVALID)?;
-    let reused = row.used_at.is_some() || (row.revoked_at.is_none() && !store::mark_used(&txn, row.id, now).await?);
-    if reused {
-        let revoked = store::revoke_family(&txn, &row.family_id, now).await?;
-        txn.commit().await?;
-        tracing::warn!(user_id = row.user_id, revoked, "refresh token reused; family revoked");
-        return Err(REFRESH_REUSED);
-    }
-    if row.revoked_at.is_some() || row.expires_at <= now {
-        return Err(REFRESH_INVALID);
-    }
-    let tokens = issue_tokens(state, &txn, row.user_id, Some(&row.family_id), now).await?;
+    store::revoke_family(&txn, &row.family_id, now).await?;
     txn.commit().await?;
-    Ok(tokens)
+    crate::access::login_ended(state, &row.family_id, now).await;
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -61,6 +61,31 @@ pub async fn revoke_family<C: ConnectionTrait>(txn: &C, family_id: &str, now: Da
     Ok(res.rows_affected)
 }
 
+/// Keep a refresh's answer for the retries of the same token within the grace.
+pub async fn keep_answer(
+    redis: &Redis,
+    token_hash: &str,
+    answer: &serde_json::Value,
+    grace: chrono::Duration,
+) -> redis::RedisResult<()> {
+    let mut conn = redis.conn().await?;
+    redis::cmd("SET")
+        .arg(redis.keys().refresh_answer(token_hash))
+        .arg(answer.to_string())
+        .arg("EX")
+        .arg(grace.num_seconds().max(1))
+        .query_async(&mut conn)
+        .await
+}
+
+/// The answer kept for this token, if its first use stored one and the grace lasts.
+pub async fn kept_answer(redis: &Redis, token_hash: &str) -> redis::RedisResult<Option<serde_json::Value>> {
+    let mut conn = redis.conn().await?;
+    let kept: Option<String> =
+        redis::cmd("GET").arg(redis.keys().refresh_answer(token_hash)).query_async(&mut conn).await?;
+    Ok(kept.and_then(|k| serde_json::from_str(&k).ok()))
+}
+
 /// Failures recorded for this username and this address, with the seconds until the
 /// longer-lived of the two counters resets.
 pub async fn login_failures(redis: &Redis, username: &str, ip: &str) -> redis::RedisResult<(u32, u32, i64)> {

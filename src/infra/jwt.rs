@@ -31,6 +31,18 @@ struct Claims {
     exp: i64,
     iss: String,
     aud: String,
+    /// The login (refresh-token family) the token was issued to: revoking the family
+    /// (logout, a reused refresh token) ends its access tokens too. Absent in tokens made
+    /// outside a login (the bench's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fam: Option<String>,
+}
+
+/// What a valid token says: who, and under which login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub user_id: i64,
+    pub family: Option<Arc<str>>,
 }
 
 #[derive(Clone)]
@@ -39,8 +51,8 @@ pub struct JwtKeys {
     decoding: DecodingKey,
     validation: Validation,
     ttl_secs: i64,
-    /// Token → (user id, last unix second it is accepted: `exp` + leeway).
-    verified: Arc<TtlCache<Box<str>, (i64, i64)>>,
+    /// Token → (what it says, last unix second it is accepted: `exp` + leeway).
+    verified: Arc<TtlCache<Box<str>, (Verified, i64)>>,
 }
 
 impl JwtKeys {
@@ -64,34 +76,43 @@ impl JwtKeys {
         self.ttl_secs
     }
 
-    pub fn issue(&self, user_id: i64, now: DateTime<Utc>) -> anyhow::Result<String> {
+    /// The last unix second a token issued at `now` is accepted (`exp` + leeway): how long
+    /// a revoked family must be remembered.
+    pub fn last_second(&self, now: DateTime<Utc>) -> i64 {
+        now.timestamp() + self.ttl_secs + LEEWAY_SECS as i64
+    }
+
+    /// An access token for `user_id` under the login `family` (None: outside any login).
+    pub fn issue(&self, user_id: i64, family: Option<&str>, now: DateTime<Utc>) -> anyhow::Result<String> {
         let claims = Claims {
             sub: user_id.to_string(),
             iat: now.timestamp(),
             exp: now.timestamp() + self.ttl_secs,
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
+            fam: family.map(str::to_owned),
         };
         Ok(encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
     }
 
-    /// The user id the token speaks for, or None for any token we did not sign,
-    /// that expired, or that names another issuer or audience.
-    pub fn verify(&self, token: &str) -> Option<i64> {
+    /// Who the token speaks for, or None for any token we did not sign, that expired, or
+    /// that names another issuer or audience. (Whether its login was revoked is the
+    /// caller's question: `access::role_feed`.)
+    pub fn verify(&self, token: &str) -> Option<Verified> {
         self.verify_at(token, Utc::now().timestamp())
     }
 
     /// `verify` at `now` (unix seconds) for a token verified before; a new token is
     /// checked by `jsonwebtoken` against the system clock.
-    fn verify_at(&self, token: &str, now: i64) -> Option<i64> {
-        if let Some((user_id, last_second)) = self.verified.get(token) {
-            return (now <= last_second).then_some(user_id);
+    fn verify_at(&self, token: &str, now: i64) -> Option<Verified> {
+        if let Some((verified, last_second)) = self.verified.get(token) {
+            return (now <= last_second).then_some(verified);
         }
         let claims = decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
-        let user_id = claims.sub.parse().ok()?;
+        let verified = Verified { user_id: claims.sub.parse().ok()?, family: claims.fam.map(Into::into) };
         let last_second = claims.exp.saturating_add(LEEWAY_SECS as i64);
-        self.verified.insert(token.into(), (user_id, last_second));
-        Some(user_id)
+        self.verified.insert(token.into(), (verified.clone(), last_second));
+        Some(verified)
     }
 }
 
@@ -105,38 +126,40 @@ mod tests {
 
     #[test]
     fn a_token_round_trips() {
-        let token = keys().issue(42, Utc::now()).unwrap();
-        assert_eq!(keys().verify(&token), Some(42));
+        let token = keys().issue(42, Some("fam-1"), Utc::now()).unwrap();
+        assert_eq!(keys().verify(&token), Some(Verified { user_id: 42, family: Some("fam-1".into()) }));
+        let bare = keys().issue(42, None, Utc::now()).unwrap();
+        assert_eq!(keys().verify(&bare), Some(Verified { user_id: 42, family: None }));
     }
 
     #[test]
     fn expired_beyond_leeway_is_refused_within_leeway_accepted() {
         let k = keys();
-        let old = k.issue(1, Utc::now() - chrono::Duration::seconds(7200 + 60)).unwrap();
+        let old = k.issue(1, None, Utc::now() - chrono::Duration::seconds(7200 + 60)).unwrap();
         assert_eq!(k.verify(&old), None);
-        let edge = k.issue(1, Utc::now() - chrono::Duration::seconds(7200 + 10)).unwrap();
-        assert_eq!(k.verify(&edge), Some(1));
+        let edge = k.issue(1, None, Utc::now() - chrono::Duration::seconds(7200 + 10)).unwrap();
+        assert_eq!(k.verify(&edge).map(|v| v.user_id), Some(1));
     }
 
     #[test]
     fn a_kept_token_is_refused_past_its_expiry_and_leeway() {
         let k = keys();
         let now = Utc::now();
-        let token = k.issue(7, now).unwrap();
-        assert_eq!(k.verify(&token), Some(7));
-        let last_second = now.timestamp() + 7200 + LEEWAY_SECS as i64;
-        assert_eq!(k.verify_at(&token, last_second), Some(7));
+        let token = k.issue(7, None, now).unwrap();
+        assert_eq!(k.verify(&token).map(|v| v.user_id), Some(7));
+        let last_second = k.last_second(now);
+        assert_eq!(k.verify_at(&token, last_second).map(|v| v.user_id), Some(7));
         assert_eq!(k.verify_at(&token, last_second + 1), None);
     }
 
     #[test]
     fn a_token_differing_from_a_kept_one_is_verified_afresh() {
         let k = keys();
-        let token = k.issue(7, Utc::now()).unwrap();
-        assert_eq!(k.verify(&token), Some(7));
+        let token = k.issue(7, None, Utc::now()).unwrap();
+        assert_eq!(k.verify(&token).map(|v| v.user_id), Some(7));
         // Same signature, another payload: not the kept token, so its signature fails.
         let mut parts: Vec<&str> = token.split('.').collect();
-        let forged = keys_for_forgery().issue(8, Utc::now()).unwrap();
+        let forged = keys_for_forgery().issue(8, None, Utc::now()).unwrap();
         parts[1] = forged.split('.').nth(1).unwrap();
         assert_eq!(k.verify(&parts.join(".")), None);
     }
@@ -148,7 +171,7 @@ mod tests {
     #[test]
     fn another_key_is_refused() {
         let other = JwtKeys::new(&SecretString::from("x".repeat(32)), 7200);
-        let token = other.issue(1, Utc::now()).unwrap();
+        let token = other.issue(1, None, Utc::now()).unwrap();
         assert_eq!(keys().verify(&token), None);
     }
 }

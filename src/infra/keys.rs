@@ -72,6 +72,17 @@ impl Keys {
     }
 
     /// The pub/sub channel on which servers announce role changes (`infra::role_feed`).
+    /// A refresh's answer, kept for the grace in which the same token may be sent again.
+    pub fn refresh_answer(&self, token_hash: &str) -> String {
+        format!("{}:refresh-answer:{}", self.prefix, token_hash)
+    }
+
+    /// Sorted set of revoked login families, scored by the last second one of their access
+    /// tokens is accepted: what a server (re)subscribing to the role feed loads.
+    pub fn revoked_families(&self) -> String {
+        format!("{}:revoked-families", self.prefix)
+    }
+
     pub fn role_changes(&self) -> String {
         format!("{}:role-changes", self.prefix)
     }

@@ -8,7 +8,7 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::{parts, session, spawn_app, spawn_app_with, ADMIN_PASSWORD, TEST_JWT_SECRET};
+use crate::helpers::{parts, session, spawn_app, spawn_app_with, wait_for, ADMIN_PASSWORD, TEST_JWT_SECRET};
 
 #[tokio::test]
 async fn wechat_login_creates_a_user_once_per_openid() {
@@ -156,12 +156,23 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     let (status, _) = app.get("/me", &second.token).await;
     assert_eq!(status, StatusCode::OK);
 
-    // The first token again: reuse. The family dies, including the second token.
+    // The first token again within 30 s: a phone that retried gets the same pair.
+    let (status, again) = app.refresh(&first.refresh).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(
+        (again["access_token"].as_str(), again["refresh_token"].as_str()),
+        (Some(&*second.token), Some(&*second.refresh))
+    );
+
+    // Past the grace it is reuse: the family dies, the second token and its access token too.
+    app.clock.advance(chrono::Duration::seconds(31));
     let (status, body) = app.refresh(&first.refresh).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["code"], "refresh_token_reused");
     let (status, body) = app.refresh(&second.refresh).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, body) = app.get("/me", &second.token).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")), "{body}");
 
     // Another login's family is untouched.
     let other = app.wechat_user("openid-rot").await;
@@ -169,14 +180,61 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// Two refreshes of one token racing (a phone's retry): both get the same new pair, one
+/// family, and the user stays logged in.
 #[tokio::test]
-async fn two_concurrent_refreshes_of_one_token_have_one_winner() {
+async fn two_concurrent_refreshes_of_one_token_answer_the_same_pair() {
     let app = spawn_app().await;
     let user = app.wechat_user("openid-race").await;
     let (a, b) = tokio::join!(app.refresh(&user.refresh), app.refresh(&user.refresh));
-    let statuses = [a.0, b.0];
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(), 1);
+    assert_eq!((a.0, b.0), (StatusCode::OK, StatusCode::OK), "{} {}", a.1, b.1);
+    assert_eq!(a.1["refresh_token"], b.1["refresh_token"]);
+    assert_eq!(a.1["access_token"], b.1["access_token"]);
+    let next = session(&a.1);
+    let (status, _) = app.get("/me", &next.token).await;
+    assert_eq!(status, StatusCode::OK, "the family works");
+    let (status, body) = app.refresh(&next.refresh).await;
+    assert_eq!(status, StatusCode::OK, "and rotates on: {body}");
+}
+
+/// Logout through one server: the access token answers 401 on another server within 2 s,
+/// and the refresh token is dead.
+#[tokio::test]
+async fn a_logout_on_one_server_ends_the_access_token_on_another() {
+    let app = spawn_app().await;
+    let other = app.spawn_sibling().await;
+    let user = app.wechat_user("openid-logout").await;
+    let keep = app.wechat_user("openid-logout").await;
+    let (status, _) = other.get("/me", &user.token).await;
+    assert_eq!(status, StatusCode::OK, "verified and cached on the other server");
+
+    let resp = app.call(Method::POST, "/auth/logout", None, Some(json!({"refresh_token": user.refresh}))).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let (status, _) = app.get("/me", &user.token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "at once on the server that logged out");
+    let started = std::time::Instant::now();
+    loop {
+        let (status, body) = other.get("/me", &user.token).await;
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(body["code"], "unauthenticated");
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "still {status} on the other server");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (status, body) = app.refresh(&user.refresh).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    // The same person's other login goes on.
+    let (status, _) = other.get("/me", &keep.token).await;
+    assert_eq!(status, StatusCode::OK);
+    let resp = app.call(Method::POST, "/auth/logout", None, Some(json!({"refresh_token": "nope"}))).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    // A server that subscribes later learns the revocation too.
+    let late = app.spawn_sibling().await;
+    wait_for("the late server's feed", || async { late.state.caches.callers.subscribed() }).await;
+    let (status, _) = late.get("/me", &user.token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -199,9 +257,9 @@ async fn tampered_expired_foreign_and_unsigned_tokens_are_401() {
     let tampered = format!("{head}.{}", sig.into_iter().collect::<String>());
 
     let keys = JwtKeys::new(&SecretString::from(TEST_JWT_SECRET), 7200);
-    let expired = keys.issue(user.user_id, chrono::Utc::now() - chrono::Duration::hours(3)).unwrap();
+    let expired = keys.issue(user.user_id, None, chrono::Utc::now() - chrono::Duration::hours(3)).unwrap();
     let foreign = JwtKeys::new(&SecretString::from("another-secret-another-secret-0000"), 7200)
-        .issue(user.user_id, chrono::Utc::now())
+        .issue(user.user_id, None, chrono::Utc::now())
         .unwrap();
     let claims = user.token.split('.').nth(1).unwrap().to_owned();
     let unsigned = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#), claims);
