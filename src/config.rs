@@ -64,6 +64,10 @@ pub struct Settings {
     /// it is not set); in dev it is open.
     #[serde(default)]
     pub metrics_token: Option<SecretString>,
+    /// Proxies (IP addresses, comma-separated) whose `X-Forwarded-For` names the client:
+    /// behind one of them, the client address is the last one in that header.
+    #[serde(default)]
+    pub trusted_proxies: Option<String>,
 }
 
 mod defaults {
@@ -161,6 +165,13 @@ impl Settings {
             bail!("FIVESTAR_ENV=production needs {}", missing.join(", "));
         }
         Ok(())
+    }
+
+    /// Whether `ip` is one of `trusted_proxies`.
+    pub fn is_trusted_proxy(&self, ip: &std::net::IpAddr) -> bool {
+        self.trusted_proxies.as_deref().is_some_and(|list| {
+            list.split(',').filter_map(|p| p.trim().parse::<std::net::IpAddr>().ok()).any(|p| &p == ip)
+        })
     }
 
     /// The HS256 key: configured, or in dev generated once into `data_dir`.

@@ -3,6 +3,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::service::{self, PasswordLogin, RefreshRequest, TokenResponse, WechatLogin};
 use crate::error::{ErrorBody, Result};
+use crate::http::client_addr;
 use crate::http::json::JsonBody;
 use crate::state::AppState;
 
@@ -23,7 +24,8 @@ pub async fn wechat(state: web::Data<AppState>, body: JsonBody<WechatLogin>) -> 
     Ok(no_store().json(service::login_wechat(&state, body.into_inner()).await?))
 }
 
-/// Staff log in with a username and password. Repeated failures are throttled (429).
+/// Staff log in with a username and password. Failures slow down the address they come
+/// from (429 with Retry-After): 5 for one username, 30 in all; never anyone else.
 #[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordLogin,
     responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody),
         (status = 401, description = "invalid_credentials", body = ErrorBody),
@@ -33,8 +35,7 @@ pub async fn password(
     state: web::Data<AppState>,
     body: JsonBody<PasswordLogin>,
 ) -> Result<HttpResponse> {
-    // The peer address, not X-Forwarded-For: a client must not choose its own throttle key.
-    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+    let ip = client_addr(&req, &state.settings);
     Ok(no_store().json(service::login_password(&state, body.into_inner(), &ip).await?))
 }
 

@@ -173,7 +173,7 @@ pub async fn login_password(state: &AppState, req: PasswordLogin, ip: &str) -> R
             return Err(INVALID_CREDENTIALS);
         }
     };
-    if let Err(err) = store::clear_login_failures(&state.redis, &throttle_key).await {
+    if let Err(err) = store::clear_login_failures(&state.redis, &throttle_key, ip).await {
         tracing::warn!(error = %err, "could not clear failed logins");
     }
     let now = state.clock.now();

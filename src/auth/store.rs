@@ -86,11 +86,11 @@ pub async fn kept_answer(redis: &Redis, token_hash: &str) -> redis::RedisResult<
     Ok(kept.and_then(|k| serde_json::from_str(&k).ok()))
 }
 
-/// Failures recorded for this username and this address, with the seconds until the
-/// longer-lived of the two counters resets.
+/// Failures recorded for this username from this address, and for this address, with the
+/// seconds until the longer-lived of the two counters resets.
 pub async fn login_failures(redis: &Redis, username: &str, ip: &str) -> redis::RedisResult<(u32, u32, i64)> {
     let keys = redis.keys();
-    let (user_key, ip_key) = (keys.login_failures_user(username), keys.login_failures_ip(ip));
+    let (user_key, ip_key) = (keys.login_failures_user(username, ip), keys.login_failures_ip(ip));
     let mut conn = redis.conn().await?;
     let (user, addr, ttl_user, ttl_ip): (Option<u32>, Option<u32>, i64, i64) =
         redis::pipe().get(&user_key).get(&ip_key).ttl(&user_key).ttl(&ip_key).query_async(&mut conn).await?;
@@ -99,7 +99,7 @@ pub async fn login_failures(redis: &Redis, username: &str, ip: &str) -> redis::R
 
 pub async fn record_login_failure(redis: &Redis, username: &str, ip: &str, window_secs: u64) -> redis::RedisResult<()> {
     let keys = redis.keys();
-    let (user_key, ip_key) = (keys.login_failures_user(username), keys.login_failures_ip(ip));
+    let (user_key, ip_key) = (keys.login_failures_user(username, ip), keys.login_failures_ip(ip));
     let mut conn = redis.conn().await?;
     // EXPIRE NX: the window starts at the first failure and is not pushed back by later ones.
     redis::pipe()
@@ -121,7 +121,7 @@ pub async fn record_login_failure(redis: &Redis, username: &str, ip: &str, windo
         .await
 }
 
-pub async fn clear_login_failures(redis: &Redis, username: &str) -> redis::RedisResult<()> {
+pub async fn clear_login_failures(redis: &Redis, username: &str, ip: &str) -> redis::RedisResult<()> {
     let mut conn = redis.conn().await?;
-    conn.del::<_, ()>(redis.keys().login_failures_user(username)).await
+    conn.del::<_, ()>(redis.keys().login_failures_user(username, ip)).await
 }

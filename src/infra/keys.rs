@@ -98,8 +98,10 @@ impl Keys {
     }
 
     /// Failed password logins for one username (lower-cased), within the window.
-    pub fn login_failures_user(&self, username: &str) -> String {
-        format!("{}:login_fail:u:{}", self.prefix, username.to_lowercase())
+    /// Failed password logins for one username from one client address: only that address
+    /// is slowed, so nobody can lock someone else out.
+    pub fn login_failures_user(&self, username: &str, ip: &str) -> String {
+        format!("{}:login_fail:u:{}:{}", self.prefix, ip, username.to_lowercase())
     }
 
     /// Failed password logins from one client address, within the window.
@@ -117,7 +119,7 @@ mod tests {
         let keys = Keys::new("t1");
         assert_eq!(keys.epoch(), "t1:epoch");
         assert_eq!(keys.pools_ready(), "t1:epoch:pools");
-        assert_eq!(keys.login_failures_user("Admin"), "t1:login_fail:u:admin");
+        assert_eq!(keys.login_failures_user("Admin", "10.0.0.1"), "t1:login_fail:u:10.0.0.1:admin");
         assert_eq!(keys.board(42, "points", "w2026-47"), "t1:{o42}:lb:points:w2026-47");
         assert_eq!(keys.board_version(42), "t1:{o42}:lbv");
         assert_eq!(keys.branch_totals(7, "points", "all"), "t1:{o7}:bt:points:all");

@@ -133,6 +133,29 @@ async fn repeated_password_failures_are_throttled() {
     assert_eq!(body["code"], "rate_limited");
 }
 
+/// A stranger guessing from elsewhere slows only their own address: the account's owner
+/// logs in with the right password. (The test client is the trusted proxy, so
+/// `X-Forwarded-For` names the client; without a trusted proxy the header counts for nothing.)
+#[tokio::test]
+async fn a_strangers_failures_never_lock_someone_else_out() {
+    let app = spawn_app_with(|s| s.trusted_proxies = Some("127.0.0.1, ::1".into())).await;
+    let admin = app.super_admin().await;
+    let (_, me) = app.get("/me", &admin.token).await;
+    let username = me["display_name"].as_str().unwrap().to_owned();
+    let login = |from: &'static str, password: &'static str| {
+        let body = json!({"username": username, "password": password});
+        app.client.post(app.url("/api/v1/auth/password")).header("x-forwarded-for", from).json(&body).send()
+    };
+    for _ in 0..6 {
+        let resp = login("203.0.113.9, 10.0.0.1, 198.51.100.7", "guess").await.unwrap();
+        assert!([401, 429].contains(&resp.status().as_u16()), "{}", resp.status());
+    }
+    let resp = login("198.51.100.7", "guess").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "the stranger's address (the last one) is slowed");
+    let resp = login("192.0.2.44", ADMIN_PASSWORD).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "the owner, from their own address, is not");
+}
+
 #[tokio::test]
 async fn guesses_across_many_usernames_are_throttled_per_address() {
     let app = spawn_app_with(|s| s.login_max_failures_per_ip = 4).await;

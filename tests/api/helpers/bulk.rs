@@ -36,7 +36,11 @@ impl TestApp {
         });
         user_roles::Entity::insert_many(roles).exec_without_returning(&self.state.db).await.unwrap();
         ids.into_iter()
-            .map(|id| Session { token: self.state.jwt.issue(id, None, now).unwrap(), refresh: String::new(), user_id: id })
+            .map(|id| Session {
+                token: self.state.jwt.issue(id, None, now).unwrap(),
+                refresh: String::new(),
+                user_id: id,
+            })
             .collect()
     }
 }
