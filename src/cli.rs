@@ -46,6 +46,7 @@ const ENV_HELP: &str = "Configuration: built-in defaults < fivestar.toml (or --c
   FIVESTAR_RECONCILE_INTERVAL_SECS  how often Redis is checked against SQL, in seconds (10)
   FIVESTAR_SWEEP_INTERVAL_SECS   how often expired claims return to their pools, in seconds (15)
   FIVESTAR_METRICS_TOKEN         in production, /metrics needs this bearer token (unset: 404)
+  FIVESTAR_WRITE_LIMIT_PER_MINUTE  writes per user a minute, all servers together (120; 0: off)
   FIVESTAR_TRUSTED_PROXIES       proxy addresses (comma-separated) whose X-Forwarded-For names the client
   RUST_LOG                       log filter (info)";
 
@@ -311,6 +312,7 @@ mod tests {
             "RECONCILE_INTERVAL_SECS",
             "METRICS_TOKEN",
             "TRUSTED_PROXIES",
+            "WRITE_LIMIT_PER_MINUTE",
             "SWEEP_INTERVAL_SECS",
         ] {
             assert!(help.contains(&format!("FIVESTAR_{var} ")), "FIVESTAR_{var} is missing from --help");

@@ -64,6 +64,10 @@ pub struct Settings {
     /// it is not set); in dev it is open.
     #[serde(default)]
     pub metrics_token: Option<SecretString>,
+    /// Writes (POST, PUT, PATCH, DELETE) one user may make a minute, across every endpoint
+    /// and server; 0 turns the limit off (`make bench` does).
+    #[serde(default = "defaults::write_limit_per_minute")]
+    pub write_limit_per_minute: u32,
     /// Proxies (IP addresses, comma-separated) whose `X-Forwarded-For` names the client:
     /// behind one of them, the client address is the last one in that header.
     #[serde(default)]
@@ -119,6 +123,9 @@ mod defaults {
     }
     pub fn sweep_interval_secs() -> u64 {
         15
+    }
+    pub fn write_limit_per_minute() -> u32 {
+        120
     }
 }
 

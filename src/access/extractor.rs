@@ -1,6 +1,7 @@
 //! `CurrentUser`: the verified caller with their roles. Handlers take it as an argument
 //! and never read the Authorization header themselves.
-use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use actix_web::http::{header, Method};
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use super::role_feed;
@@ -17,6 +18,7 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         let token = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -34,6 +36,9 @@ impl FromRequest for CurrentUser {
                 }
             }
             let user_id = verified.user_id;
+            if writes {
+                write_allowed(&state, user_id).await?;
+            }
             if let Some(caller) = state.caches.callers.get(user_id) {
                 return Ok(CurrentUser(caller));
             }
@@ -42,5 +47,29 @@ impl FromRequest for CurrentUser {
             state.caches.callers.insert(user_id, caller.clone(), seen);
             Ok(CurrentUser(caller))
         })
+    }
+}
+
+/// The per-user write limit (`FIVESTAR_WRITE_LIMIT_PER_MINUTE`), shared by every server: a
+/// counter per user and minute in Redis. Over it, 429 with the seconds left in the minute.
+/// A guard, not a dependency: without Redis, writes go on.
+async fn write_allowed(state: &AppState, user_id: i64) -> Result<(), AppError> {
+    let limit = state.settings.write_limit_per_minute;
+    if limit == 0 {
+        return Ok(());
+    }
+    let now = chrono::Utc::now().timestamp();
+    let key = state.redis.keys().writes(user_id, now / 60);
+    let counted = async {
+        let mut conn = state.redis.conn().await?;
+        redis::pipe().incr(&key, 1).cmd("EXPIRE").arg(&key).arg(120).ignore().query_async::<(u32,)>(&mut conn).await
+    };
+    match counted.await {
+        Ok((n,)) if n > limit => Err(AppError::RateLimited { retry_after_secs: (60 - now % 60).max(1) as u64 }),
+        Ok(_) => Ok(()),
+        Err(err) => {
+            tracing::warn!(error = %err, "write limit unavailable");
+            Ok(())
+        }
     }
 }

@@ -20,8 +20,8 @@ impl Modify for BearerAuth {
 
 /// The answers every operation can give besides its own, so the document lists every status
 /// the server sends: 400 for a malformed query or body, 413 and 415 for a body too large or
-/// not JSON, 422 for a query or body that parses but breaks a rule, 503 when the database or
-/// Redis does not answer in time.
+/// not JSON, 422 for a query or body that parses but breaks a rule, 429 for a signed-in
+/// write over the per-user limit, 503 when the database or Redis does not answer in time.
 pub struct CommonErrors;
 
 impl Modify for CommonErrors {
@@ -30,9 +30,16 @@ impl Modify for CommonErrors {
             if !path.starts_with("/api/") {
                 continue;
             }
-            let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
-            for op in ops.into_iter().flatten() {
+            let ops = [
+                (&mut item.get, false),
+                (&mut item.put, true),
+                (&mut item.post, true),
+                (&mut item.delete, true),
+                (&mut item.patch, true),
+            ];
+            for (op, write) in ops.into_iter().filter_map(|(op, write)| op.as_mut().map(|op| (op, write))) {
                 let has_body = op.request_body.is_some();
+                let signed_in = op.security.as_ref().is_some_and(|s| !s.is_empty());
                 let has_query = op.parameters.iter().flatten().any(|p| match p {
                     RefOr::T(p) => !matches!(p.parameter_in, ParameterIn::Path),
                     RefOr::Ref(_) => true,
@@ -41,6 +48,9 @@ impl Modify for CommonErrors {
                 if has_body || has_query {
                     common.push(("400", "请求格式错误 (malformed query, header or body)"));
                     common.push(("422", "validation_failed: `fields` names each bad field"));
+                }
+                if write && signed_in {
+                    common.push(("429", "rate_limited: the per-user write limit (Retry-After says when)"));
                 }
                 if has_body {
                     common.push(("413", "请求体过大 (body too large)"));

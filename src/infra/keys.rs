@@ -77,6 +77,11 @@ impl Keys {
         format!("{}:refresh-answer:{}", self.prefix, token_hash)
     }
 
+    /// A user's writes in one minute (unix minute), for the per-user write limit.
+    pub fn writes(&self, user_id: i64, minute: i64) -> String {
+        format!("{}:writes:{}:{}", self.prefix, user_id, minute)
+    }
+
     /// Sorted set of revoked login families, scored by the last second one of their access
     /// tokens is accepted: what a server (re)subscribing to the role feed loads.
     pub fn revoked_families(&self) -> String {

@@ -8,7 +8,7 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::{parts, session, spawn_app, spawn_app_with, wait_for, ADMIN_PASSWORD, TEST_JWT_SECRET};
+use crate::helpers::{parts, session, spawn_app, spawn_app_with, wait_for, TestApp, ADMIN_PASSWORD, TEST_JWT_SECRET};
 
 #[tokio::test]
 async fn wechat_login_creates_a_user_once_per_openid() {
@@ -294,4 +294,39 @@ async fn tampered_expired_foreign_and_unsigned_tokens_are_401() {
     }
     let resp = app.call(Method::GET, "/me", None, None).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "no token at all");
+}
+
+/// 120 writes a minute per user, counted across servers: the 121st is 429 with
+/// Retry-After on either; reads go on, and so do other users' writes.
+#[tokio::test]
+async fn the_121st_write_in_a_minute_is_429_on_either_server() {
+    let app = spawn_app_with(|s| s.write_limit_per_minute = 120).await;
+    let other = app.spawn_sibling().await;
+    let user = app.wechat_user("openid-writes").await;
+    let neighbour = app.wechat_user("openid-writes-2").await;
+    async fn rename(server: &TestApp, who: &str, n: usize) -> reqwest::Response {
+        server.call(Method::PATCH, "/me", Some(who), Some(json!({"display_name": format!("写{n}")}))).await
+    }
+    // Fresh minute, so all 121 fall in one window.
+    let second = chrono::Utc::now().timestamp() % 60;
+    if second > 40 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - second) as u64)).await;
+    }
+    let mut statuses = Vec::new();
+    for n in 0..120 {
+        let server = if n % 2 == 0 { &app } else { &other };
+        statuses.push(rename(server, &user.token, n).await.status());
+    }
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    for server in [&app, &other] {
+        let resp = rename(server, &user.token, 121).await;
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+        let (_, body) = parts(resp).await;
+        assert_eq!(body["code"], "rate_limited");
+    }
+    let (_, me) = other.get("/me", &user.token).await;
+    assert_eq!(me["display_name"], "写119", "reads go on, and the refused writes changed nothing");
+    assert_eq!(rename(&app, &neighbour.token, 1).await.status(), StatusCode::OK, "another user is not limited");
 }

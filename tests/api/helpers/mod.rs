@@ -104,6 +104,8 @@ pub async fn test_settings() -> (Settings, Option<std::path::PathBuf>, MockServe
     settings.data_dir = std::env::temp_dir().join("fivestar-tests").display().to_string();
     settings.reconcile_interval_secs = 1;
     settings.sweep_interval_secs = 1;
+    // Tests drive one user hard (races, bulk reviews); the limit has tests of its own.
+    settings.write_limit_per_minute = 0;
     (settings, sqlite_file, wechat)
 }
 
