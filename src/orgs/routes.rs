@@ -1,7 +1,9 @@
 //! HTTP for the org tree: extract, call one service function, shape the response.
 use actix_web::{web, HttpResponse};
 
-use super::service::{self, BranchSettings, InviteView, NewInvite, NewOrg, OrgView, RoleChange, RoleView};
+use super::service::{
+    self, AuditQuery, AuditView, BranchSettings, InviteView, NewInvite, NewOrg, OrgView, RoleChange, RoleView,
+};
 use crate::access::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
 use crate::http::json::JsonBody;
@@ -14,7 +16,11 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/orgs/{id}").route(web::get().to(get_org)))
         .service(web::resource("/orgs/{id}/settings").route(web::patch().to(update_settings)))
         .service(web::resource("/orgs/{id}/children").route(web::get().to(children)))
-        .service(web::resource("/orgs/{id}/invites").route(web::post().to(create_invite)))
+        .service(
+            web::resource("/orgs/{id}/invites").route(web::post().to(create_invite)).route(web::get().to(list_invites)),
+        )
+        .service(web::resource("/invites/{code}").route(web::delete().to(end_invite)))
+        .service(web::resource("/orgs/{id}/audit").route(web::get().to(audit)))
         .service(
             web::resource("/orgs/{id}/roles").route(web::put().to(grant_role)).route(web::delete().to(revoke_role)),
         );
@@ -117,4 +123,47 @@ pub async fn update_settings(
     body: JsonBody<BranchSettings>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::update_settings(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+}
+
+/// A branch's live invites (not expired, uses left), newest first (secretary of the branch).
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/invites", tag = "orgs", security(("bearer" = [])),
+    params(("id" = i64, Path), PageQuery),
+    responses((status = 200, body = Page<InviteView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list_invites(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    page: Query<PageQuery>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::list_invites(&state, &user.0, id.into_inner(), page.parse()?).await?))
+}
+
+/// End an invite now: joining with it answers `invite_expired` (whoever may create it).
+#[utoipa::path(delete, path = "/api/v1/invites/{code}", tag = "orgs", security(("bearer" = [])),
+    params(("code" = String, Path)),
+    responses((status = 204, description = "ended"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn end_invite(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    code: web::Path<String>,
+) -> Result<HttpResponse> {
+    service::end_invite(&state, &user.0, &code.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The audit log of an org's subtree, newest first: a branch's for its secretary, a
+/// township's or county's for its admin.
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/audit", tag = "orgs", security(("bearer" = [])),
+    params(("id" = i64, Path), AuditQuery),
+    responses((status = 200, body = Page<AuditView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn audit(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    q: Query<AuditQuery>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(service::audit(&state, &user.0, id.into_inner(), q.into_inner()).await?))
 }

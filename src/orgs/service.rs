@@ -4,9 +4,9 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
-use entity::orgs;
+use entity::{invites, orgs};
 
 use super::domain::creator_role;
 use super::store;
@@ -14,7 +14,7 @@ use crate::access::{self, Caller, OrgKind, Role, Scope};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, ErrorCode, FieldErrors, Result};
 use crate::infra::db::begin_write;
-use crate::pagination::{Page, PageRequest};
+use crate::pagination::{Page, PageQuery, PageRequest};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -87,6 +87,18 @@ pub struct RoleChange {
     pub user_id: i64,
     #[schema(value_type = Role)]
     pub role: String,
+    /// Why, up to 200 characters: kept in the audit log.
+    #[schema(max_length = 200, pattern = r"^[^\x00]*$")]
+    pub reason: Option<String>,
+}
+
+/// A role change's reason, trimmed; 422 past 200 characters.
+fn reason_of(req: &RoleChange) -> Result<Option<String>> {
+    let reason = req.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 200) {
+        return Err(AppError::field("reason", "不超过 200 个字符"));
+    }
+    Ok(reason)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -283,14 +295,130 @@ pub async fn create_invite(state: &AppState, caller: &Caller, org_id: i64, req: 
     )
     .await?;
     txn.commit().await?;
-    Ok(InviteView {
+    Ok(invite_view(invite))
+}
+
+fn invite_view(invite: invites::Model) -> InviteView {
+    InviteView {
+        role: Role::parse(&invite.role).unwrap_or(Role::Resident),
         code: invite.code,
         org_id: invite.org_id,
-        role,
         max_uses: invite.max_uses,
         uses: invite.uses,
         expires_at: invite.expires_at,
-    })
+    }
+}
+
+/// A branch's live invites (not expired, uses left), for whoever may create them.
+pub async fn list_invites(
+    state: &AppState,
+    caller: &Caller,
+    org_id: i64,
+    page: PageRequest,
+) -> Result<Page<InviteView>> {
+    let org = visible_org(&state.db, caller, org_id).await?;
+    access::authorize(caller, &org, Role::Secretary)?;
+    let rows = store::live_invites(&state.db, org.id, state.clock.now(), page).await?;
+    Ok(Page::from_rows(rows, page, |i| i.id, invite_view))
+}
+
+/// End an invite now: joining with it answers `invite_expired` from then on. Ending an
+/// ended one again changes nothing.
+pub async fn end_invite(state: &AppState, caller: &Caller, code: &str) -> Result<()> {
+    let code = code.trim().to_uppercase();
+    let invite = store::find_invite(&state.db, &code).await?.ok_or(AppError::NotFound)?;
+    let org = visible_org(&state.db, caller, invite.org_id).await?;
+    access::authorize(caller, &org, Role::Secretary)?;
+    let now = state.clock.now();
+    let txn = begin_write(&state.writer).await?;
+    if store::end_invite(&txn, invite.id, now).await? {
+        let entry = AuditEntry {
+            actor_id: Some(caller.user_id),
+            action: "invite.end",
+            target_type: "invite",
+            target_id: invite.id.to_string(),
+            org_id: Some(org.id),
+            before: Some(json!({"expires_at": invite.expires_at, "uses": invite.uses})),
+            after: Some(json!({"expires_at": now})),
+            reason: None,
+            at: now,
+        };
+        audit::record(&txn, entry).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuditQuery {
+    /// Only this action (e.g. `role.grant`, `member.remove`, `points.adjust`).
+    pub action: Option<String>,
+    pub actor_id: Option<i64>,
+    /// At or after (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Before (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u64>,
+}
+
+/// One audit row: who did what to what, where, when and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditView {
+    pub id: i64,
+    pub action: String,
+    /// None for the command line.
+    pub actor_id: Option<i64>,
+    pub actor_name: Option<String>,
+    pub org_id: Option<i64>,
+    /// `type:id`, e.g. `user:42`, `task:7`, `invite:3`.
+    pub target: String,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+    /// What changed: the values before and after, where the action has them.
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+}
+
+/// The audit log of an org's subtree, newest first: a branch's for its secretary, a
+/// township's or county's for its admin.
+pub async fn audit(state: &AppState, caller: &Caller, org_id: i64, q: AuditQuery) -> Result<Page<AuditView>> {
+    if let (Some(from), Some(to)) = (q.from, q.to) {
+        if from >= to {
+            return Err(AppError::field("to", "结束时间须晚于开始时间"));
+        }
+    }
+    let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit }.parse()?;
+    let org = visible_org(&state.db, caller, org_id).await?;
+    let needed = match OrgKind::parse(&org.kind) {
+        Some(OrgKind::Township) => Role::TownshipAdmin,
+        Some(OrgKind::County) => Role::CountyAdmin,
+        _ => Role::Secretary,
+    };
+    access::authorize(caller, &org, needed)?;
+    let filter = store::AuditFilter { action: q.action, actor_id: q.actor_id, from: q.from, to: q.to };
+    let rows = store::audit_in_subtree(&state.db, &org.path, &filter, page).await?;
+    let names = state.caches.names.lookup(&state.db, rows.iter().filter_map(|r| r.actor_id)).await?;
+    Ok(Page::from_rows(
+        rows,
+        page,
+        |r| r.id,
+        |r| AuditView {
+            id: r.id,
+            action: r.action,
+            actor_id: r.actor_id,
+            actor_name: names.of_opt(r.actor_id),
+            org_id: r.org_id,
+            target: format!("{}:{}", r.target_type, r.target_id),
+            reason: r.reason,
+            at: r.created_at,
+            before: r.before,
+            after: r.after,
+        },
+    ))
 }
 
 /// Check a grant or revoke of `role` at `org_id`: the org is visible, the role fits its
@@ -316,6 +444,7 @@ async fn authorize_role_change<C: ConnectionTrait>(
 /// invite, and a grant never moves anyone's home branch or touches roles outside the
 /// granter's scope. Granting a role already held answers the same view and changes nothing.
 pub async fn grant_role(state: &AppState, caller: &Caller, org_id: i64, req: RoleChange) -> Result<RoleView> {
+    let reason = reason_of(&req)?;
     let now = state.clock.now();
     let txn = begin_write(&state.writer).await?;
     let (org, role) = authorize_role_change(&txn, caller, org_id, &req.role).await?;
@@ -353,7 +482,7 @@ pub async fn grant_role(state: &AppState, caller: &Caller, org_id: i64, req: Rol
     }
     store::insert_role(&txn, req.user_id, Some(org.id), role, Some(caller.user_id), now).await?;
     let before = replaced.map(|old| json!({"org_id": org.id, "role": old}));
-    audit_role(&txn, caller.user_id, "role.grant", &view, before, now).await?;
+    audit_role(&txn, caller.user_id, "role.grant", &view, (before, reason), now).await?;
     txn.commit().await?;
     crate::access::roles_changed(state, req.user_id).await;
     Ok(view)
@@ -362,6 +491,7 @@ pub async fn grant_role(state: &AppState, caller: &Caller, org_id: i64, req: Rol
 /// Revoke `role` held at `org_id`. Revoking the last membership role at someone's home
 /// branch clears their home branch; nothing held elsewhere changes.
 pub async fn revoke_role(state: &AppState, caller: &Caller, org_id: i64, req: RoleChange) -> Result<()> {
+    let reason = reason_of(&req)?;
     let now = state.clock.now();
     let txn = begin_write(&state.writer).await?;
     let (org, role) = authorize_role_change(&txn, caller, org_id, &req.role).await?;
@@ -375,7 +505,7 @@ pub async fn revoke_role(state: &AppState, caller: &Caller, org_id: i64, req: Ro
     }
     let view = RoleView { user_id: req.user_id, user_name: String::new(), org_id: org.id, role };
     let before = Some(json!({"org_id": view.org_id, "role": view.role}));
-    audit_role(&txn, caller.user_id, "role.revoke", &view, before, now).await?;
+    audit_role(&txn, caller.user_id, "role.revoke", &view, (before, reason), now).await?;
     txn.commit().await?;
     crate::access::roles_changed(state, req.user_id).await;
     Ok(())
@@ -423,12 +553,35 @@ async fn join_branch<C: ConnectionTrait>(
     Ok(())
 }
 
+/// End someone's membership of a branch, inside `txn`: every role they hold at the branch
+/// or inside it (its grids) is deleted, and their home branch is cleared if it was this
+/// one. Nothing outside the branch changes. Returns the roles that ended.
+pub async fn end_membership<C: ConnectionTrait>(
+    txn: &C,
+    user_id: i64,
+    branch: &orgs::Model,
+    now: DateTime<Utc>,
+) -> Result<Vec<serde_json::Value>> {
+    let mut ended = Vec::new();
+    let held = access::load_caller(txn, user_id).await?.map(|c| c.roles).unwrap_or_default();
+    for grant in held.iter().filter(|g| g.org_path.as_deref().is_some_and(|p| p.starts_with(&branch.path))) {
+        if let Some(row) = store::find_role(txn, user_id, grant.org_id, grant.role).await? {
+            store::delete_role(txn, row.id).await?;
+            ended.push(json!({"org_id": grant.org_id, "role": grant.role}));
+        }
+    }
+    if store::home_branch_of(txn, user_id).await? == Some(Some(branch.id)) {
+        store::set_home_branch(txn, user_id, None, now).await?;
+    }
+    Ok(ended)
+}
+
 async fn audit_role<C: ConnectionTrait>(
     txn: &C,
     actor: i64,
     action: &str,
     view: &RoleView,
-    before: Option<serde_json::Value>,
+    (before, reason): (Option<serde_json::Value>, Option<String>),
     now: DateTime<Utc>,
 ) -> Result<()> {
     let after = (action == "role.grant").then(|| json!({"org_id": view.org_id, "role": view.role}));
@@ -442,7 +595,7 @@ async fn audit_role<C: ConnectionTrait>(
             org_id: Some(view.org_id),
             before,
             after,
-            reason: None,
+            reason,
             at: now,
         },
     )

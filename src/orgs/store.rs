@@ -7,7 +7,7 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use entity::{invites, orgs, user_roles};
+use entity::{audit_log, invites, orgs, user_roles};
 
 use crate::access::{OrgKind, Role, Scope};
 use crate::infra::db::by_key;
@@ -201,6 +201,75 @@ pub async fn take_invite_use<C: ConnectionTrait>(txn: &C, id: i64, now: DateTime
         .exec(txn)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// An org's invites that can still be used, newest first.
+pub async fn live_invites<C: ConnectionTrait>(
+    db: &C,
+    org_id: i64,
+    now: DateTime<Utc>,
+    page: PageRequest,
+) -> Result<Vec<invites::Model>, DbErr> {
+    let mut q = invites::Entity::find()
+        .filter(invites::Column::OrgId.eq(org_id))
+        .filter(invites::Column::ExpiresAt.gt(now))
+        .filter(Expr::col(invites::Column::Uses).lt(Expr::col(invites::Column::MaxUses)));
+    if let Some(before) = page.after {
+        q = q.filter(invites::Column::Id.lt(before));
+    }
+    q.order_by_desc(invites::Column::Id).limit(page.limit + 1).all(db).await
+}
+
+/// End an invite now (it answers `invite_expired` from then on); false if it had ended.
+pub async fn end_invite<C: ConnectionTrait>(txn: &C, id: i64, now: DateTime<Utc>) -> Result<bool, DbErr> {
+    let result = invites::Entity::update_many()
+        .col_expr(invites::Column::ExpiresAt, Expr::value(now))
+        .filter(invites::Column::Id.eq(id))
+        .filter(invites::Column::ExpiresAt.gt(now))
+        .exec(txn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// What the audit log is asked for.
+#[derive(Debug, Default)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub actor_id: Option<i64>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Audit rows of the orgs in a subtree (by path prefix), newest first.
+pub async fn audit_in_subtree<C: ConnectionTrait>(
+    db: &C,
+    path: &str,
+    filter: &AuditFilter,
+    page: PageRequest,
+) -> Result<Vec<audit_log::Model>, DbErr> {
+    use audit_log::Column as A;
+    let subtree = Query::select()
+        .column(orgs::Column::Id)
+        .from(orgs::Entity)
+        .and_where(Expr::col(orgs::Column::Path).like(format!("{path}%")))
+        .to_owned();
+    let mut q = audit_log::Entity::find().filter(A::OrgId.in_subquery(subtree));
+    if let Some(action) = &filter.action {
+        q = q.filter(A::Action.eq(action.as_str()));
+    }
+    if let Some(actor) = filter.actor_id {
+        q = q.filter(A::ActorId.eq(actor));
+    }
+    if let Some(from) = filter.from {
+        q = q.filter(A::CreatedAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        q = q.filter(A::CreatedAt.lt(to));
+    }
+    if let Some(before) = page.after {
+        q = q.filter(A::Id.lt(before));
+    }
+    q.order_by_desc(A::Id).limit(page.limit + 1).all(db).await
 }
 
 pub async fn count_orgs<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {

@@ -238,6 +238,50 @@ async fn settle_pool(state: &AppState, claim: &card_claims::Model, task: &tasks:
     }
 }
 
+/// Cards a member held at a branch they left or were removed from: released in the
+/// leaving's own transaction; `settle_released` puts them back in the pool after it commits.
+pub struct Released(Vec<(card_claims::Model, tasks::Model, bool)>);
+
+impl Released {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Release every card `user_id` holds at `branch_id` (not the submitted ones: their work
+/// is done and waits for review), inside `txn`.
+pub async fn release_held<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    user_id: i64,
+    branch_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Released> {
+    let mut released = Vec::new();
+    for claim in store::held_claims(txn, user_id, branch_id).await? {
+        let Some(task) = store::find_task(txn, claim.task_id).await? else { continue };
+        let Some(claim) =
+            store::end_claim(txn, claim.id, ClaimStatus::Claimed, ClaimStatus::Released, None, now).await?
+        else {
+            continue;
+        };
+        let open = reopen(txn, &claim, CardStatus::Claimed, &task, now).await?;
+        released.push((claim, task, open));
+    }
+    Ok(Released(released))
+}
+
+/// After the transaction of `release_held` committed: the cards back in their pool.
+pub async fn settle_released(state: &AppState, released: Released) {
+    for (claim, task, open) in released.0 {
+        counts_moved(state, task.id);
+        settle_pool(state, &claim, &task, open).await;
+    }
+}
+
 pub async fn release(state: &AppState, caller: &Caller, card_id: i64) -> Result<CardView> {
     let now = state.clock.now();
     let txn = begin_write(&state.writer).await?;
