@@ -53,6 +53,58 @@ impl Response {
     }
 }
 
+impl Response {
+    /// A first answer of `body` as JSON.
+    pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {
+        Ok(Response::fresh(status, serde_json::to_string(body).map_err(anyhow::Error::from)?))
+    }
+}
+
+/// A request's key and the hash of what it asked, to be recorded with its answer.
+pub struct Claim {
+    key: IdempotencyKey,
+    hash: String,
+}
+
+/// Where a request with an optional key stands before it acts.
+pub enum Begun {
+    /// A retry: answer this and change nothing.
+    Replay(Response),
+    /// Go ahead; record the answer with the claim, if the request had a key.
+    Go(Option<Claim>),
+}
+
+/// Before acting on a POST that accepts a key: a retry's stored answer (or 422 for the
+/// key with another request), else the claim to `finish` with.
+pub async fn begin<C: ConnectionTrait, T: Serialize>(
+    db: &C,
+    user_id: i64,
+    key: Option<IdempotencyKey>,
+    request: &T,
+) -> Result<Begun> {
+    let Some(key) = key else { return Ok(Begun::Go(None)) };
+    let hash = request_hash(request);
+    match replay_of(db, user_id, &key, &hash).await? {
+        Some(first) => Ok(Begun::Replay(first)),
+        None => Ok(Begun::Go(Some(Claim { key, hash }))),
+    }
+}
+
+/// The last write of the change's transaction: the answer under the claim's key. `Some`
+/// when another request with the key got there first: give its answer and roll back.
+pub async fn finish<C: ConnectionTrait>(
+    txn: &C,
+    user_id: i64,
+    claim: &Option<Claim>,
+    answer: &Response,
+    now: DateTime<Utc>,
+) -> Result<Option<Response>> {
+    match claim {
+        Some(claim) => record(txn, user_id, &claim.key, &claim.hash, answer, now).await,
+        None => Ok(None),
+    }
+}
+
 /// The hash a key is bound to: of the parsed request, serialised again, so key order and
 /// spacing in the client's JSON do not matter.
 pub fn request_hash<T: Serialize>(req: &T) -> String {

@@ -56,17 +56,21 @@ pub async fn get(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i6
 
 /// Move an incident along its workflow; every move adds a timeline row.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/actions", tag = "incidents", security(("bearer" = [])),
-    params(("id" = i64, Path)), request_body = ActionRequest,
+    params(("id" = i64, Path),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,64}$",
+            description = "optional: a retry with the same key and body answers the first response again")), request_body = ActionRequest,
     responses((status = 200, body = IncidentDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "`invalid_transition`", body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn act(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
     body: JsonBody<ActionRequest>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(workflow::act(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+    let key = IdempotencyKey::from_request(&req)?;
+    Ok(workflow::act(&state, &user.0, id.into_inner(), body.into_inner(), key).await?.into_http())
 }
 
 /// An org's incidents, newest first, filtered; only what the caller may see.

@@ -163,7 +163,7 @@ pub(super) fn timeline_entry(e: incident_events::Model) -> TimelineEntry {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct ActionRequest {
     #[schema(value_type = Action)]
     pub action: String,

@@ -9,6 +9,7 @@ use super::views::{fill, timeline_entry, view, ActionRequest, IncidentDetail};
 use crate::access;
 use crate::access::{Caller, OrgKind, Role};
 use crate::error::{AppError, Named, Result};
+use crate::idempotency::{self, Begun, IdempotencyKey};
 use crate::infra::db::begin_write;
 use crate::points::boards::path_ids;
 use crate::state::AppState;
@@ -77,7 +78,19 @@ pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<IncidentD
     detail(state, &state.db, incident, mover).await
 }
 
-pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest) -> Result<IncidentDetail> {
+/// Move an incident one step. With an `Idempotency-Key`, a retry answers the first move
+/// again (not 409 `invalid_transition`).
+pub async fn act(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    req: ActionRequest,
+    key: Option<IdempotencyKey>,
+) -> Result<idempotency::Response> {
+    let claim = match idempotency::begin(&state.db, caller.user_id, key, &(id, &req)).await? {
+        Begun::Replay(first) => return Ok(first),
+        Begun::Go(claim) => claim,
+    };
     let action = Action::parse(&req.action).ok_or_else(|| {
         AppError::field("action", "须为 accept、assign、start、resolve、close、escalate、reopen 或 reject")
     })?;
@@ -145,7 +158,10 @@ pub async fn act(state: &AppState, caller: &Caller, id: i64, req: ActionRequest)
     .await?;
     let moved = store::find_incident(&txn, incident.id).await?.ok_or(AppError::NotFound)?;
     let mover = self::mover(state, caller, &moved).await?;
-    let out = detail(state, &txn, moved, mover).await?;
+    let answer = idempotency::Response::json(200, &detail(state, &txn, moved, mover).await?)?;
+    if let Some(first) = idempotency::finish(&txn, caller.user_id, &claim, &answer, now).await? {
+        return Ok(first);
+    }
     txn.commit().await?;
-    Ok(out)
+    Ok(answer)
 }

@@ -52,16 +52,20 @@ pub async fn my_logs(state: web::Data<AppState>, user: CurrentUser, page: Query<
 
 /// Report volunteer service (at most 24 h, ended, not in the future); pending review.
 #[utoipa::path(post, path = "/api/v1/orgs/{id}/volunteer-logs", tag = "points", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "branch")), request_body = NewLogRequest,
+    params(("id" = i64, Path, description = "branch"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,64}$",
+            description = "optional: a retry with the same key and body answers the first response again")), request_body = NewLogRequest,
     responses((status = 201, body = LogView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_log(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
     body: JsonBody<NewLogRequest>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Created().json(volunteer::create(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+    let key = IdempotencyKey::from_request(&req)?;
+    Ok(volunteer::create(&state, &user.0, id.into_inner(), body.into_inner(), key).await?.into_http())
 }
 
 /// A branch's volunteer logs for its secretaries; `status=pending` is the review queue.

@@ -16,6 +16,7 @@ use crate::access;
 use crate::access::{Caller, OrgKind, Role};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, ErrorCode, FieldErrors, Result};
+use crate::idempotency::{self, Begun, IdempotencyKey};
 use crate::infra::db::begin_write;
 use crate::media::service::{self as media, MediaView};
 use crate::pagination::{Page, PageRequest};
@@ -26,7 +27,7 @@ use crate::state::AppState;
 const CLOCK_SKEW: Duration = Duration::minutes(5);
 const MAX_MEDIA: usize = 9;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct NewLogRequest {
     /// 1–500 characters.
     #[schema(min_length = 1, max_length = 500, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
@@ -133,7 +134,19 @@ pub fn points_for(minutes: i32, points_per_hour: i32) -> i64 {
     (i64::from(minutes) * i64::from(points_per_hour) + 30) / 60
 }
 
-pub async fn create(state: &AppState, caller: &Caller, branch_id: i64, req: NewLogRequest) -> Result<LogView> {
+/// Report service. With an `Idempotency-Key`, a retry answers the first report again and
+/// adds nothing.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    branch_id: i64,
+    req: NewLogRequest,
+    key: Option<IdempotencyKey>,
+) -> Result<idempotency::Response> {
+    let claim = match idempotency::begin(&state.db, caller.user_id, key, &(branch_id, &req)).await? {
+        Begun::Replay(first) => return Ok(first),
+        Begun::Go(claim) => claim,
+    };
     let now = state.clock.now();
     let mut fields = FieldErrors::new();
     let description = req.description.trim();
@@ -173,8 +186,14 @@ pub async fn create(state: &AppState, caller: &Caller, branch_id: i64, req: NewL
         minutes: span.num_minutes() as i32,
         media_ids: &req.media_ids,
     };
-    let log = store::insert_log(&state.db, new, now).await?;
-    filled(state, log).await
+    let txn = begin_write(&state.writer).await?;
+    let log = store::insert_log(&txn, new, now).await?;
+    let answer = idempotency::Response::json(201, &filled(state, log).await?)?;
+    if let Some(first) = idempotency::finish(&txn, caller.user_id, &claim, &answer, now).await? {
+        return Ok(first);
+    }
+    txn.commit().await?;
+    Ok(answer)
 }
 
 pub async fn review(state: &AppState, caller: &Caller, log_id: i64, req: ReviewRequest) -> Result<LogView> {

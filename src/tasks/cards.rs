@@ -18,6 +18,7 @@ use crate::access::Caller;
 use crate::access::{self, Role};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, ErrorCode, Result};
+use crate::idempotency::{self, Begun, IdempotencyKey};
 use crate::infra::db::begin_write;
 use crate::infra::group_commit::Finish;
 use crate::pagination::{Page, PageRequest};
@@ -174,7 +175,19 @@ fn check_live(claim: &card_claims::Model, now: DateTime<Utc>) -> Result<()> {
     }
 }
 
-pub async fn submit(state: &AppState, caller: &Caller, card_id: i64, req: SubmitRequest) -> Result<CardView> {
+/// Submit a held card. With an `Idempotency-Key`, a retry answers the first submission
+/// again (not 409 `already_submitted`).
+pub async fn submit(
+    state: &AppState,
+    caller: &Caller,
+    card_id: i64,
+    req: SubmitRequest,
+    key: Option<IdempotencyKey>,
+) -> Result<idempotency::Response> {
+    let claim_key = match idempotency::begin(&state.db, caller.user_id, key, &(card_id, &req)).await? {
+        Begun::Replay(first) => return Ok(first),
+        Begun::Go(claim) => claim,
+    };
     let note = req.note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
         return Err(AppError::field("note", "不超过 500 字"));
@@ -197,14 +210,19 @@ pub async fn submit(state: &AppState, caller: &Caller, card_id: i64, req: Submit
         return Err(CLAIM_EXPIRED);
     }
     let claim = store::find_claim(&txn, claim.id).await?.ok_or(AppError::NotFound)?;
+    let branch_id = claim.branch_id;
+    let answer = idempotency::Response::json(200, &filled_card(state, card_view(claim, Some(&task))).await?)?;
+    if let Some(first) = idempotency::finish(&txn, caller.user_id, &claim_key, &answer, now).await? {
+        return Ok(first);
+    }
     txn.commit().await?;
     // A submitted card needs no lease; a stale one is harmless (the sweeper drops it).
     let member = pool_member(card_id, task.claim_ttl_minutes);
-    if let Err(err) = pool::forget(&state.redis, claim.branch_id, &[member]).await {
+    if let Err(err) = pool::forget(&state.redis, branch_id, &[member]).await {
         tracing::warn!(error = %err, card_id, "could not drop a submitted card's lease");
     }
     counts_moved(state, task.id);
-    filled_card(state, card_view(claim, Some(&task))).await
+    Ok(answer)
 }
 
 /// After a claim ends without approval: the card goes back to the pool, or is retired
@@ -304,7 +322,21 @@ pub async fn release(state: &AppState, caller: &Caller, card_id: i64) -> Result<
     filled_card(state, card_view(claim, Some(&task))).await
 }
 
-pub async fn review(state: &AppState, caller: &Caller, card_id: i64, req: CardReview) -> Result<CardView> {
+/// Approve or reject a submitted card. With an `Idempotency-Key`, a retry answers the
+/// first review again (not 409 `already_reviewed`). The key is recorded just after the
+/// review commits (the writer's batch has no place for it); a crash between the two leaves
+/// a retry with 409 `already_reviewed`, never a second credit.
+pub async fn review(
+    state: &AppState,
+    caller: &Caller,
+    card_id: i64,
+    req: CardReview,
+    key: Option<IdempotencyKey>,
+) -> Result<idempotency::Response> {
+    let claim_key = match idempotency::begin(&state.db, caller.user_id, key, &(card_id, &req)).await? {
+        Begun::Replay(first) => return Ok(first),
+        Begun::Go(claim) => claim,
+    };
     let comment = req.comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
     if comment.as_ref().is_some_and(|c| c.chars().count() > 500) {
         return Err(AppError::field("comment", "不超过 500 字"));
@@ -330,7 +362,11 @@ pub async fn review(state: &AppState, caller: &Caller, card_id: i64, req: CardRe
         settle_pool(state, &claim, &task, open).await;
     }
     counts_moved(state, task.id);
-    filled_card(state, card_view(claim, Some(&task))).await
+    let answer = idempotency::Response::json(200, &filled_card(state, card_view(claim, Some(&task))).await?)?;
+    if let Some(first) = idempotency::finish(&state.db, caller.user_id, &claim_key, &answer, now).await? {
+        return Ok(first);
+    }
+    Ok(answer)
 }
 
 /// What a review writes, given by value to the writer.

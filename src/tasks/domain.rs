@@ -1,7 +1,7 @@
 //! Tasks and cards as types: a validated task spec, the card and claim states, and the
 //! pool member that carries a card's claim time in Redis.
 use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::FieldErrors;
@@ -12,7 +12,7 @@ pub const MAX_COPIES: i32 = 1000;
 pub const MAX_TASK_COPIES: i32 = 10_000;
 pub const MAX_MEDIA: usize = 9;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct NewTaskRequest {
     /// 1–100 characters.
     #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]

@@ -18,6 +18,7 @@ use crate::access;
 use crate::access::{Caller, OrgKind, Role};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, ErrorCode, Result};
+use crate::idempotency::{self, Begun, IdempotencyKey};
 use crate::infra::db::begin_write;
 use crate::pagination::{Page, PageRequest};
 use crate::state::AppState;
@@ -49,7 +50,19 @@ pub(super) fn retired(task: &tasks::Model, now: DateTime<Utc>) -> Option<CardSta
     retired_status(task.cancelled_at, task.expires_at, now)
 }
 
-pub async fn publish_task(state: &AppState, caller: &Caller, branch_id: i64, req: NewTaskRequest) -> Result<TaskView> {
+/// Publish a task. With an `Idempotency-Key`, a retry answers the first publication again
+/// and publishes nothing more.
+pub async fn publish_task(
+    state: &AppState,
+    caller: &Caller,
+    branch_id: i64,
+    req: NewTaskRequest,
+    key: Option<IdempotencyKey>,
+) -> Result<idempotency::Response> {
+    let claim = match idempotency::begin(&state.db, caller.user_id, key, &(branch_id, &req)).await? {
+        Begun::Replay(first) => return Ok(first),
+        Begun::Go(claim) => claim,
+    };
     let now = state.clock.now();
     let spec = TaskSpec::parse(req, now).map_err(AppError::Validation)?;
     let branch = staff_branch(state, caller, branch_id).await?;
@@ -71,6 +84,11 @@ pub async fn publish_task(state: &AppState, caller: &Caller, branch_id: i64, req
         },
     )
     .await?;
+    let counts = HashMap::from([(CardStatus::Open.to_value(), card_ids.len() as i64)]);
+    let answer = idempotency::Response::json(201, &task_view(task.clone(), Some(&counts), now))?;
+    if let Some(first) = idempotency::finish(&txn, caller.user_id, &claim, &answer, now).await? {
+        return Ok(first);
+    }
     txn.commit().await?;
     let members: Vec<String> = card_ids.iter().map(|id| pool_member(*id, task.claim_ttl_minutes)).collect();
     // The cards are committed: the task is published. If Redis fails now, the branch is
@@ -78,8 +96,7 @@ pub async fn publish_task(state: &AppState, caller: &Caller, branch_id: i64, req
     if let Err(err) = pool::add_open(&state.redis, branch.id, &members).await {
         sweeper::mark_pool(state, branch.id, &err).await;
     }
-    let counts = HashMap::from([(CardStatus::Open.to_value(), card_ids.len() as i64)]);
-    Ok(task_view(task, Some(&counts), now))
+    Ok(answer)
 }
 
 pub async fn list_tasks(

@@ -1,6 +1,6 @@
 //! HTTP for tasks and cards: extract, call one service function (`publishing` or
 //! `cards`), shape the response.
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::domain::{NewTaskRequest, TaskEdit};
 use super::views::{CardListQuery, CardReview, CardView, MoreCopies, SubmitRequest, TaskCancel, TaskView};
@@ -9,6 +9,7 @@ use crate::access::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
 use crate::http::json::JsonBody;
 use crate::http::query::Query;
+use crate::idempotency::IdempotencyKey;
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -27,18 +28,21 @@ pub fn config(cfg: &mut web::ServiceConfig) {
 
 /// Publish a task (secretary of the branch): its `copies` cards go into the branch pool.
 #[utoipa::path(post, path = "/api/v1/orgs/{id}/tasks", tag = "cards", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "branch")), request_body = NewTaskRequest,
+    params(("id" = i64, Path, description = "branch"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,64}$",
+            description = "optional: a retry with the same key and body answers the first response again")), request_body = NewTaskRequest,
     responses((status = 201, body = TaskView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 pub async fn publish_task(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
     body: JsonBody<NewTaskRequest>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Created()
-        .json(publishing::publish_task(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+    let key = IdempotencyKey::from_request(&req)?;
+    Ok(publishing::publish_task(&state, &user.0, id.into_inner(), body.into_inner(), key).await?.into_http())
 }
 
 /// A branch's tasks, newest first, with open/claimed/submitted/done counts.
@@ -121,18 +125,22 @@ pub async fn draw(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i
 
 /// Submit a held card (the holder, before the claim expires; a photo where required).
 #[utoipa::path(post, path = "/api/v1/cards/{id}/submit", tag = "cards", security(("bearer" = [])),
-    params(("id" = i64, Path)), request_body = SubmitRequest,
+    params(("id" = i64, Path),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,64}$",
+            description = "optional: a retry with the same key and body answers the first response again")), request_body = SubmitRequest,
     responses((status = 200, body = CardView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, description = "not the holder", body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "`claim_expired`, `not_claimed`, `already_submitted`", body = ErrorBody),
         (status = 422, description = "`photo_required`, or bad fields", body = ErrorBody)))]
 pub async fn submit(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
     body: JsonBody<SubmitRequest>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(cards::submit(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+    let key = IdempotencyKey::from_request(&req)?;
+    Ok(cards::submit(&state, &user.0, id.into_inner(), body.into_inner(), key).await?.into_http())
 }
 
 /// Give a held card back to the pool (the holder).
@@ -147,18 +155,22 @@ pub async fn release(state: web::Data<AppState>, user: CurrentUser, id: web::Pat
 /// Approve (credits the task's points and minutes once) or reject (the card returns to
 /// the pool) a submitted card; secretaries of its branch, never their own card.
 #[utoipa::path(post, path = "/api/v1/cards/{id}/review", tag = "cards", security(("bearer" = [])),
-    params(("id" = i64, Path)), request_body = CardReview,
+    params(("id" = i64, Path),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,64}$",
+            description = "optional: a retry with the same key and body answers the first response again")), request_body = CardReview,
     responses((status = 200, body = CardView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "`already_reviewed`, `not_submitted`", body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn review(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
     body: JsonBody<CardReview>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(cards::review(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+    let key = IdempotencyKey::from_request(&req)?;
+    Ok(cards::review(&state, &user.0, id.into_inner(), body.into_inner(), key).await?.into_http())
 }
 
 /// The caller's cards (one item per draw), newest first.

@@ -217,7 +217,7 @@ pub(super) async fn claims_page(
     Ok(page)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct SubmitRequest {
     /// Up to 500 characters.
     #[schema(max_length = 500, pattern = r"^[^\x00]*$")]
@@ -226,7 +226,7 @@ pub struct SubmitRequest {
     pub media_ids: Vec<i64>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct CardReview {
     pub approve: bool,
     /// Up to 500 characters.

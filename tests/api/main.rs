@@ -9,6 +9,7 @@ mod faults;
 mod group_commit;
 mod health;
 mod helpers;
+mod idempotency;
 mod incidents;
 mod invites;
 mod leaderboards;
