@@ -47,6 +47,7 @@ const ENV_HELP: &str = "Configuration: built-in defaults < fivestar.toml (or --c
   FIVESTAR_SWEEP_INTERVAL_SECS   how often expired claims return to their pools, in seconds (15)
   FIVESTAR_METRICS_TOKEN         in production, /metrics needs this bearer token (unset: 404)
   FIVESTAR_WRITE_LIMIT_PER_MINUTE  writes per user a minute, all servers together (120; 0: off)
+  FIVESTAR_IMAGE_WAIT_SECS       how long an upload waits for a free image decoder before 503 busy (20)
   FIVESTAR_TRUSTED_PROXIES       proxy addresses (comma-separated) whose X-Forwarded-For names the client
   RUST_LOG                       log filter (info)";
 
@@ -313,6 +314,7 @@ mod tests {
             "METRICS_TOKEN",
             "TRUSTED_PROXIES",
             "WRITE_LIMIT_PER_MINUTE",
+            "IMAGE_WAIT_SECS",
             "SWEEP_INTERVAL_SECS",
         ] {
             assert!(help.contains(&format!("FIVESTAR_{var} ")), "FIVESTAR_{var} is missing from --help");

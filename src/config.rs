@@ -68,6 +68,9 @@ pub struct Settings {
     /// and server; 0 turns the limit off (`make bench` does).
     #[serde(default = "defaults::write_limit_per_minute")]
     pub write_limit_per_minute: u32,
+    /// How long an upload waits for a free image decoder before 503 `busy`, in seconds.
+    #[serde(default = "defaults::image_wait_secs")]
+    pub image_wait_secs: u64,
     /// Proxies (IP addresses, comma-separated) whose `X-Forwarded-For` names the client:
     /// behind one of them, the client address is the last one in that header.
     #[serde(default)]
@@ -126,6 +129,9 @@ mod defaults {
     }
     pub fn write_limit_per_minute() -> u32 {
         120
+    }
+    pub fn image_wait_secs() -> u64 {
+        20
     }
 }
 

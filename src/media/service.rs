@@ -16,6 +16,8 @@ use crate::access::Caller;
 use crate::error::{AppError, ErrorCode, Result};
 use crate::state::AppState;
 
+const BUSY: AppError = AppError::Unavailable { code: ErrorCode::Busy, message: "图片处理繁忙，请稍后重试" };
+
 /// Upload bodies larger than this are refused while streaming.
 pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 
@@ -106,7 +108,13 @@ pub async fn upload(state: &AppState, caller: &Caller, bytes: Vec<u8>) -> Result
             message: "只支持 JPEG、PNG 或 WebP 图片",
         });
     }
-    let permit = state.image_permits.acquire().await.map_err(|e| anyhow::anyhow!("media permits closed: {e}"))?;
+    // Decodes in flight are bounded (one per core): the others wait their turn, and past
+    // FIVESTAR_IMAGE_WAIT_SECS answer 503 `busy` rather than pile up in memory.
+    let wait = std::time::Duration::from_secs(state.settings.image_wait_secs);
+    let permit = match tokio::time::timeout(wait, state.image_permits.acquire()).await {
+        Ok(permit) => permit.map_err(|e| anyhow::anyhow!("media permits closed: {e}"))?,
+        Err(_) => return Err(BUSY),
+    };
     let processed = tokio::task::spawn_blocking(move || process::process(&bytes))
         .await
         .map_err(|e| anyhow::anyhow!("image processing panicked: {e}"))?;

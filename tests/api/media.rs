@@ -7,7 +7,7 @@ use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{parts, spawn_app, Session, TestApp};
+use crate::helpers::{parts, spawn_app, spawn_app_with, Session, TestApp};
 
 /// Left half red, right half blue.
 fn two_colour(width: u32, height: u32) -> RgbImage {
@@ -269,4 +269,27 @@ async fn someone_elses_media_id_is_refused() {
         app.post(&format!("/orgs/{}/volunteer-logs", tree.branch_a), &owner.token, log(json!([id]))).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["media_ids"], json!([id]));
+}
+
+/// Decodes in flight are bounded: with every decoder busy, an upload waits its turn and,
+/// past FIVESTAR_IMAGE_WAIT_SECS, answers 503 `busy` with Retry-After; once one frees up,
+/// uploads go on.
+#[tokio::test]
+async fn an_upload_waits_for_a_decoder_and_is_503_busy_past_the_wait() {
+    let app = spawn_app_with(|s| s.image_wait_secs = 1).await;
+    let user = app.wechat_user("busy-uploader").await;
+    let permits = app.state.image_permits.clone();
+    let all = permits.available_permits() as u32;
+    let held = permits.acquire_many(all).await.unwrap();
+    let png = encode(&two_colour(64, 48), ImageFormat::Png);
+    let form =
+        reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(png.clone()).file_name("a.png"));
+    let resp = app.client.post(app.url("/api/v1/media")).bearer_auth(&user.token).multipart(form).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.headers().get("retry-after").is_some());
+    let (_, body) = parts(resp).await;
+    assert_eq!(body["code"], "busy", "{body}");
+    drop(held);
+    let (status, body) = upload(&app, &user, png, "a.png").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }
