@@ -1,6 +1,6 @@
 """One suite's section of bench/RESULTS.md, from the rows bench/run.sh collected.
 
-Usage: report.py NAME ROWS_TSV RSS_API_KB RSS_ALL_KB SEED_TIME REBUILD_TIME CHECKS_FILE VERIFY_FILE WRITER_TSV
+Usage: report.py NAME ROWS_TSV RSS_API_KB RSS_ALL_KB RSS_32_KB SEED_TIME REBUILD_TIME CHECKS_FILE VERIFY_FILE WRITER_TSV
 Rows: label, req/s, p50 ms, p99 ms, errors, target ("rps>=N p99<=M", "baseline" or "").
 Writer rows: label, the SQL writer's counters before and after the load (jobs batches
 busy-seconds, space-separated), the load's seconds.
@@ -8,7 +8,7 @@ busy-seconds, space-separated), the load's seconds.
 import re
 import sys
 
-name, rows_path, rss_api_kb, rss_kb, seed_time, rebuild_time, checks_path, verify_path, writer_path = sys.argv[1:10]
+name, rows_path, rss_api_kb, rss_kb, rss32_kb, seed_time, rebuild_time, checks_path, verify_path, writer_path = sys.argv[1:11]
 rows = [line.rstrip("\n").split("\t") for line in open(rows_path) if line.strip()]
 minimal = next((float(r[1]) for r in rows if r[0].startswith("minimal")), 0.0)
 
@@ -35,11 +35,13 @@ def num(text):
 rebuild_s = num(rebuild_time.split()[0]) or 0.0
 rss_api_mb = int(rss_api_kb or 0) / 1024
 rss_mb = int(rss_kb or 0) / 1024
+rss32_mb = int(rss32_kb or 0) / 1024
 print(f"## {name}\n")
 print(f"- seed-bench: {seed_time}")
 print(f"- rebuild-redis: {rebuild_time} (target ≤ 15 s: {'yes' if rebuild_s <= 15 else '**no**'})")
 print(f"- server peak RSS after the API loads: {rss_api_mb:.0f} MB (target ≤ 150 MB: {'yes' if rss_api_mb <= 150 else '**no**'});"
-      f" after the 12 MP uploads as well: {rss_mb:.0f} MB\n")
+      f" after 4 concurrent 12 MP uploads as well: {rss_mb:.0f} MB; during 32 concurrent uploads:"
+      f" {rss32_mb:.0f} MB (target ≤ 200 MB: {'yes' if 0 < rss32_mb <= 200 else '**no**'})\n")
 print("| workload | req/s | × minimal | p50 ms | p99 ms | errors + non-2xx | target | holds |")
 print("|---|---:|---:|---:|---:|---:|---|---|")
 for label, rps, p50, p99, errors, target in rows:

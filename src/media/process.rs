@@ -93,6 +93,42 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
     bytes[sos..].windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
+/// A JPEG decoded at a DCT reduction keeps a long side of at least this: 1/16 under
+/// `FULL_SIDE`, so that a 12 MP phone photo (4000 px) is decoded at 1/2, straight to 2000 px,
+/// with a quarter of the memory and no resize, instead of at full size to lose 2 % of it.
+const MIN_REDUCED_SIDE: u32 = FULL_SIDE / 16 * 15;
+
+/// The DCT reduction a JPEG of this long side is decoded at (1, 2, 4 or 8): the largest
+/// that leaves the long side at least `MIN_REDUCED_SIDE` (libvips' shrink-on-load, with a
+/// little slack). The result is resized to `FULL_SIDE` only when still larger.
+fn shrink_on_load(long_side: u32) -> u32 {
+    [8, 4, 2].into_iter().find(|d| long_side.div_ceil(*d) >= MIN_REDUCED_SIDE).unwrap_or(1)
+}
+
+/// A large JPEG decoded at a DCT-reduced size, with its EXIF orientation. None when this
+/// decoder cannot do it (CMYK, 16-bit, a form it does not know): the general path does.
+fn decode_jpeg_reduced(bytes: &[u8], w: u32, h: u32) -> Option<(RgbImage, Orientation)> {
+    let d = shrink_on_load(w.max(h));
+    if d == 1 {
+        return None;
+    }
+    let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+    let (rw, rh) = (u16::try_from(w.div_ceil(d)).ok()?, u16::try_from(h.div_ceil(d)).ok()?);
+    let (sw, sh) = decoder.scale(rw, rh).ok()?;
+    let pixels = decoder.decode().ok()?;
+    let format = decoder.info()?.pixel_format;
+    let rgb = match format {
+        jpeg_decoder::PixelFormat::RGB24 => RgbImage::from_raw(u32::from(sw), u32::from(sh), pixels)?,
+        jpeg_decoder::PixelFormat::L8 => {
+            let grey = image::GrayImage::from_raw(u32::from(sw), u32::from(sh), pixels)?;
+            DynamicImage::ImageLuma8(grey).into_rgb8()
+        }
+        _ => return None,
+    };
+    let orientation = decoder.exif_data().and_then(Orientation::from_exif_chunk).unwrap_or(Orientation::NoTransforms);
+    Some((rgb, orientation))
+}
+
 pub fn process(bytes: &[u8]) -> Result<Processed, ProcessError> {
     let format = detect(bytes).ok_or(ProcessError::Unsupported)?;
     if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
@@ -102,17 +138,23 @@ pub fn process(bytes: &[u8]) -> Result<Processed, ProcessError> {
     if u64::from(w) * u64::from(h) > MAX_PIXELS {
         return Err(ProcessError::TooLarge);
     }
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(w.max(1));
-    limits.max_image_height = Some(h.max(1));
-    limits.max_alloc = Some(MAX_ALLOC);
-    reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(map_err)?;
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let decoded = DynamicImage::from_decoder(decoder).map_err(map_err)?;
+    let reduced = if format == ImageFormat::Jpeg { decode_jpeg_reduced(bytes, w, h) } else { None };
+    let (decoded, orientation) = match reduced {
+        Some(reduced) => reduced,
+        None => {
+            let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+            let mut limits = Limits::default();
+            limits.max_image_width = Some(w.max(1));
+            limits.max_image_height = Some(h.max(1));
+            limits.max_alloc = Some(MAX_ALLOC);
+            reader.limits(limits);
+            let mut decoder = reader.into_decoder().map_err(map_err)?;
+            let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+            (DynamicImage::from_decoder(decoder).map_err(map_err)?.into_rgb8(), orientation)
+        }
+    };
     // Resize first, rotate the smaller result: the long side does not depend on rotation.
-    let resized = resize(decoded.into_rgb8(), FULL_SIDE)?;
+    let resized = resize(decoded, FULL_SIDE)?;
     let mut oriented = DynamicImage::ImageRgb8(resized);
     oriented.apply_orientation(orientation);
     let full = oriented.into_rgb8();
@@ -136,6 +178,60 @@ mod tests {
         assert_eq!(fit(4000, 3000, 2048), (2048, 1536));
         assert_eq!(fit(3000, 4000, 320), (240, 320));
         assert_eq!(fit(100, 50, 320), (100, 50));
+    }
+
+    #[test]
+    fn large_jpegs_shrink_on_load_and_keep_at_least_1920_px() {
+        assert_eq!(MIN_REDUCED_SIDE, 1920);
+        assert_eq!(shrink_on_load(2048), 1);
+        assert_eq!(shrink_on_load(3000), 1, "1/2 would be 1500 px: decoded whole, resized to 2048");
+        assert_eq!(shrink_on_load(4000), 2, "12 MP: straight to 2000 px");
+        assert_eq!(shrink_on_load(7360), 2, "36 MP: 3680 px, then resized");
+        assert_eq!(shrink_on_load(8192), 4);
+        assert_eq!(shrink_on_load(40_000), 8);
+    }
+
+    fn photo(w: u32, h: u32, exif_orientation: Option<u8>) -> Vec<u8> {
+        let img =
+            RgbImage::from_fn(
+                w,
+                h,
+                |x, _| if x < w / 2 { image::Rgb([220, 20, 20]) } else { image::Rgb([20, 20, 220]) },
+            );
+        let mut out = Vec::new();
+        let mut encoder = jpeg_encoder::Encoder::new(&mut out, 80);
+        if let Some(o) = exif_orientation {
+            // A minimal little-endian TIFF with one IFD entry: Orientation (0x0112) = o.
+            let exif = [
+                b"Exif\0\0".as_slice(),
+                b"II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0",
+                &[o, 0, 0, 0],
+                &[0, 0, 0, 0],
+            ]
+            .concat();
+            encoder.add_app_segment(1, exif).unwrap();
+        }
+        encoder.encode(img.as_raw(), w as u16, h as u16, jpeg_encoder::ColorType::Rgb).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_large_jpeg_is_decoded_reduced_and_comes_out_the_same() {
+        let bytes = photo(4400, 3000, None);
+        let (reduced, orientation) = decode_jpeg_reduced(&bytes, 4400, 3000).expect("decoded at 1/2");
+        assert_eq!((reduced.dimensions(), orientation), ((2200, 1500), Orientation::NoTransforms));
+        let p = process(&bytes).unwrap();
+        assert_eq!((p.width, p.height), (2048, 1396), "still over 2048 at 1/2: resized");
+        let p = process(&photo(4000, 3000, None)).unwrap();
+        assert_eq!((p.width, p.height), (2000, 1500), "a 12 MP photo: straight to 2000 px");
+        // Its EXIF orientation is kept: 6 turns it a quarter clockwise.
+        let p = process(&photo(4400, 3000, Some(6))).unwrap();
+        assert_eq!((p.width, p.height), (1396, 2048));
+        let out = image::load_from_memory(&p.full).unwrap().to_rgb8();
+        let (top, bottom) = (out.get_pixel(698, 100), out.get_pixel(698, 1948));
+        assert!(top[0] > 150 && bottom[2] > 150, "the red left half is on top: {top:?} {bottom:?}");
+        // A small one is not this path's.
+        assert!(decode_jpeg_reduced(&photo(400, 300, None), 400, 300).is_none());
     }
 
     #[test]
