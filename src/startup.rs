@@ -60,6 +60,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         media_store,
         media_urls,
         image_permits: Arc::new(Semaphore::new(cores)),
+        upload_permits: Arc::new(Semaphore::new(cores * 4)),
     })
 }
 

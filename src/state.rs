@@ -39,6 +39,9 @@ pub struct AppState {
     pub media_urls: Arc<UrlSigner>,
     /// One image decode per core at a time, so uploads cannot starve the API.
     pub image_permits: Arc<Semaphore>,
+    /// Uploads whose bodies may be read at once (four per decoder): the others wait before
+    /// their bytes are taken in, so memory stays bounded however many phones upload.
+    pub upload_permits: Arc<Semaphore>,
 }
 
 impl AppState {

@@ -42,6 +42,8 @@ pub struct UploadForm {
         (status = 415, description = "unsupported_media", body = ErrorBody),
         (status = 422, description = "invalid_image", body = ErrorBody)))]
 pub async fn upload(state: web::Data<AppState>, user: CurrentUser, mut form: Multipart) -> Result<HttpResponse> {
+    // Bodies are read a bounded number at a time; the rest wait with their bytes unread.
+    let _turn = service::upload_turn(&state).await?;
     let mut file: Option<Vec<u8>> = None;
     while let Some(mut field) =
         form.try_next().await.map_err(|e| AppError::invalid_request(format!("表单格式错误：{e}")))?

@@ -18,6 +18,16 @@ use crate::state::AppState;
 
 const BUSY: AppError = AppError::Unavailable { code: ErrorCode::Busy, message: "图片处理繁忙，请稍后重试" };
 
+/// A turn to send an upload's body: taken before its bytes are read. Past
+/// `FIVESTAR_IMAGE_WAIT_SECS`, 503 `busy`.
+pub async fn upload_turn(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit> {
+    let wait = std::time::Duration::from_secs(state.settings.image_wait_secs);
+    match tokio::time::timeout(wait, state.upload_permits.clone().acquire_owned()).await {
+        Ok(permit) => Ok(permit.map_err(|e| anyhow::anyhow!("upload permits closed: {e}"))?),
+        Err(_) => Err(BUSY),
+    }
+}
+
 /// Upload bodies larger than this are refused while streaming.
 pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 

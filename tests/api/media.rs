@@ -290,6 +290,13 @@ async fn an_upload_waits_for_a_decoder_and_is_503_busy_past_the_wait() {
     let (_, body) = parts(resp).await;
     assert_eq!(body["code"], "busy", "{body}");
     drop(held);
+    // Bodies are read a bounded number at a time, too: with every turn taken, 503 again.
+    let turns = app.state.upload_permits.clone();
+    let all = turns.available_permits() as u32;
+    let taken = turns.acquire_many(all).await.unwrap();
+    let (status, body) = upload(&app, &user, png.clone(), "a.png").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("busy")), "{body}");
+    drop(taken);
     let (status, body) = upload(&app, &user, png, "a.png").await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
