@@ -3,7 +3,13 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+
+/// China Standard Time (UTC+8, no daylight saving): the calendar periods, numbers and
+/// exports go by.
+pub fn shanghai() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
+}
 
 #[derive(Clone, Default)]
 pub struct Clock {

@@ -102,7 +102,7 @@ impl RootSpanBuilder for RequestSpan {
             "request",
             method = %request.method(),
             path = request.path(),
-            request_id = request_id.map(|id| tracing::field::display(&id.0)),
+            request_id = request_id.map(tracing::field::display),
             status = tracing::field::Empty,
             error = tracing::field::Empty,
         )

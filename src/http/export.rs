@@ -6,12 +6,8 @@ use actix_web::web::Bytes;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use rust_xlsxwriter::{ExcelDateTime, Format, Url, Workbook, Worksheet, XlsxError};
 
+use crate::clock::shanghai;
 use crate::error::{AppError, Result};
-
-/// China Standard Time: every time an export shows is in it.
-fn shanghai() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(8 * 3600).expect("a valid offset")
-}
 
 /// One column: its title and width in characters (a Chinese character counts two).
 #[derive(Debug, Clone, Copy)]

@@ -337,7 +337,7 @@ pub fn bounding_box(lat: f64, lng: f64, radius_m: f64) -> (f64, f64, f64, f64) {
 /// The number people quote: `NH-2026-000123` (the year in Asia/Shanghai, then the id).
 /// Unique because the id is; not gapless per year.
 pub fn number(id: i64, created_at: DateTime<Utc>) -> String {
-    format!("NH-{}-{:06}", created_at.with_timezone(&crate::points::domain::shanghai()).year(), id)
+    format!("NH-{}-{:06}", created_at.with_timezone(&crate::clock::shanghai()).year(), id)
 }
 
 #[cfg(test)]

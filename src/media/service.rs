@@ -2,6 +2,9 @@
 //! a semaphore sized to the cores), signed expiring URLs, and the ownership check every
 //! other domain uses before it accepts `media_ids`.
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
@@ -20,10 +23,15 @@ const BUSY: AppError = AppError::Unavailable { code: ErrorCode::Busy, message: "
 
 /// A turn to send an upload's body: taken before its bytes are read. Past
 /// `FIVESTAR_IMAGE_WAIT_SECS`, 503 `busy`.
-pub async fn upload_turn(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit> {
+pub async fn upload_turn(state: &AppState) -> Result<OwnedSemaphorePermit> {
+    turn(state, &state.upload_permits).await
+}
+
+/// A permit of `permits` within `FIVESTAR_IMAGE_WAIT_SECS`, else 503 `busy`.
+async fn turn(state: &AppState, permits: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit> {
     let wait = std::time::Duration::from_secs(state.settings.image_wait_secs);
-    match tokio::time::timeout(wait, state.upload_permits.clone().acquire_owned()).await {
-        Ok(permit) => Ok(permit.map_err(|e| anyhow::anyhow!("upload permits closed: {e}"))?),
+    match tokio::time::timeout(wait, permits.clone().acquire_owned()).await {
+        Ok(permit) => Ok(permit.map_err(|e| anyhow::anyhow!("media permits closed: {e}"))?),
         Err(_) => Err(BUSY),
     }
 }
@@ -69,10 +77,7 @@ impl Photos {
 /// Freshly signed links for every photo a response shows, in one query. Call it only for
 /// objects the caller may see: whoever sees the object sees its photos.
 pub async fn photos(state: &AppState, ids: impl IntoIterator<Item = i64>) -> Result<Photos> {
-    let mut ids: Vec<i64> = ids.into_iter().collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let rows = store::find_many(&state.db, &ids).await?;
+    let rows = store::find_many(&state.db, ids).await?;
     Ok(Photos(rows.iter().map(|m| (m.id, view(state, m))).collect()))
 }
 
@@ -86,12 +91,9 @@ pub async fn export_links(
     ids: impl IntoIterator<Item = i64>,
     origin: &str,
 ) -> Result<HashMap<i64, String>> {
-    let mut ids: Vec<i64> = ids.into_iter().collect();
-    ids.sort_unstable();
-    ids.dedup();
     let now = state.clock.now();
     let ttl = EXPORT_LINK_DAYS * 24 * 3600;
-    let rows = store::find_many(&state.db, &ids).await?;
+    let rows = store::find_many(&state.db, ids).await?;
     Ok(rows
         .iter()
         .map(|m| (m.id, format!("{origin}{}", state.media_urls.url_valid_for(&m.stored_sha256, "full", now, ttl))))
@@ -120,11 +122,7 @@ pub async fn upload(state: &AppState, caller: &Caller, bytes: Vec<u8>) -> Result
     }
     // Decodes in flight are bounded (one per core): the others wait their turn, and past
     // FIVESTAR_IMAGE_WAIT_SECS answer 503 `busy` rather than pile up in memory.
-    let wait = std::time::Duration::from_secs(state.settings.image_wait_secs);
-    let permit = match tokio::time::timeout(wait, state.image_permits.acquire()).await {
-        Ok(permit) => permit.map_err(|e| anyhow::anyhow!("media permits closed: {e}"))?,
-        Err(_) => return Err(BUSY),
-    };
+    let permit = turn(state, &state.image_permits).await?;
     let processed = tokio::task::spawn_blocking(move || process::process(&bytes))
         .await
         .map_err(|e| anyhow::anyhow!("image processing panicked: {e}"))?;

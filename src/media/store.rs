@@ -52,10 +52,16 @@ pub async fn count_owned<C: ConnectionTrait>(db: &C, owner: i64, ids: &[i64]) ->
         .await
 }
 
-/// The rows of these ids (any owner): the photos a response shows.
-pub async fn find_many<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<Vec<media::Model>, DbErr> {
+/// The rows of these ids (any owner, each once): the photos a response shows.
+pub async fn find_many<C: ConnectionTrait>(
+    db: &C,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<Vec<media::Model>, DbErr> {
+    let mut ids: Vec<i64> = ids.into_iter().collect();
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    media::Entity::find().filter(media::Column::Id.is_in(ids.iter().copied())).all(db).await
+    ids.sort_unstable();
+    ids.dedup();
+    media::Entity::find().filter(media::Column::Id.is_in(ids)).all(db).await
 }

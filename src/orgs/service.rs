@@ -482,7 +482,8 @@ pub async fn grant_role(state: &AppState, caller: &Caller, org_id: i64, req: Rol
     }
     store::insert_role(&txn, req.user_id, Some(org.id), role, Some(caller.user_id), now).await?;
     let before = replaced.map(|old| json!({"org_id": org.id, "role": old}));
-    audit_role(&txn, caller.user_id, "role.grant", &view, (before, reason), now).await?;
+    audit_role(&txn, caller.user_id, "role.grant", (view.user_id, view.org_id, view.role), (before, reason), now)
+        .await?;
     txn.commit().await?;
     crate::access::roles_changed(state, req.user_id).await;
     Ok(view)
@@ -503,9 +504,8 @@ pub async fn revoke_role(state: &AppState, caller: &Caller, org_id: i64, req: Ro
     {
         store::set_home_branch(&txn, req.user_id, None, now).await?;
     }
-    let view = RoleView { user_id: req.user_id, user_name: String::new(), org_id: org.id, role };
-    let before = Some(json!({"org_id": view.org_id, "role": view.role}));
-    audit_role(&txn, caller.user_id, "role.revoke", &view, (before, reason), now).await?;
+    let before = Some(json!({"org_id": org.id, "role": role}));
+    audit_role(&txn, caller.user_id, "role.revoke", (req.user_id, org.id, role), (before, reason), now).await?;
     txn.commit().await?;
     crate::access::roles_changed(state, req.user_id).await;
     Ok(())
@@ -580,19 +580,19 @@ async fn audit_role<C: ConnectionTrait>(
     txn: &C,
     actor: i64,
     action: &str,
-    view: &RoleView,
+    (user_id, org_id, role): (i64, i64, Role),
     (before, reason): (Option<serde_json::Value>, Option<String>),
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let after = (action == "role.grant").then(|| json!({"org_id": view.org_id, "role": view.role}));
+    let after = (action == "role.grant").then(|| json!({"org_id": org_id, "role": role}));
     audit::record(
         txn,
         AuditEntry {
             actor_id: Some(actor),
             action,
             target_type: "user",
-            target_id: view.user_id.to_string(),
-            org_id: Some(view.org_id),
+            target_id: user_id.to_string(),
+            org_id: Some(org_id),
             before,
             after,
             reason,

@@ -1,6 +1,6 @@
 //! Ledger kinds, leaderboard metrics and periods (Asia/Shanghai calendar), and the
 //! score encoding that breaks ties by who got there first.
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 
 use crate::stars::Star;
 
@@ -77,9 +77,7 @@ impl PeriodKind {
     }
 }
 
-pub fn shanghai() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
-}
+pub use crate::clock::shanghai;
 
 /// The period a moment falls in: `w2026-47` (ISO week), `m2026-11`, `y2026`, or `all`.
 pub fn period_key(kind: PeriodKind, at: DateTime<Utc>) -> String {
