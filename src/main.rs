@@ -7,5 +7,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
+    // Test builds only: arm the crash points named in FAILPOINTS (`infra::pending`).
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     fivestar::cli::run().await
 }

@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::http::{errors, request_id};
 use crate::infra::media_store::LocalDisk;
 use crate::infra::media_urls::UrlSigner;
-use crate::infra::{db, group_commit::GroupCommit, jwt::JwtKeys, redis::Redis, wechat::WechatClient};
+use crate::infra::{db, group_commit::GroupCommit, jwt::JwtKeys, pending::Pending, redis::Redis, wechat::WechatClient};
 use crate::jobs::Jobs;
 use crate::openapi::SpecJson;
 use crate::ops::metrics;
@@ -39,6 +39,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
     Migrator::up(&db, None).await?;
     let writer = db::connect_writer(&settings.database_url, &db).await?;
     let group_commit = GroupCommit::new(&writer)?;
+    let pending = Pending::start(writer.clone());
     let redis =
         Redis::new(&settings.redis_url, &settings.redis_prefix, Duration::from_millis(settings.redis_timeout_ms))?;
     let secret = settings.jwt_secret()?;
@@ -51,6 +52,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         db,
         writer,
         group_commit,
+        pending,
         redis,
         clock,
         settings: Arc::new(settings),
@@ -103,6 +105,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.jobs.stop().await;
+        // Writes settled by the last requests: their records go now, not by a repair.
+        self.state.pending.flush().await;
         served
     }
 }

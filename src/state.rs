@@ -16,6 +16,7 @@ use crate::infra::jwt::JwtKeys;
 use crate::infra::media_store::MediaStore;
 use crate::infra::media_urls::UrlSigner;
 use crate::infra::names::NameCache;
+use crate::infra::pending::Pending;
 use crate::infra::redis::Redis;
 use crate::infra::wechat::WechatClient;
 
@@ -28,6 +29,9 @@ pub struct AppState {
     /// The hot write transactions (draw, review, filing): on SQLite, many requests' share
     /// one commit (`infra::group_commit`).
     pub group_commit: GroupCommit,
+    /// Redis writes owed by commits: done after them, their records cleared once landed
+    /// (`infra::pending`).
+    pub pending: Pending,
     pub redis: Redis,
     pub clock: Clock,
     pub settings: Arc<Settings>,

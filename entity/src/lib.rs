@@ -19,17 +19,16 @@ macro_rules! status_enum {
 
 pub mod audit_log;
 pub mod card_claims;
-pub mod card_pool_dirty;
 pub mod cards;
 pub mod idempotency_keys;
 pub mod incident_events;
 pub mod incidents;
 pub mod invites;
-pub mod leaderboard_dirty;
 pub mod media;
 pub mod orgs;
 pub mod points_ledger;
 pub mod points_summary;
+pub mod redis_pending;
 pub mod refresh_tokens;
 pub mod tasks;
 pub mod user_roles;

@@ -10,6 +10,7 @@ mod m20261123_000006_card_pool_dirty;
 mod m20261123_000007_incidents_nearby_index;
 mod m20261123_000008_ledger_created_index;
 mod m20261129_000009_task_edits;
+mod m20261129_000010_redis_pending;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_incidents_nearby_index::Migration),
             Box::new(m20261123_000008_ledger_created_index::Migration),
             Box::new(m20261129_000009_task_edits::Migration),
+            Box::new(m20261129_000010_redis_pending::Migration),
         ]
     }
 }

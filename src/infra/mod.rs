@@ -7,6 +7,7 @@ pub mod keys;
 pub mod media_store;
 pub mod media_urls;
 pub mod names;
+pub mod pending;
 pub mod random;
 pub mod redis;
 pub mod shutdown;

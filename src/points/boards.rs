@@ -17,6 +17,7 @@ use redis::{RedisResult, Script};
 
 use super::domain::{board_expiry, decode_score, period_key, tie, Metric, PeriodKind};
 use crate::infra::keys::Keys;
+use crate::infra::pending::Owed;
 use crate::infra::redis::Redis;
 
 /// Moves an org's board version (`Keys::board_version`) past every value it held: `INCR`,
@@ -96,6 +97,8 @@ pub struct BoardUpdate {
     pub delta_points: i64,
     pub delta_minutes: i64,
     pub at: DateTime<Utc>,
+    /// The record of this bump, cleared once Redis has it.
+    pub owed: Owed,
 }
 
 impl BoardUpdate {

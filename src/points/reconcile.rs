@@ -1,6 +1,6 @@
 //! Making Redis agree with the ledger: a full rebuild of every board from SQL, the
-//! background repair of members whose post-commit board update failed or who were
-//! credited while a rebuild ran, and a read-only comparison (`verify-redis`). All are safe
+//! background repair of members whose post-commit board update did not land (failed, or
+//! the process died first: `infra::pending`) or who were credited while a rebuild ran, and a read-only comparison (`verify-redis`). All are safe
 //! with several app servers: rebuild runs under the rebuild lock, repair under its own
 //! lock with a TTL, and repairs write absolute scores, so running one twice is harmless.
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -18,6 +18,7 @@ use super::store::{self, PeriodSum};
 use crate::access::OrgKind;
 use crate::infra::db;
 use crate::infra::keys::Keys;
+use crate::infra::pending::{self, PendingKind};
 use crate::state::AppState;
 
 /// (org, metric, period) → member → (points, latest moment in Unix seconds)
@@ -241,6 +242,19 @@ async fn recompute(state: &AppState) -> anyhow::Result<Recomputed> {
     Ok(Recomputed { boards: boards_map, totals, names, orgs })
 }
 
+/// Record these members for a repair in a later pass (`reconcile_once`).
+async fn repair_later(state: &AppState, users: &[i64]) -> anyhow::Result<()> {
+    let now = state.clock.now();
+    for chunk in users.chunks(500) {
+        let txn = db::begin_write(&state.writer).await?;
+        for user in chunk {
+            pending::owe(&txn, PendingKind::Board, *user, now).await?;
+        }
+        txn.commit().await?;
+    }
+    Ok(())
+}
+
 /// Recompute every board and branch total from the ledger, replacing each key whole,
 /// and drop board keys the ledger no longer supports; returns how many keys it wrote.
 pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) -> anyhow::Result<u64> {
@@ -287,10 +301,7 @@ pub async fn rebuild_boards(state: &AppState, progress: Option<&ProgressBar>) ->
     // Servers keep board pages by version: move every org's, now that its boards are new.
     boards::bump_versions_of(&mut conn, keys, orgs).await?;
     let recent = store::credited_since(&state.db, catch_up_since, None).await?;
-    let marked_at = state.clock.now();
-    for user in &recent {
-        store::mark_dirty(&state.db, *user, marked_at).await?;
-    }
+    repair_later(state, &recent).await?;
     tracing::info!(total = ?started.elapsed(), ?redis_wait, keys = written.len(), catch_up = recent.len(), "rebuilt leaderboards");
     Ok(written.len() as u64)
 }
@@ -393,8 +404,9 @@ pub async fn repair_users(state: &AppState, user_ids: &[i64]) -> anyhow::Result<
 /// How long one reconcile pass may repair (its lock lives 60 s).
 const REPAIR_BUDGET: Duration = Duration::from_secs(30);
 
-/// One pass of the background reconciler: repair the members marked dirty (a lost epoch
-/// is `maintenance::spawn_epoch_watch`'s). Only one server does it at a time.
+/// One pass of the background reconciler: repair the members whose board bumps are due
+/// and not cleared (`infra::pending`: the bump failed, or the process died before it);
+/// a lost epoch is `maintenance::spawn_epoch_watch`'s. Only one server does it at a time.
 pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
     let keys = state.redis.keys();
     let mut conn = state.redis.conn().await?;
@@ -404,31 +416,33 @@ pub async fn reconcile_once(state: &AppState) -> anyhow::Result<usize> {
         return Ok(0);
     }
     let result = async {
-        // Boards move by increments after commit, a repair writes absolute scores: a mark
-        // is repaired only once every increment sent before it has landed or timed out.
-        let settle = chrono::Duration::milliseconds(state.settings.redis_timeout_ms as i64 + 500);
+        // Boards move by increments after commit, a repair writes absolute scores: a
+        // record is repaired only once the increment it stands for has landed or failed.
+        let settle = pending::settle_time(state.settings.redis_timeout_ms);
         let started = std::time::Instant::now();
         let mut repaired = 0;
         // Batches until none is due, within the lock's lifetime.
         while started.elapsed() < REPAIR_BUDGET {
-            let marks = store::dirty_marks(&state.db, state.clock.now() - settle, 200).await?;
-            if marks.is_empty() {
+            let due = pending::due(&state.db, PendingKind::Board, state.clock.now() - settle, 500).await?;
+            if due.is_empty() {
                 break;
             }
-            let users: Vec<i64> = marks.iter().map(|m| m.user_id).collect();
+            let users: Vec<i64> = due.iter().map(|r| r.target_id).collect::<BTreeSet<_>>().into_iter().collect();
             // A credit committed just before the repair reads SQL may have its increment
             // land just after the repair writes: counted twice. Members credited around
-            // the repair are therefore marked again, for a later pass.
+            // the repair are therefore recorded again, for a later pass.
             let read_from = (state.clock.now() - settle).timestamp() - 1;
             repair_users(state, &users).await?;
-            for mark in &marks {
-                store::clear_dirty(&state.db, mark.user_id, mark.marked_at).await?;
+            let ids: Vec<i64> = due.iter().map(|r| r.id).collect();
+            let again = store::credited_since(&state.db, read_from, Some(&users)).await?;
+            let txn = db::begin_write(&state.writer).await?;
+            pending::remove(&txn, &ids).await?;
+            let now = state.clock.now();
+            for user in again {
+                pending::owe(&txn, PendingKind::Board, user, now).await?;
             }
-            let marked_at = state.clock.now();
-            for user in store::credited_since(&state.db, read_from, Some(&users)).await? {
-                store::mark_dirty(&state.db, user, marked_at).await?;
-            }
-            repaired += marks.len();
+            txn.commit().await?;
+            repaired += users.len();
         }
         anyhow::Ok(repaired)
     }

@@ -22,6 +22,7 @@ use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, ErrorCode, FieldErrors, Result};
 use crate::idempotency::{self, IdempotencyKey};
 use crate::infra::db::begin_write;
+use crate::infra::pending::{self, Owed, PendingKind};
 use crate::members::service as members_service;
 use crate::orgs::service as orgs_service;
 use crate::pagination::{Page, PageRequest};
@@ -31,8 +32,9 @@ use crate::state::AppState;
 pub const INSUFFICIENT_POINTS: AppError =
     AppError::Conflict { code: ErrorCode::InsufficientPoints, message: "积分余额不足" };
 
-/// Write one ledger entry and its summary change in the caller's transaction. Returns the
-/// board update to publish after commit, or None when an entry with the same idempotency
+/// Write one ledger entry and its summary change in the caller's transaction, with the
+/// record that Redis owes the boards a bump (`infra::pending`). Returns the board update
+/// to publish after commit, or None when an entry with the same idempotency
 /// key already exists (nothing is credited twice). A deduction that would take the
 /// balance below zero fails with 409 `insufficient_points`.
 pub async fn post_entry<C: ConnectionTrait>(
@@ -50,7 +52,9 @@ pub async fn post_entry<C: ConnectionTrait>(
     if !entry.kind.counts_on_boards() {
         return Ok(None);
     }
+    let owed = pending::owe(txn, PendingKind::Board, row.user_id, at).await?;
     Ok(Some(BoardUpdate {
+        owed,
         user_id: row.user_id,
         branch_id: row.branch_id,
         org_ids: path_ids(branch_path),
@@ -60,20 +64,16 @@ pub async fn post_entry<C: ConnectionTrait>(
     }))
 }
 
-/// After commit: move the boards. If Redis fails the request still succeeds; the member
-/// is marked for the reconciler to repair from the ledger.
+/// After commit: move the boards. If Redis fails (or the process dies first) the
+/// request has still succeeded: the records `post_entry` wrote stay, and the reconciler
+/// repairs those members from the ledger once they are due (`infra::pending`).
 pub async fn publish(state: &AppState, updates: &[BoardUpdate]) {
     if updates.is_empty() {
         return;
     }
-    if let Err(err) = boards::bump(&state.redis, updates).await {
-        tracing::warn!(error = %err, "leaderboard update failed; marking for reconcile");
-        for u in updates {
-            if let Err(err) = store::mark_dirty(&state.db, u.user_id, state.clock.now()).await {
-                tracing::error!(error = %err, user_id = u.user_id, "could not mark a leaderboard for repair");
-            }
-        }
-    }
+    let owed: Vec<Owed> = updates.iter().map(|u| u.owed).collect();
+    // A failure is logged where it happens; its repair is already recorded.
+    let _ = state.pending.settle(&owed, boards::bump(&state.redis, updates)).await;
 }
 
 #[derive(Debug, Serialize, ToSchema)]

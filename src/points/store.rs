@@ -7,7 +7,7 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use entity::{leaderboard_dirty, points_ledger, points_summary, volunteer_logs};
+use entity::{points_ledger, points_summary, volunteer_logs};
 
 use super::domain::{period_key, LedgerKind, NewEntry, PeriodKind};
 use crate::infra::db::by_key;
@@ -146,33 +146,6 @@ pub async fn entries_of<C: ConnectionTrait>(
     q.order_by_desc(points_ledger::Column::Id).limit(page.limit + 1).all(db).await
 }
 
-pub async fn mark_dirty<C: ConnectionTrait>(db: &C, user_id: i64, now: DateTime<Utc>) -> Result<(), DbErr> {
-    let row = leaderboard_dirty::ActiveModel { user_id: Set(user_id), marked_at: Set(now) };
-    leaderboard_dirty::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(leaderboard_dirty::Column::UserId)
-                .update_column(leaderboard_dirty::Column::MarkedAt)
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
-}
-
-/// The oldest marks made at or before `before`.
-pub async fn dirty_marks<C: ConnectionTrait>(
-    db: &C,
-    before: DateTime<Utc>,
-    limit: u64,
-) -> Result<Vec<leaderboard_dirty::Model>, DbErr> {
-    leaderboard_dirty::Entity::find()
-        .filter(leaderboard_dirty::Column::MarkedAt.lte(before))
-        .order_by_asc(leaderboard_dirty::Column::MarkedAt)
-        .limit(limit)
-        .all(db)
-        .await
-}
-
 /// The members (of `among`, if given) with a ledger entry created at or after `since`
 /// (Unix seconds), each once, ascending. Deduplicated here, not with `DISTINCT`: for a
 /// `DISTINCT` SQLite walks the whole ledger in `idx_ledger_user` order and looks each
@@ -188,16 +161,6 @@ pub async fn credited_since<C: ConnectionTrait>(db: &C, since: i64, among: Optio
     }
     let users: std::collections::BTreeSet<i64> = q.into_tuple::<i64>().all(db).await?.into_iter().collect();
     Ok(users.into_iter().collect())
-}
-
-/// Clear a mark unless it was renewed after `seen` (a newer failure still needs repair).
-pub async fn clear_dirty<C: ConnectionTrait>(db: &C, user_id: i64, seen: DateTime<Utc>) -> Result<(), DbErr> {
-    leaderboard_dirty::Entity::delete_many()
-        .filter(leaderboard_dirty::Column::UserId.eq(user_id))
-        .filter(leaderboard_dirty::Column::MarkedAt.lte(seen))
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 /// One row of a ledger aggregate: a user's (or a branch's) sums within one period.

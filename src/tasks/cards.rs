@@ -13,7 +13,7 @@ use entity::{card_claims, orgs, tasks};
 use super::domain::{parse_pool_member, pool_member, CardStatus, ClaimStatus, MAX_MEDIA};
 use super::publishing::{branch, counts_moved, is_member, retired, staff_branch};
 use super::views::{card_view, claims_page, filled_card, parse_status, CardReview, CardView, SubmitRequest};
-use super::{pool, store, sweeper};
+use super::{pool, store};
 use crate::access::Caller;
 use crate::access::{self, Role};
 use crate::audit::{self, AuditEntry};
@@ -21,6 +21,7 @@ use crate::error::{AppError, ErrorCode, Result};
 use crate::idempotency::{self, Begun, IdempotencyKey};
 use crate::infra::db::begin_write;
 use crate::infra::group_commit::Finish;
+use crate::infra::pending::{self, Owed, PendingKind};
 use crate::pagination::{Page, PageRequest};
 use crate::points::boards::BoardUpdate;
 use crate::points::domain::LedgerKind;
@@ -52,8 +53,8 @@ enum Attempt {
     NotOpen {
         still_held: bool,
     },
-    /// Its task has ended: the card is retired.
-    TaskEnded,
+    /// Its task has ended: the card is retired (and leaves the pool).
+    TaskEnded(Owed),
     Limit,
 }
 
@@ -89,7 +90,9 @@ pub async fn draw(state: &AppState, caller: &Caller, branch_id: i64) -> Result<C
                     pool::forget(&state.redis, branch.id, &[member]).await?;
                 }
             }
-            Ok(Attempt::TaskEnded) => pool::forget(&state.redis, branch.id, &[member]).await?,
+            Ok(Attempt::TaskEnded(owed)) => {
+                state.pending.settle(&[owed], pool::forget(&state.redis, branch.id, &[member])).await?;
+            }
             Ok(Attempt::Limit) => {
                 pool::put_back(&state.redis, branch.id, &[member]).await?;
                 return Err(CARD_LIMIT);
@@ -150,7 +153,8 @@ async fn claim_in(
     }
     if let Some(to) = retired(&task, now) {
         store::retire_open_card(txn, card.id, to, now).await?;
-        return Ok(Finish::Commit(Attempt::TaskEnded));
+        let owed = pending::owe(txn, PendingKind::Pool, branch_id, now).await?;
+        return Ok(Finish::Commit(Attempt::TaskEnded(owed)));
     }
     let expires_at = now + Duration::minutes(i64::from(task.claim_ttl_minutes));
     let claim = store::insert_claim(txn, &card, user_id, now, expires_at).await?;
@@ -215,50 +219,53 @@ pub async fn submit(
     if let Some(first) = idempotency::finish(&txn, caller.user_id, &claim_key, &answer, now).await? {
         return Ok(first);
     }
+    let owed = pending::owe(&txn, PendingKind::Pool, branch_id, now).await?;
     txn.commit().await?;
-    // A submitted card needs no lease; a stale one is harmless (the sweeper drops it).
+    // A submitted card needs no lease.
     let member = pool_member(card_id, task.claim_ttl_minutes);
-    if let Err(err) = pool::forget(&state.redis, branch_id, &[member]).await {
-        tracing::warn!(error = %err, card_id, "could not drop a submitted card's lease");
-    }
+    let _ = state.pending.settle(&[owed], pool::forget(&state.redis, branch_id, &[member])).await;
     counts_moved(state, task.id);
     Ok(answer)
 }
 
+/// Where a card went after a claim ended without approval, and the pool write that owes.
+#[derive(Clone, Copy)]
+struct Reopened {
+    /// Back in the pool; false: retired (its task ended or was cancelled).
+    open: bool,
+    owed: Owed,
+}
+
 /// After a claim ends without approval: the card goes back to the pool, or is retired
-/// when its task has ended or was cancelled. Returns whether it is open again.
+/// when its task has ended or was cancelled.
 async fn reopen<C: sea_orm::ConnectionTrait>(
     txn: &C,
     claim: &card_claims::Model,
     from: CardStatus,
     task: &tasks::Model,
     now: DateTime<Utc>,
-) -> Result<bool> {
+) -> Result<Reopened> {
     let to = retired(task, now).unwrap_or(CardStatus::Open);
     store::move_card(txn, claim.card_id, claim.id, from, to, now).await?;
-    Ok(to == CardStatus::Open)
+    let owed = pending::owe(txn, PendingKind::Pool, claim.branch_id, now).await?;
+    Ok(Reopened { open: to == CardStatus::Open, owed })
 }
 
-/// Redis after a card left its holder: back into the pool, or out of it for good.
-async fn settle_pool(state: &AppState, claim: &card_claims::Model, task: &tasks::Model, open: bool) {
+/// Redis after a card left its holder: back into the pool, or out of it for good. If the
+/// write does not land, the sweeper rebuilds the pool from SQL (`infra::pending`).
+async fn settle_pool(state: &AppState, claim: &card_claims::Model, task: &tasks::Model, moved: Reopened) {
     let member = vec![pool_member(claim.card_id, task.claim_ttl_minutes)];
-    let result = if open {
-        pool::put_back(&state.redis, claim.branch_id, &member).await
+    let owed = [moved.owed];
+    let _ = if moved.open {
+        state.pending.settle(&owed, pool::put_back(&state.redis, claim.branch_id, &member)).await
     } else {
-        pool::forget(&state.redis, claim.branch_id, &member).await
+        state.pending.settle(&owed, pool::forget(&state.redis, claim.branch_id, &member)).await
     };
-    match result {
-        // SQL holds the card open: the sweeper puts it back once Redis answers.
-        Err(err) if open => sweeper::mark_pool(state, claim.branch_id, &err).await,
-        // A card left in the pool by mistake is dropped when a draw pops it.
-        Err(err) => tracing::warn!(error = %err, card_id = claim.card_id, "retired card not taken out of its pool"),
-        Ok(()) => {}
-    }
 }
 
 /// Cards a member held at a branch they left or were removed from: released in the
 /// leaving's own transaction; `settle_released` puts them back in the pool after it commits.
-pub struct Released(Vec<(card_claims::Model, tasks::Model, bool)>);
+pub struct Released(Vec<(card_claims::Model, tasks::Model, Reopened)>);
 
 impl Released {
     pub fn len(&self) -> usize {
@@ -286,17 +293,17 @@ pub async fn release_held<C: sea_orm::ConnectionTrait>(
         else {
             continue;
         };
-        let open = reopen(txn, &claim, CardStatus::Claimed, &task, now).await?;
-        released.push((claim, task, open));
+        let moved = reopen(txn, &claim, CardStatus::Claimed, &task, now).await?;
+        released.push((claim, task, moved));
     }
     Ok(Released(released))
 }
 
 /// After the transaction of `release_held` committed: the cards back in their pool.
 pub async fn settle_released(state: &AppState, released: Released) {
-    for (claim, task, open) in released.0 {
+    for (claim, task, moved) in released.0 {
         counts_moved(state, task.id);
-        settle_pool(state, &claim, &task, open).await;
+        settle_pool(state, &claim, &task, moved).await;
     }
 }
 
@@ -315,9 +322,9 @@ pub async fn release(state: &AppState, caller: &Caller, card_id: i64) -> Result<
     else {
         return Err(NOT_CLAIMED);
     };
-    let open = reopen(&txn, &claim, CardStatus::Claimed, &task, now).await?;
+    let moved = reopen(&txn, &claim, CardStatus::Claimed, &task, now).await?;
     txn.commit().await?;
-    settle_pool(state, &claim, &task, open).await;
+    settle_pool(state, &claim, &task, moved).await;
     counts_moved(state, task.id);
     filled_card(state, card_view(claim, Some(&task))).await
 }
@@ -356,10 +363,10 @@ pub async fn review(
         branch_path: branch.path,
         now,
     };
-    let (claim, update, open) = state.group_commit.run(move |txn| Box::pin(review_in(txn, job))).await?;
+    let (claim, update, reopened) = state.group_commit.run(move |txn| Box::pin(review_in(txn, job))).await?;
     publish(state, update.as_slice()).await;
-    if !approve {
-        settle_pool(state, &claim, &task, open).await;
+    if let Some(moved) = reopened {
+        settle_pool(state, &claim, &task, moved).await;
     }
     counts_moved(state, task.id);
     let answer = idempotency::Response::json(200, &filled_card(state, card_view(claim, Some(&task))).await?)?;
@@ -382,11 +389,12 @@ struct Review {
 
 /// The SQL half of a review: the claim's and the card's conditional moves, the credit on
 /// approval (the card is its idempotency key) or the card back to the pool, the audit
-/// row. Gives the ended claim, the board update to publish, and whether the card is open.
+/// row. Gives the ended claim, the board update to publish (approved), and where the card
+/// went (rejected).
 async fn review_in(
     txn: &DatabaseTransaction,
     job: Review,
-) -> Result<Finish<(card_claims::Model, Option<BoardUpdate>, bool)>> {
+) -> Result<Finish<(card_claims::Model, Option<BoardUpdate>, Option<Reopened>)>> {
     let Review { card_id, reviewer_id, approve, comment, task, branch_path, now } = job;
     let claim = store::latest_claim(txn, card_id, None).await?.ok_or(NOT_SUBMITTED)?;
     match claim.status {
@@ -403,7 +411,7 @@ async fn review_in(
         return Err(ALREADY_REVIEWED);
     };
     let mut update = None;
-    let mut open = false;
+    let mut reopened = None;
     if approve {
         if !store::move_card(txn, card_id, claim.id, CardStatus::Submitted, CardStatus::Approved, now).await? {
             return Err(ALREADY_REVIEWED);
@@ -423,7 +431,7 @@ async fn review_in(
         };
         update = post_entry(txn, &entry, &branch_path, now).await?;
     } else {
-        open = reopen(txn, &claim, CardStatus::Submitted, &task, now).await?;
+        reopened = Some(reopen(txn, &claim, CardStatus::Submitted, &task, now).await?);
     }
     audit::record(
         txn,
@@ -440,7 +448,7 @@ async fn review_in(
         },
     )
     .await?;
-    Ok(Finish::Commit((claim, update, open)))
+    Ok(Finish::Commit((claim, update, reopened)))
 }
 
 pub async fn my_cards(

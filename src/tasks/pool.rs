@@ -51,31 +51,7 @@ return 0
     )
 });
 
-/// Put open cards back into the pool: the repair of a pool whose earlier write failed.
-/// A card with a lease younger than the grace (a draw of it under way) is left alone; an
-/// older lease is stale (a release whose pool write failed), so it goes. ARGV: now in ms,
-/// the grace in ms, then the members.
-static RESTORE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local now = tonumber(ARGV[1])
-local grace = tonumber(ARGV[2])
-local added = 0
-for i = 3, #ARGV do
-  local m = ARGV[i]
-  local deadline = redis.call('ZSCORE', KEYS[2], m)
-  local ttl = tonumber(string.match(m, ':(%d+)$')) or 0
-  if not deadline or now - (tonumber(deadline) - ttl * 60000) > grace then
-    redis.call('ZREM', KEYS[2], m)
-    added = added + redis.call('SADD', KEYS[1], m)
-  end
-end
-return added
-"#,
-    )
-});
-
-/// How old a lease of a card SQL says is open must be before a pool repair takes it as
+/// How old a lease of a card SQL says is open must be before a pool rebuild takes it as
 /// stale: far longer than any draw takes between its pop and its commit.
 const RESTORE_GRACE_MS: i64 = 60_000;
 
@@ -111,26 +87,6 @@ pub async fn expire_lease(redis: &Redis, branch_id: i64, member: &str, deadline_
         .invoke_async::<i64>(&mut conn)
         .await
         .map(|n| n == 1)
-}
-
-/// Open cards SQL knows go back into the pool unless a draw of them is under way (see
-/// `RESTORE`); returns how many were missing.
-pub async fn restore(redis: &Redis, branch_id: i64, members: &[String], now_ms: i64) -> RedisResult<u64> {
-    let keys = redis.keys();
-    let mut conn = redis.conn().await?;
-    let mut added = 0;
-    for chunk in members.chunks(1000) {
-        let n: u64 = RESTORE
-            .key(keys.pool(branch_id))
-            .key(keys.leases(branch_id))
-            .arg(now_ms)
-            .arg(RESTORE_GRACE_MS)
-            .arg(chunk)
-            .invoke_async(&mut conn)
-            .await?;
-        added += n;
-    }
-    Ok(added)
 }
 
 /// New cards go into the pool.

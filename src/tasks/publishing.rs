@@ -13,13 +13,14 @@ use super::domain::{
     pool_member, retired_status, CardStatus, NewTaskRequest, TaskEdit, TaskSpec, MAX_COPIES, MAX_TASK_COPIES,
 };
 use super::views::{task_view, MoreCopies, TaskCancel, TaskView};
-use super::{pool, store, sweeper};
+use super::{pool, store};
 use crate::access;
 use crate::access::{Caller, OrgKind, Role};
 use crate::audit::{self, AuditEntry};
 use crate::error::{AppError, ErrorCode, Result};
 use crate::idempotency::{self, Begun, IdempotencyKey};
 use crate::infra::db::begin_write;
+use crate::infra::pending::{self, PendingKind};
 use crate::pagination::{Page, PageRequest};
 use crate::state::AppState;
 
@@ -89,13 +90,12 @@ pub async fn publish_task(
     if let Some(first) = idempotency::finish(&txn, caller.user_id, &claim, &answer, now).await? {
         return Ok(first);
     }
+    let owed = pending::owe(&txn, PendingKind::Pool, branch.id, now).await?;
     txn.commit().await?;
     let members: Vec<String> = card_ids.iter().map(|id| pool_member(*id, task.claim_ttl_minutes)).collect();
-    // The cards are committed: the task is published. If Redis fails now, the branch is
-    // marked and the sweeper pools the cards once Redis answers.
-    if let Err(err) = pool::add_open(&state.redis, branch.id, &members).await {
-        sweeper::mark_pool(state, branch.id, &err).await;
-    }
+    // The cards are committed: the task is published. If Redis fails now (or the process
+    // dies first), the sweeper pools the cards from SQL (`infra::pending`).
+    let _ = state.pending.settle(&[owed], pool::add_open(&state.redis, branch.id, &members)).await;
     Ok(answer)
 }
 
@@ -253,12 +253,11 @@ pub async fn add_copies(state: &AppState, caller: &Caller, task_id: i64, req: Mo
     let change = (Some(json!({"copies": task.copies})), json!({"copies": grown.copies, "added": req.count}));
     audit_task(&txn, caller, &grown, "task.copies", change, None, now).await?;
     let view = counted(&txn, grown, now).await?;
+    let owed = pending::owe(&txn, PendingKind::Pool, branch.id, now).await?;
     txn.commit().await?;
     counts_moved(state, task.id);
     let members: Vec<String> = card_ids.iter().map(|id| pool_member(*id, task.claim_ttl_minutes)).collect();
-    if let Err(err) = pool::add_open(&state.redis, branch.id, &members).await {
-        sweeper::mark_pool(state, branch.id, &err).await;
-    }
+    let _ = state.pending.settle(&[owed], pool::add_open(&state.redis, branch.id, &members)).await;
     Ok(view)
 }
 
@@ -279,12 +278,10 @@ pub async fn cancel_task(state: &AppState, caller: &Caller, task_id: i64, req: T
     let after = json!({"cancelled_at": now, "open_cards_retired": retired.len()});
     audit_task(&txn, caller, &cancelled, "task.cancel", (None, after), Some(reason), now).await?;
     let view = counted(&txn, cancelled, now).await?;
+    let owed = pending::owe(&txn, PendingKind::Pool, branch.id, now).await?;
     txn.commit().await?;
     counts_moved(state, task.id);
     let members: Vec<String> = retired.iter().map(|id| pool_member(*id, task.claim_ttl_minutes)).collect();
-    // A card left in the pool by a failed write is retired when a draw pops it.
-    if let Err(err) = pool::forget(&state.redis, branch.id, &members).await {
-        tracing::warn!(error = %err, task_id, "cancelled cards not taken out of their pool");
-    }
+    let _ = state.pending.settle(&[owed], pool::forget(&state.redis, branch.id, &members)).await;
     Ok(view)
 }

@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, LockType, OnConflict, Query};
+use sea_orm::sea_query::{Expr, LockType, Query};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait,
     ExprTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
-use entity::{card_claims, card_pool_dirty, cards, tasks, users};
+use entity::{card_claims, cards, tasks, users};
 
 use super::domain::{CardStatus, ClaimStatus, TaskChanges, TaskSpec};
 use crate::infra::db::by_key;
@@ -555,15 +555,20 @@ pub async fn task_ttls<C: ConnectionTrait>(db: &C) -> Result<HashMap<i64, i32>, 
     Ok(rows.into_iter().collect())
 }
 
-/// (card id, task id, branch id) of cards in a status, in id pages.
+/// (card id, task id, branch id) of cards in a status (in these branches, if given), in
+/// id pages.
 pub async fn cards_in_status<C: ConnectionTrait>(
     db: &C,
     status: CardStatus,
+    branches: Option<&[i64]>,
     after: i64,
     limit: u64,
 ) -> Result<Vec<(i64, i64, i64)>, DbErr> {
-    cards::Entity::find()
-        .select_only()
+    let mut q = cards::Entity::find();
+    if let Some(branches) = branches {
+        q = q.filter(cards::Column::BranchId.is_in(branches.iter().copied()));
+    }
+    q.select_only()
         .column(cards::Column::Id)
         .column(cards::Column::TaskId)
         .column(cards::Column::BranchId)
@@ -576,10 +581,17 @@ pub async fn cards_in_status<C: ConnectionTrait>(
         .await
 }
 
-/// (card id, task id, branch id, claim deadline) of every claimed card.
-pub async fn live_claims<C: ConnectionTrait>(db: &C) -> Result<Vec<(i64, i64, i64, DateTime<Utc>)>, DbErr> {
-    card_claims::Entity::find()
-        .select_only()
+/// (card id, task id, branch id, claim deadline) of every claimed card (in these
+/// branches, if given).
+pub async fn live_claims<C: ConnectionTrait>(
+    db: &C,
+    branches: Option<&[i64]>,
+) -> Result<Vec<(i64, i64, i64, DateTime<Utc>)>, DbErr> {
+    let mut q = card_claims::Entity::find();
+    if let Some(branches) = branches {
+        q = q.filter(card_claims::Column::BranchId.is_in(branches.iter().copied()));
+    }
+    q.select_only()
         .column(card_claims::Column::CardId)
         .column(card_claims::Column::TaskId)
         .column(card_claims::Column::BranchId)
@@ -595,47 +607,4 @@ pub async fn cards_by_ids<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<Vec
         return Ok(Vec::new());
     }
     cards::Entity::find().filter(cards::Column::Id.is_in(ids.iter().copied())).all(db).await
-}
-
-/// Mark a branch whose pool may be missing open cards (a pool write after a committed
-/// move failed); a newer mark replaces an older one.
-pub async fn mark_pool_dirty<C: ConnectionTrait>(db: &C, branch_id: i64, now: DateTime<Utc>) -> Result<(), DbErr> {
-    let row = card_pool_dirty::ActiveModel { branch_id: Set(branch_id), marked_at: Set(now) };
-    card_pool_dirty::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(card_pool_dirty::Column::BranchId)
-                .update_column(card_pool_dirty::Column::MarkedAt)
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
-}
-
-/// The oldest pool marks.
-pub async fn pool_dirty_marks<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<card_pool_dirty::Model>, DbErr> {
-    card_pool_dirty::Entity::find().order_by_asc(card_pool_dirty::Column::MarkedAt).limit(limit).all(db).await
-}
-
-/// Clear a pool mark unless it was renewed after `seen` (a newer failure still needs repair).
-pub async fn clear_pool_mark<C: ConnectionTrait>(db: &C, branch_id: i64, seen: DateTime<Utc>) -> Result<(), DbErr> {
-    card_pool_dirty::Entity::delete_many()
-        .filter(card_pool_dirty::Column::BranchId.eq(branch_id))
-        .filter(card_pool_dirty::Column::MarkedAt.lte(seen))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-/// (card id, task id) of a branch's open cards.
-pub async fn open_cards_in_branch<C: ConnectionTrait>(db: &C, branch_id: i64) -> Result<Vec<(i64, i64)>, DbErr> {
-    cards::Entity::find()
-        .select_only()
-        .column(cards::Column::Id)
-        .column(cards::Column::TaskId)
-        .filter(cards::Column::BranchId.eq(branch_id))
-        .filter(cards::Column::Status.eq(CardStatus::Open))
-        .into_tuple()
-        .all(db)
-        .await
 }

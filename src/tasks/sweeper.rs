@@ -1,15 +1,16 @@
 //! Background work on cards, safe with several servers at once because every move is
 //! conditional (SQL) or compare-and-set (Redis): claims past their deadline go back to
-//! the pool, ended tasks leave it, and leases whose draw never reached SQL (a process
-//! that died between the pop and the commit) are returned. Plus the pool step of
-//! `rebuild-redis`.
-use std::collections::{HashMap, HashSet};
+//! the pool, ended tasks leave it, leases whose draw never reached SQL (a process that
+//! died between the pop and the commit) are returned, and pools owed a write that did not
+//! land are rebuilt. Plus the pool step of `rebuild-redis`.
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
 use super::domain::{parse_pool_member, pool_member, retired_status, CardStatus, ClaimStatus};
 use super::{pool, store};
 use crate::infra::db::{begin_snapshot, begin_write};
+use crate::infra::pending::{self, PendingKind};
 use crate::state::AppState;
 
 const BATCH: u64 = 500;
@@ -19,8 +20,9 @@ pub struct SweepReport {
     pub expired_claims: usize,
     pub closed_tasks: usize,
     pub orphans_returned: usize,
-    /// Open cards put back into pools marked after a failed write.
-    pub cards_restored: u64,
+    /// Branches whose pool was rebuilt from SQL because a write it was owed did not land
+    /// (`infra::pending`).
+    pub pools_repaired: usize,
 }
 
 pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
@@ -34,62 +36,47 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
         }
         let to = retired_status(task.cancelled_at, task.expires_at, now).unwrap_or(CardStatus::Open);
         store::move_card(&txn, claim.card_id, claim.id, CardStatus::Claimed, to, now).await?;
+        let owed = pending::owe(&txn, PendingKind::Pool, claim.branch_id, now).await?;
         txn.commit().await?;
         let member = vec![pool_member(claim.card_id, task.claim_ttl_minutes)];
         report.expired_claims += 1;
         if to == CardStatus::Open {
-            if let Err(err) = pool::put_back(&state.redis, claim.branch_id, &member).await {
-                mark_pool(state, claim.branch_id, &err).await;
-                return Err(err.into());
-            }
+            state.pending.settle(&[owed], pool::put_back(&state.redis, claim.branch_id, &member)).await?;
         } else {
-            pool::forget(&state.redis, claim.branch_id, &member).await?;
+            state.pending.settle(&[owed], pool::forget(&state.redis, claim.branch_id, &member)).await?;
         }
     }
     for task in store::tasks_to_close(&state.db, now, BATCH).await? {
         let txn = begin_write(&state.writer).await?;
         let retired = store::close_task(&txn, task.id, now).await?;
+        let owed = pending::owe(&txn, PendingKind::Pool, task.branch_id, now).await?;
         txn.commit().await?;
         let members: Vec<String> = retired.iter().map(|id| pool_member(*id, task.claim_ttl_minutes)).collect();
-        pool::forget(&state.redis, task.branch_id, &members).await?;
+        state.pending.settle(&[owed], pool::forget(&state.redis, task.branch_id, &members)).await?;
         report.closed_tasks += 1;
     }
     report.orphans_returned = return_orphans(state, now).await?;
-    report.cards_restored = repair_marked_pools(state).await?;
+    report.pools_repaired = repair_owed_pools(state).await?;
     Ok(report)
 }
 
-/// Pools marked after a failed write (`mark_pool`) get their missing open cards back;
-/// then the mark is cleared unless it was renewed meanwhile. Idempotent, so several
-/// servers may do it at once.
-async fn repair_marked_pools(state: &AppState) -> anyhow::Result<u64> {
-    let marks = store::pool_dirty_marks(&state.db, BATCH).await?;
-    if marks.is_empty() {
+/// Branches owed a pool write that did not land (Redis failed, or the process died
+/// between the commit and the write) once the record is due: each pool is rebuilt from
+/// SQL as `rebuild-redis` does it (draws made meanwhile keep their leases), then the
+/// records go. Safe with several servers at once: a rebuild twice is a rebuild.
+async fn repair_owed_pools(state: &AppState) -> anyhow::Result<usize> {
+    let settle = pending::settle_time(state.settings.redis_timeout_ms);
+    let due = pending::due(&state.db, PendingKind::Pool, state.clock.now() - settle, BATCH).await?;
+    if due.is_empty() {
         return Ok(0);
     }
-    let member = member_of(state).await?;
-    let mut restored = 0;
-    for mark in marks {
-        let cards = store::open_cards_in_branch(&state.db, mark.branch_id).await?;
-        let members: Vec<String> = cards.into_iter().map(|(card, task)| member(card, task)).collect();
-        let now_ms = state.clock.now().timestamp_millis();
-        let added = pool::restore(&state.redis, mark.branch_id, &members, now_ms).await?;
-        store::clear_pool_mark(&state.db, mark.branch_id, mark.marked_at).await?;
-        if added > 0 {
-            tracing::info!(branch_id = mark.branch_id, added, "open cards restored to a pool");
-        }
-        restored += added;
-    }
-    Ok(restored)
-}
-
-/// After a committed card move whose pool write failed: remember the branch, so the
-/// sweeper puts its open cards back once Redis answers.
-pub async fn mark_pool(state: &AppState, branch_id: i64, err: &redis::RedisError) {
-    tracing::warn!(error = %err, branch_id, "card pool not updated; marked for repair");
-    if let Err(db_err) = store::mark_pool_dirty(&state.db, branch_id, state.clock.now()).await {
-        tracing::error!(error = %db_err, branch_id, "could not mark a card pool for repair; run rebuild-redis");
-    }
+    let branches: Vec<i64> = due.iter().map(|r| r.target_id).collect::<BTreeSet<_>>().into_iter().collect();
+    let (_, caught_up) = rebuild_branches(state, Some(&branches), None).await?;
+    let txn = begin_write(&state.writer).await?;
+    pending::remove(&txn, &due.iter().map(|r| r.id).collect::<Vec<_>>()).await?;
+    txn.commit().await?;
+    tracing::info!(?branches, caught_up, "card pools rebuilt after a write they were owed did not land");
+    Ok(branches.len())
 }
 
 /// Leases past their deadline that SQL does not explain: a card still open in SQL was
@@ -138,13 +125,18 @@ pub struct PoolCheck {
 /// claims, with their deadlines in ms), as pool members.
 type ExpectedPools = (HashMap<i64, Vec<String>>, HashMap<i64, Vec<(String, i64)>>);
 
-/// Both are read in one snapshot: a card is never seen open and claimed at once.
-async fn expected_pools(state: &AppState, member: &impl Fn(i64, i64) -> String) -> anyhow::Result<ExpectedPools> {
+/// Both are read in one snapshot: a card is never seen open and claimed at once. Every
+/// branch's, or these branches'.
+async fn expected_pools(
+    state: &AppState,
+    branches: Option<&[i64]>,
+    member: &impl Fn(i64, i64) -> String,
+) -> anyhow::Result<ExpectedPools> {
     let txn = begin_snapshot(&state.db).await?;
     let mut open: HashMap<i64, Vec<String>> = HashMap::new();
     let mut after = 0;
     loop {
-        let rows = store::cards_in_status(&txn, CardStatus::Open, after, 10_000).await?;
+        let rows = store::cards_in_status(&txn, CardStatus::Open, branches, after, 10_000).await?;
         let Some(last) = rows.last() else { break };
         after = last.0;
         for (card, task, branch) in rows {
@@ -152,7 +144,7 @@ async fn expected_pools(state: &AppState, member: &impl Fn(i64, i64) -> String) 
         }
     }
     let mut leases: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
-    for (card, task, branch, expires_at) in store::live_claims(&txn).await? {
+    for (card, task, branch, expires_at) in store::live_claims(&txn, branches).await? {
         leases.entry(branch).or_default().push((member(card, task), expires_at.timestamp_millis()));
     }
     txn.commit().await?;
@@ -168,7 +160,7 @@ async fn member_of(state: &AppState) -> anyhow::Result<impl Fn(i64, i64) -> Stri
 /// Compare every branch's pool with its open cards in SQL, and its leases with the live
 /// claims (card and deadline), writing nothing.
 pub async fn verify_pools(state: &AppState) -> anyhow::Result<PoolCheck> {
-    let (mut open, mut leases) = expected_pools(state, &member_of(state).await?).await?;
+    let (mut open, mut leases) = expected_pools(state, None, &member_of(state).await?).await?;
     let keys = state.redis.keys();
     let mut conn = state.redis.conn().await?;
     let mut check = PoolCheck::default();
@@ -203,10 +195,25 @@ pub async fn verify_pools(state: &AppState) -> anyhow::Result<PoolCheck> {
 /// states, not `updated_at`: a move's time is taken before its transaction commits, so
 /// a move can commit after the snapshot with a time before it.)
 pub async fn rebuild_pools(state: &AppState, progress: Option<&indicatif::ProgressBar>) -> anyhow::Result<u64> {
+    let (branches, _) = rebuild_branches(state, None, progress).await?;
+    pool::mark_ready(&state.redis).await?;
+    Ok(branches as u64 * 2)
+}
+
+/// Rebuild the pools of these branches (every branch's, for None) from SQL; returns how
+/// many branches it rebuilt and how many cards the catch-up put back.
+async fn rebuild_branches(
+    state: &AppState,
+    only: Option<&[i64]>,
+    progress: Option<&indicatif::ProgressBar>,
+) -> anyhow::Result<(usize, u64)> {
     let member = member_of(state).await?;
-    let (open, leases) = expected_pools(state, &member).await?;
+    let (open, leases) = expected_pools(state, only, &member).await?;
     let token = crate::infra::random::token_hex(6);
-    let branches = store::branches_with_tasks(&state.db).await?;
+    let branches = match only {
+        Some(branches) => branches.to_vec(),
+        None => store::branches_with_tasks(&state.db).await?,
+    };
     if let Some(bar) = progress {
         bar.set_length(branches.len() as u64);
     }
@@ -225,7 +232,7 @@ pub async fn rebuild_pools(state: &AppState, progress: Option<&indicatif::Progre
             bar.inc(1);
         }
     }
-    let (open_now, leases_now) = expected_pools(state, &member).await?;
+    let (open_now, leases_now) = expected_pools(state, only, &member).await?;
     let mut caught_up = 0;
     for branch in &branches {
         let was_open: HashSet<&String> = open.get(branch).into_iter().flatten().collect();
@@ -247,6 +254,5 @@ pub async fn rebuild_pools(state: &AppState, progress: Option<&indicatif::Progre
     if caught_up > 0 {
         tracing::info!(caught_up, "cards returned to their pools while the pools were rebuilt");
     }
-    pool::mark_ready(&state.redis).await?;
-    Ok(branches.len() as u64 * 2)
+    Ok((branches.len(), caught_up))
 }

@@ -513,8 +513,10 @@ async fn cards_published_rejected_or_released_while_redis_is_down_come_back_to_t
     assert_eq!(body["status"], "rejected");
     let (status, body) = app.release_card(&releaser.token, id(&held)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let marks = entity::card_pool_dirty::Entity::find().all(&app.state.db).await.unwrap();
-    assert_eq!(marks.iter().map(|m| m.branch_id).collect::<Vec<_>>(), vec![b.tree.branch_a]);
+    app.state.pending.flush().await;
+    let owed = entity::redis_pending::Entity::find().all(&app.state.db).await.unwrap();
+    assert_eq!(owed.len(), 3, "publish, reject and release each owe the pool: {owed:?}");
+    assert!(owed.iter().all(|r| r.kind == entity::redis_pending::PendingKind::Pool && r.target_id == b.tree.branch_a));
     assert_eq!(open_in_sql(&app).await, 5);
 
     // Redis comes back with the old pool (empty) and the released card's lease, which is
@@ -522,8 +524,8 @@ async fn cards_published_rejected_or_released_while_redis_is_down_come_back_to_t
     app.clock.advance(chrono::Duration::minutes(2));
     let _redis = OwnRedis::start_at(port, dir).await;
     wait_for("the pool repair", || async { try_pool_size(&app, b.tree.branch_a).await.ok() == Some(5) }).await;
-    wait_for("the mark to clear", || async {
-        entity::card_pool_dirty::Entity::find().count(&app.state.db).await.unwrap() == 0
+    wait_for("the records to clear", || async {
+        entity::redis_pending::Entity::find().count(&app.state.db).await.unwrap() == 0
     })
     .await;
     let drawers = members(&app, &b, "c-down-d", 6).await;

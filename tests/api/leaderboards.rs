@@ -2,7 +2,7 @@
 //! Redis being derived (rebuild after FLUSHALL, repair after a failed update).
 use std::collections::BTreeMap;
 
-use entity::leaderboard_dirty;
+use entity::redis_pending::{self, PendingKind};
 use reqwest::StatusCode;
 use sea_orm::{EntityTrait, PaginatorTrait};
 
@@ -288,7 +288,11 @@ async fn a_credit_while_redis_is_down_succeeds_and_the_board_is_repaired() {
     let (status, body) = app.board(&member.token, b.tree.branch_a, "points", "week").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["code"], "redis_unavailable");
-    assert_eq!(leaderboard_dirty::Entity::find().count(&app.state.db).await.unwrap(), 1);
+    // The bump failed; the credit's record of it stays for the reconciler.
+    app.state.pending.flush().await;
+    let owed = redis_pending::Entity::find().all(&app.state.db).await.unwrap();
+    let boards: Vec<i64> = owed.iter().filter(|r| r.kind == PendingKind::Board).map(|r| r.target_id).collect();
+    assert_eq!(boards, vec![member.user_id]);
 
     // Redis comes back with its old data (epoch present, board stale at 10).
     let _redis = OwnRedis::start_at(port, dir).await;
@@ -298,8 +302,8 @@ async fn a_credit_while_redis_is_down_succeeds_and_the_board_is_repaired() {
     .await;
     let (_, county) = app.board(&member.token, b.tree.county, "points", "all").await;
     assert_eq!(county["entries"][0]["score"], 15);
-    wait_for("the mark to clear", || async {
-        leaderboard_dirty::Entity::find().count(&app.state.db).await.unwrap() == 0
+    wait_for("the record to clear", || async {
+        redis_pending::Entity::find().count(&app.state.db).await.unwrap() == 0
     })
     .await;
 }

@@ -1,5 +1,5 @@
 //! The ledger: volunteer logs, adjustments, balances, idempotency and races.
-use entity::{audit_log, leaderboard_dirty, points_ledger};
+use entity::{audit_log, points_ledger, redis_pending};
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
@@ -263,5 +263,10 @@ async fn concurrent_deductions_pass_only_while_the_balance_lasts() {
         .map(|e| e.delta_points)
         .sum();
     assert_eq!(sum, 0, "the balance is the sum of the ledger");
-    assert_eq!(leaderboard_dirty::Entity::find().count(&app.state.db).await.unwrap(), 0);
+    app.state.pending.flush().await;
+    assert_eq!(
+        redis_pending::Entity::find().count(&app.state.db).await.unwrap(),
+        0,
+        "every bump landed and was cleared"
+    );
 }
