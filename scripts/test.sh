@@ -58,13 +58,14 @@ export TMPDIR="$WORK"
 echo "== fmt, clippy and the walls of src/"
 cargo fmt --all -- --check
 python3 scripts/check-structure.py
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets --features failpoints --quiet -- -D warnings
 echo "== the OpenAPI document against the official OpenAPI 3.1 schema (and every \$ref resolves)"
 (cd tools/openapi-check && npm ci --no-audit --no-fund --loglevel=error)
 node tools/openapi-check/check.mjs api-docs/openapi.json
 
 echo "== tests on SQLite"
-cargo test --workspace
+# With the crash points compiled in (`infra::pending::crash_point`); never in a release build.
+cargo test --workspace --features failpoints
 # The server the API tests ran is the one the fuzz runs: built once. (`--workspace` and the
 # tests' dev-dependencies set the crates' features; a build with others compiles it all again.)
 export FUZZ_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/fivestar"
@@ -72,7 +73,7 @@ echo "== API fuzz (schemathesis) on SQLite"
 scripts/fuzz-api.sh "sqlite://$WORK/fuzz.db?mode=rwc" "redis://127.0.0.1:$REDIS_PORT"
 
 echo "== tests on PostgreSQL"
-FIVESTAR_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres" cargo test --workspace --test api
+FIVESTAR_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres" cargo test --workspace --features failpoints --test api
 echo "== API fuzz (schemathesis) on PostgreSQL"
 psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "CREATE DATABASE fuzz"
 scripts/fuzz-api.sh "postgres://postgres@127.0.0.1:$PG_PORT/fuzz" "redis://127.0.0.1:$REDIS_PORT"

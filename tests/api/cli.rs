@@ -45,9 +45,15 @@ impl Cli {
 
     /// `fivestar serve` on a free port, once `/readyz` answers 200: (the process, its port).
     async fn serve(&self) -> (std::process::Child, u16) {
+        self.serve_with(&[]).await
+    }
+
+    /// `serve` with more environment variables.
+    async fn serve_with(&self, env: &[(&str, &str)]) -> (std::process::Child, u16) {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = self
             .command(&["serve"])
+            .envs(env.iter().copied())
             .env("FIVESTAR_BIND", format!("127.0.0.1:{port}"))
             .stdout(std::fs::File::create(self.log_path()).unwrap())
             .stderr(Stdio::null())
@@ -425,4 +431,139 @@ async fn unconfigured_wechat_is_logged_once_as_a_warning() {
         assert_eq!(lines.len(), 1, "{id}: {log}");
         assert!(lines[0].contains("status=503"), "{log}");
     }
+}
+
+/// A photo of the resident's, for a card that asks for one: its media id.
+async fn upload_photo(client: &reqwest::Client, base: &str, token: &str) -> i64 {
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::RgbImage::from_pixel(32, 32, image::Rgb([30, 120, 30])).write_to(&mut png, image::ImageFormat::Png).unwrap();
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(png.into_inner()).file_name("p.png"));
+    let media = client.post(format!("{base}/media")).bearer_auth(token).multipart(form).send().await.unwrap();
+    assert_eq!(media.status(), 201);
+    media.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap()
+}
+
+/// A server killed between a commit and the Redis write it owes (the crash point aborts
+/// the process there: once after an approval, before the board bump; once after a task's
+/// publication, before its cards reach the pool) loses nothing: with a server running
+/// again, `verify-redis` is clean within 30 s.
+#[cfg(feature = "failpoints")]
+#[tokio::test]
+async fn a_server_killed_between_commit_and_redis_write_leaves_redis_equal_to_sql_within_30_s() {
+    use entity::{cards, points_ledger, tasks};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    use std::os::unix::process::ExitStatusExt;
+
+    let cli = Cli::new().await;
+    cli.seed_demo();
+    let out = cli.run(&["verify-redis"], "");
+    assert!(out.status.success(), "clean to begin with: {}", stdout(&out));
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let login = |base: String, username: &'static str| {
+        let body = serde_json::json!({"username": username, "password": fivestar::seed::DEMO_PASSWORD});
+        let client = &client;
+        async move { post_json(client, format!("{base}/auth/password"), "", body).await.unwrap().1 }
+    };
+
+    // On a healthy server, the resident draws a card and submits it.
+    let (mut healthy, port) = cli.serve().await;
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let (secretary, resident) = (login(base.clone(), "secretary").await, login(base.clone(), "resident").await);
+    let (sec_token, token) = (secretary["access_token"].as_str().unwrap(), resident["access_token"].as_str().unwrap());
+    let branch = resident["user"]["home_branch_id"].as_i64().unwrap();
+    let resident_id = resident["user"]["id"].as_i64().unwrap();
+    let (status, card) =
+        post_json(&client, format!("{base}/orgs/{branch}/cards/draw"), token, serde_json::json!({})).await.unwrap();
+    assert_eq!(status, 201, "{card}");
+    let card_id = card["id"].as_i64().unwrap();
+    let media_id = upload_photo(&client, &base, token).await;
+    let body = serde_json::json!({"note": "完成", "media_ids": [media_id]});
+    let (status, body) = post_json(&client, format!("{base}/cards/{card_id}/submit"), token, body).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(Command::new("kill").args(["-TERM", &healthy.id().to_string()]).status().unwrap().success());
+    assert!(exit_status(&mut healthy, 15).await.success());
+
+    // A server armed to die before a board bump: the approval commits, nobody hears back.
+    let (mut doomed, port) = cli.serve_with(&[("FAILPOINTS", "redis-after-commit=return(board)")]).await;
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let url = format!("{base}/cards/{card_id}/review");
+    let answer = post_json(&client, url, sec_token, serde_json::json!({"approve": true})).await;
+    assert!(answer.is_none(), "the server died before answering: {answer:?}");
+    let status = exit_status(&mut doomed, 10).await;
+    assert_eq!(status.signal(), Some(6), "aborted at the crash point: {status:?}");
+    let db = sea_orm::Database::connect(&cli.envs[0].1).await.unwrap();
+    let card = cards::Entity::find_by_id(card_id).one(&db).await.unwrap().unwrap();
+    assert_eq!(card.status, cards::CardStatus::Approved, "the approval committed");
+    let credits = points_ledger::Entity::find()
+        .filter(points_ledger::Column::IdempotencyKey.eq(format!("card:{card_id}")))
+        .filter(points_ledger::Column::UserId.eq(resident_id))
+        .count(&db)
+        .await
+        .unwrap();
+    assert_eq!(credits, 1);
+    let out = cli.run(&["verify-redis"], "");
+    assert_eq!(out.status.code(), Some(1), "the boards lack the credit: {}", stdout(&out));
+
+    // A server armed to die before a pool write: the task is published, its cards are not pooled.
+    let (mut doomed, port) = cli.serve_with(&[("FAILPOINTS", "redis-after-commit=return(pool)")]).await;
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let task = serde_json::json!({"title": "清理楼道", "description": "清理一层楼道杂物", "star": "eco_livable",
+        "points": 3, "volunteer_minutes": 20, "copies": 4, "claim_ttl_minutes": 60, "requires_photo": false});
+    let answer = post_json(&client, format!("{base}/orgs/{branch}/tasks"), sec_token, task).await;
+    assert!(answer.is_none(), "the server died before answering: {answer:?}");
+    let status = exit_status(&mut doomed, 10).await;
+    assert_eq!(status.signal(), Some(6), "aborted at the crash point: {status:?}");
+    let published = tasks::Entity::find().filter(tasks::Column::Title.eq("清理楼道")).one(&db).await.unwrap();
+    let published = published.expect("the task committed");
+    let open = cards::Entity::find()
+        .filter(cards::Column::TaskId.eq(published.id))
+        .filter(cards::Column::Status.eq(cards::CardStatus::Open))
+        .count(&db)
+        .await
+        .unwrap();
+    assert_eq!(open, 4);
+    let out = cli.run(&["verify-redis"], "");
+    let text = stdout(&out);
+    assert!(out.status.code() == Some(1) && text.contains("1 branches differ"), "the pool lacks the cards: {text}");
+
+    // A server runs again (default settings): within 30 s Redis equals SQL.
+    let started = std::time::Instant::now();
+    let (mut server, port) = cli.serve().await;
+    let mut last = String::new();
+    let mut clean = false;
+    while started.elapsed() < Duration::from_secs(30) {
+        let out = cli.run(&["verify-redis"], "");
+        last = stdout(&out);
+        if out.status.success() {
+            clean = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    println!("redis equal to SQL {:?} after the server started", started.elapsed());
+    assert!(clean, "verify-redis still differs after 30 s: {last}");
+    // And the board a member reads shows the credit the dead server committed.
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let board = client
+        .get(format!("{base}/orgs/{branch}/leaderboard?metric=points&period=all"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let summary: i64 = points_ledger::Entity::find()
+        .filter(points_ledger::Column::UserId.eq(resident_id))
+        .all(&db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.delta_points)
+        .sum();
+    let mine = board["entries"].as_array().unwrap().iter().find(|e| e["user_id"] == resident_id);
+    assert_eq!(mine.map(|e| e["score"].as_i64().unwrap()), Some(summary), "{board}");
+    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    let _ = exit_status(&mut server, 15).await;
 }
