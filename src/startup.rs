@@ -18,6 +18,7 @@ use crate::config::Settings;
 use crate::http::{errors, request_id};
 use crate::infra::media_store::LocalDisk;
 use crate::infra::media_urls::UrlSigner;
+use crate::infra::threads::Threads;
 use crate::infra::{db, group_commit::GroupCommit, jwt::JwtKeys, pending::Pending, redis::Redis, wechat::WechatClient};
 use crate::jobs::Jobs;
 use crate::openapi::SpecJson;
@@ -62,7 +63,8 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         media_store,
         media_urls,
         image_permits: Arc::new(Semaphore::new(cores)),
-        upload_permits: Arc::new(Semaphore::new(cores * 4)),
+        image_threads: Arc::new(Threads::start("photo-decode", cores)?),
+        upload_permits: Arc::new(Semaphore::new(cores * 2)),
     })
 }
 

@@ -18,6 +18,7 @@ use crate::infra::media_urls::UrlSigner;
 use crate::infra::names::NameCache;
 use crate::infra::pending::Pending;
 use crate::infra::redis::Redis;
+use crate::infra::threads::Threads;
 use crate::infra::wechat::WechatClient;
 
 #[derive(Clone)]
@@ -43,7 +44,9 @@ pub struct AppState {
     pub media_urls: Arc<UrlSigner>,
     /// One image decode per core at a time, so uploads cannot starve the API.
     pub image_permits: Arc<Semaphore>,
-    /// Uploads whose bodies may be read at once (four per decoder): the others wait before
+    /// The threads decodes run on, one per permit (`infra::threads`).
+    pub image_threads: Arc<Threads>,
+    /// Uploads whose bodies may be read at once (two per decoder): the others wait before
     /// their bytes are taken in, so memory stays bounded however many phones upload.
     pub upload_permits: Arc<Semaphore>,
 }

@@ -11,4 +11,5 @@ pub mod pending;
 pub mod random;
 pub mod redis;
 pub mod shutdown;
+pub mod threads;
 pub mod wechat;

@@ -7,7 +7,7 @@
 //! faster than any pure-Rust lossy WebP encoder, which matters on a phone's critical path.
 use std::io::Cursor;
 
-use fast_image_resize::images::Image;
+use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
@@ -63,17 +63,18 @@ fn fit(width: u32, height: u32, side: u32) -> (u32, u32) {
     (((width as f64 * scale).round() as u32).max(1), ((height as f64 * scale).round() as u32).max(1))
 }
 
-fn resize(src: RgbImage, side: u32) -> Result<RgbImage, ProcessError> {
+/// `src` with its long side at most `side`; None when it already fits.
+fn resize(src: &RgbImage, side: u32) -> Result<Option<RgbImage>, ProcessError> {
     let (w, h) = src.dimensions();
     let (tw, th) = fit(w, h, side);
     if (tw, th) == (w, h) {
-        return Ok(src);
+        return Ok(None);
     }
-    let src = Image::from_vec_u8(w, h, src.into_raw(), PixelType::U8x3).map_err(|_| ProcessError::Corrupt)?;
+    let src = ImageRef::new(w, h, src.as_raw(), PixelType::U8x3).map_err(|_| ProcessError::Corrupt)?;
     let mut dst = Image::new(tw, th, PixelType::U8x3);
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
     Resizer::new().resize(&src, &mut dst, &options).map_err(|_| ProcessError::Corrupt)?;
-    RgbImage::from_raw(tw, th, dst.into_vec()).ok_or(ProcessError::Corrupt)
+    RgbImage::from_raw(tw, th, dst.into_vec()).map(Some).ok_or(ProcessError::Corrupt)
 }
 
 fn encode(img: &RgbImage) -> Result<Vec<u8>, ProcessError> {
@@ -154,16 +155,18 @@ pub fn process(bytes: &[u8]) -> Result<Processed, ProcessError> {
         }
     };
     // Resize first, rotate the smaller result: the long side does not depend on rotation.
-    let resized = resize(decoded, FULL_SIDE)?;
+    // Each step lets go of the buffer before it (a 12 MP photo's are 9 MB each).
+    let resized = resize(&decoded, FULL_SIDE)?.unwrap_or(decoded);
     let mut oriented = DynamicImage::ImageRgb8(resized);
     oriented.apply_orientation(orientation);
     let full = oriented.into_rgb8();
-    let thumb = resize(full.clone(), THUMB_SIDE)?;
+    let thumb = resize(&full, THUMB_SIDE)?;
+    let thumb = thumb.as_ref().unwrap_or(&full);
     Ok(Processed {
         full: encode(&full)?,
         width: full.width(),
         height: full.height(),
-        thumb: encode(&thumb)?,
+        thumb: encode(thumb)?,
         thumb_width: thumb.width(),
         thumb_height: thumb.height(),
     })

@@ -2,7 +2,7 @@
 //! file URLs.
 use actix_multipart::Multipart;
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -41,9 +41,20 @@ pub struct UploadForm {
         (status = 413, description = "payload_too_large or image_too_large", body = ErrorBody),
         (status = 415, description = "unsupported_media", body = ErrorBody),
         (status = 422, description = "invalid_image", body = ErrorBody)))]
-pub async fn upload(state: web::Data<AppState>, user: CurrentUser, mut form: Multipart) -> Result<HttpResponse> {
+pub async fn upload(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    req: HttpRequest,
+    mut form: Multipart,
+) -> Result<HttpResponse> {
     // Bodies are read a bounded number at a time; the rest wait with their bytes unread.
     let _turn = service::upload_turn(&state).await?;
+    // The file is nearly the whole body: one buffer of that size, not a doubling series.
+    let expected = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .map_or(0, |len| len.min(MAX_UPLOAD_BYTES));
     let mut file: Option<Vec<u8>> = None;
     while let Some(mut field) =
         form.try_next().await.map_err(|e| AppError::invalid_request(format!("表单格式错误：{e}")))?
@@ -53,7 +64,7 @@ pub async fn upload(state: web::Data<AppState>, user: CurrentUser, mut form: Mul
             drain(&mut field).await;
             return Err(AppError::invalid_request("表单只能有一个 file 字段"));
         }
-        let mut buf = Vec::new();
+        let mut buf = Vec::with_capacity(expected);
         while let Some(chunk) = field.try_next().await.map_err(|e| AppError::invalid_request(format!("{e}")))? {
             if buf.len() + chunk.len() > MAX_UPLOAD_BYTES {
                 drop(buf);

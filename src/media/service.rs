@@ -123,9 +123,11 @@ pub async fn upload(state: &AppState, caller: &Caller, bytes: Vec<u8>) -> Result
     // Decodes in flight are bounded (one per core): the others wait their turn, and past
     // FIVESTAR_IMAGE_WAIT_SECS answer 503 `busy` rather than pile up in memory.
     let permit = turn(state, &state.image_permits).await?;
-    let processed = tokio::task::spawn_blocking(move || process::process(&bytes))
+    let processed = state
+        .image_threads
+        .run(move || process::process(&bytes))
         .await
-        .map_err(|e| anyhow::anyhow!("image processing panicked: {e}"))?;
+        .ok_or_else(|| anyhow::anyhow!("image processing panicked"))?;
     drop(permit);
     let processed = processed.map_err(|err| match err {
         ProcessError::Unsupported => {
