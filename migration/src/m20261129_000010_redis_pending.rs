@@ -20,22 +20,23 @@ enum RedisPending {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // Every credit and card move inserts a row here and a batch deletes it a moment
+        // later, so the table stays small and costs as little as it can: on SQLite the id is
+        // the rowid itself (no AUTOINCREMENT bookkeeping), and there is no index beyond it
+        // (repairs read the oldest rows in id order, which is their insertion order).
+        let id = match m.get_database_backend() {
+            sea_orm_migration::sea_orm::DatabaseBackend::Sqlite => {
+                ColumnDef::new(RedisPending::Id).integer().not_null().primary_key().to_owned()
+            }
+            _ => big_pk_auto(RedisPending::Id),
+        };
         m.create_table(
             Table::create()
                 .table(RedisPending::Table)
-                .col(big_pk_auto(RedisPending::Id))
+                .col(id)
                 .col(string(RedisPending::Kind))
                 .col(big_integer(RedisPending::TargetId))
                 .col(timestamp_with_time_zone(RedisPending::CreatedAt))
-                .to_owned(),
-        )
-        .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_redis_pending_kind_created")
-                .table(RedisPending::Table)
-                .col(RedisPending::Kind)
-                .col(RedisPending::CreatedAt)
                 .to_owned(),
         )
         .await?;

@@ -60,7 +60,8 @@ pub fn settle_time(redis_timeout_ms: u64) -> chrono::Duration {
     chrono::Duration::milliseconds(redis_timeout_ms as i64 + 2_000)
 }
 
-/// The records of `kind` created at or before `before`, oldest first.
+/// The records of `kind` created at or before `before`, oldest first (in id order: the
+/// table has no other index, and ids follow insertion).
 pub async fn due<C: ConnectionTrait>(
     db: &C,
     kind: PendingKind,
@@ -70,7 +71,7 @@ pub async fn due<C: ConnectionTrait>(
     redis_pending::Entity::find()
         .filter(redis_pending::Column::Kind.eq(kind))
         .filter(redis_pending::Column::CreatedAt.lte(before))
-        .order_by_asc(redis_pending::Column::CreatedAt)
+        .order_by_asc(redis_pending::Column::Id)
         .limit(limit)
         .all(db)
         .await

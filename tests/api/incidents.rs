@@ -390,6 +390,46 @@ fn xlsx_part(bytes: &[u8], name: &str) -> String {
     text
 }
 
+/// Whatever a grid worker types, no CSV cell starts with a character a spreadsheet reads as
+/// a formula (`=`, `+`, `-`, `@`, tab, CR): each such cell gets a leading `'`, the rest of
+/// its text kept.
+#[tokio::test]
+async fn no_csv_cell_starts_with_a_formula_lead_character() {
+    const LEADS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+    let app = spawn_app().await;
+    let f = setup(&app).await;
+    let mut sent = Vec::new();
+    for (i, lead) in LEADS.iter().enumerate() {
+        let mut body = report(f.tree.grid_a, "hazard", i as f64 * 1000.0);
+        let title = format!("{lead}SUM(A1:A9) 第{i}件");
+        body["title"] = json!(title);
+        body["description"] = json!(format!("{lead}cmd|' /C calc'!A0"));
+        body["address"] = json!(format!("{lead}1+2"));
+        let filed = file(&app, &f.worker, &body).await;
+        sent.push((filed["number"].as_str().unwrap().to_owned(), filed["title"].as_str().unwrap().to_owned()));
+    }
+    let url = app.url(&format!("/api/v1/orgs/{}/incidents/export?format=csv", f.tree.branch_a));
+    let resp = app.client.get(&url).bearer_auth(&f.secretary.token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = resp.bytes().await.unwrap();
+    let mut reader = csv::Reader::from_reader(&bytes[3..]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), LEADS.len());
+    for row in &rows {
+        for cell in row.iter() {
+            assert!(!cell.starts_with(LEADS), "a cell a spreadsheet would run: {cell:?} in {row:?}");
+        }
+    }
+    // Every lead the server kept is still there, behind the quote.
+    for (number, title) in &sent {
+        let row = rows.iter().find(|r| &r[0] == number).expect("every incident is exported");
+        let expected = if title.starts_with(LEADS) { format!("'{title}") } else { title.clone() };
+        assert_eq!(&row[3], expected.as_str());
+    }
+    let quoted = rows.iter().filter(|r| r[3].starts_with('\'')).count();
+    assert!(quoted >= 4, "at least =, +, - and @ reach the title as typed: {rows:?}");
+}
+
 #[tokio::test]
 async fn csv_and_xlsx_exports_parse_back() {
     let app = spawn_app().await;
