@@ -40,7 +40,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
     Migrator::up(&db, None).await?;
     let writer = db::connect_writer(&settings.database_url, &db).await?;
     let group_commit = GroupCommit::new(&writer)?;
-    let pending = Pending::start(writer.clone());
+    let pending = Pending::start(group_commit.clone());
     let redis =
         Redis::new(&settings.redis_url, &settings.redis_prefix, Duration::from_millis(settings.redis_timeout_ms))?;
     let secret = settings.jwt_secret()?;

@@ -18,15 +18,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use tokio::sync::{mpsc, oneshot};
 
 use entity::redis_pending;
 pub use entity::redis_pending::PendingKind;
 
-use crate::infra::db::begin_write;
+use crate::infra::group_commit::{Finish, GroupCommit};
 
 /// A Redis write recorded in a transaction, to be done after it commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,9 +118,9 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Starts the clearer, which deletes settled records on `writer` until every handle
-    /// is gone.
-    pub fn start(writer: DatabaseConnection) -> Pending {
+    /// Starts the clearer, which deletes settled records through `writer` until every
+    /// handle is gone.
+    pub fn start(writer: GroupCommit) -> Pending {
         let (queue, inbox) = mpsc::channel(QUEUE);
         tokio::spawn(clear(writer, inbox));
         Pending { queue }
@@ -164,7 +162,7 @@ impl Pending {
     }
 }
 
-async fn clear(writer: DatabaseConnection, mut inbox: mpsc::Receiver<Message>) {
+async fn clear(writer: GroupCommit, mut inbox: mpsc::Receiver<Message>) {
     let mut ids = Vec::new();
     let mut flushed = Vec::new();
     while let Some(first) = inbox.recv().await {
@@ -177,10 +175,12 @@ async fn clear(writer: DatabaseConnection, mut inbox: mpsc::Receiver<Message>) {
             }
         }
         if !ids.is_empty() {
-            if let Err(err) = delete(&writer, &ids).await {
-                tracing::warn!(error = %err, records = ids.len(), "settled Redis writes not cleared; their repair will redo them");
+            let settled = std::mem::take(&mut ids);
+            let deleted =
+                writer.run(move |txn| Box::pin(async move { Ok(Finish::Commit(remove(txn, &settled).await?)) })).await;
+            if let Err(err) = deleted {
+                tracing::warn!(error = %err, "settled Redis writes not cleared; their repair will redo them");
             }
-            ids.clear();
         }
         for done in flushed.drain(..) {
             let _ = done.send(());
@@ -193,10 +193,4 @@ fn take(message: Message, ids: &mut Vec<i64>, flushed: &mut Vec<oneshot::Sender<
         Message::Settled(more) => ids.extend(more),
         Message::Flush(done) => flushed.push(done),
     }
-}
-
-async fn delete(writer: &DatabaseConnection, ids: &[i64]) -> Result<(), DbErr> {
-    let txn = begin_write(writer).await?;
-    remove(&txn, ids).await?;
-    txn.commit().await
 }
