@@ -127,8 +127,8 @@ impl Pending {
     }
 
     /// After the commit that recorded `owed`: the Redis write. If it lands, the records
-    /// go; if not, they stay for the repair, and the error is the caller's to log or not
-    /// (the request has succeeded either way).
+    /// go; if not, they stay for the repair and the failure is logged here (the request
+    /// has succeeded either way; a background pass may stop on the returned error).
     pub async fn settle<T>(
         &self,
         owed: &[Owed],
