@@ -285,12 +285,7 @@ async fn sigterm_under_load_finishes_in_flight_approvals_and_writes_nothing_part
         .await
         .unwrap();
     assert_eq!(settings.status(), 200);
-    let mut png = std::io::Cursor::new(Vec::new());
-    image::RgbImage::from_pixel(32, 32, image::Rgb([200, 30, 30])).write_to(&mut png, image::ImageFormat::Png).unwrap();
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(png.into_inner()).file_name("p.png"));
-    let media = client.post(format!("{base}/media")).bearer_auth(token).multipart(form).send().await.unwrap();
-    let media_id = media.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
+    let media_id = upload_photo(&client, &base, token).await;
     let mut submitted = Vec::new();
     for _ in 0..20 {
         let (status, card) =
