@@ -195,6 +195,7 @@ suite() { # name database-url check-command…
     GRID="$grid" REPLAY_KEYS=1000
   local month rss rss32 rss_api
   rss_api="$(grep VmHWM /proc/$SERVER_PID/status | awk '{print $2}')"
+  echo "resident after the API loads: $(grep -E '^Rss' /proc/$SERVER_PID/status | tr -s ' \t' ' ' | tr '\n' ' ')"
   wrk_run "12 MP photo upload (4 connections)" "" 4 upload.lua TOKENS="$dir/tokens.txt" PHOTO="$PHOTO"
   rss="$(grep VmHWM /proc/$SERVER_PID/status | awk '{print $2}')"
   # The peak of the 32-connection load on its own: the high-water mark starts again here
@@ -202,6 +203,7 @@ suite() { # name database-url check-command…
   echo 5 > "/proc/$SERVER_PID/clear_refs" || true
   wrk_run "12 MP photo upload (32 connections)" "" 32 upload.lua TOKENS="$dir/tokens.txt" PHOTO="$PHOTO"
   rss32="$(grep VmHWM /proc/$SERVER_PID/status | awk '{print $2}')"
+  echo "resident after 32 concurrent uploads: $(grep -E '^Rss' /proc/$SERVER_PID/status | tr -s ' \t' ' ' | tr '\n' ' ')"
 
   month="$(python3 -c 'import datetime; d=datetime.datetime.utcnow()+datetime.timedelta(hours=8); print("m%d-%02d"%(d.year,d.month))')"
   echo "== the machine's limits: redis-benchmark, SQL"

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use crate::access::role_feed;
 use crate::infra::shutdown::{Shutdown, Stop};
 use crate::state::AppState;
-use crate::{idempotency, maintenance, points, tasks};
+use crate::{idempotency, maintenance, points, shop, tasks};
 
 /// The running loops; `stop` ends them and waits for each.
 pub struct Jobs {
@@ -49,6 +49,13 @@ impl Jobs {
                     Ok(r) if r == tasks::sweeper::SweepReport::default() => {}
                     Ok(r) => tracing::info!(?r, "card sweep"),
                     Err(err) => tracing::debug!(error = %format!("{err:#}"), "card sweep skipped"),
+                }
+            }),
+            every("shop expiry", secs(settings.sweep_interval_secs), state, &stop, |state| async move {
+                match shop::redemptions::expire_due(&state, state.clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(expired = n, "reservations past pickup given back"),
+                    Err(err) => tracing::debug!(error = %format!("{err:#}"), "shop expiry pass skipped"),
                 }
             }),
             every("idempotency purge", Duration::from_secs(3600), state, &stop, |state| async move {

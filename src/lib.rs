@@ -22,6 +22,7 @@ pub mod pagination;
 pub mod points;
 pub mod seed;
 pub mod seed_bench;
+pub mod shop;
 pub mod stars;
 pub mod startup;
 pub mod state;

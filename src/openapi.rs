@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::OpenApi;
 
 use crate::http::openapi::{BearerAuth, CommonErrors, DescribeResponses};
-use crate::{auth, error, incidents, media, members, ops, orgs, pagination, points, tasks};
+use crate::{auth, error, incidents, media, members, ops, orgs, pagination, points, shop, tasks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -67,6 +67,20 @@ visible ones the caller may not change answer 403. Locations are GCJ-02."
         incidents::routes::list,
         incidents::routes::stats,
         incidents::routes::export_ledger,
+        shop::routes::create_item,
+        shop::routes::items,
+        shop::routes::item,
+        shop::routes::update_item,
+        shop::routes::restock,
+        shop::routes::retire,
+        shop::routes::redeem,
+        shop::routes::offers,
+        shop::routes::my_redemptions,
+        shop::routes::redemption,
+        shop::routes::cancel,
+        shop::routes::fulfil,
+        shop::routes::shop_redemptions,
+        shop::routes::ledger,
         media::routes::upload,
         media::routes::file,
     ),
@@ -84,6 +98,12 @@ visible ones the caller may not change answer 403. Locations are GCJ-02."
         pagination::Page<tasks::views::TaskView>,
         pagination::Page<tasks::views::CardView>,
         pagination::Page<incidents::views::IncidentView>,
+        pagination::Page<shop::service::ItemView>,
+        pagination::Page<shop::redemptions::OfferView>,
+        pagination::Page<shop::redemptions::RedemptionView>,
+        pagination::Page<shop::stock_ledger::StockLineView>,
+        entity::shop_stock_moves::StockMoveKind,
+        entity::redemptions::RedemptionStatus,
     )),
     modifiers(&BearerAuth, &CommonErrors, &DescribeResponses),
     tags(
@@ -93,6 +113,7 @@ visible ones the caller may not change answer 403. Locations are GCJ-02."
         (name = "media", description = "Photos"),
         (name = "incidents", description = "Incident reports from the field and their ledger"),
         (name = "cards", description = "Micro-task cards: publish, draw, submit, review"),
+        (name = "shop", description = "The points shop: items, redemptions, the counter and the stock ledger"),
         (name = "points", description = "Points, volunteer hours, the ledger and leaderboards"),
         (name = "ops", description = "Health and readiness"),
     )

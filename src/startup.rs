@@ -25,7 +25,7 @@ use crate::openapi::SpecJson;
 use crate::ops::metrics;
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
-use crate::{auth, incidents, maintenance, media, members, ops, orgs, points, tasks};
+use crate::{auth, incidents, maintenance, media, members, ops, orgs, points, shop, tasks};
 
 pub struct Application {
     port: u16,
@@ -148,6 +148,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .configure(orgs::config)
                     .configure(tasks::config)
                     .configure(incidents::config)
+                    .configure(shop::config)
                     .configure(media::config),
             )
             .configure(media::routes::files)

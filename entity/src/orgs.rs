@@ -16,6 +16,8 @@ pub struct Model {
     pub points_per_hour: i32,
     /// How many cards one member may hold (claimed, not yet submitted) in this branch.
     pub card_limit: i32,
+    /// How long a shop's reservation waits for pickup (`pickup_days` × 86400).
+    pub pickup_seconds: i64,
     pub created_at: DateTimeUtc,
 }
 

@@ -11,6 +11,7 @@ mod m20261123_000007_incidents_nearby_index;
 mod m20261123_000008_ledger_created_index;
 mod m20261129_000009_task_edits;
 mod m20261129_000010_redis_pending;
+mod m20261129_000011_shop;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_ledger_created_index::Migration),
             Box::new(m20261129_000009_task_edits::Migration),
             Box::new(m20261129_000010_redis_pending::Migration),
+            Box::new(m20261129_000011_shop::Migration),
         ]
     }
 }

@@ -47,10 +47,13 @@ impl OrgKind {
     }
 }
 
-/// Roles in rising order of authority; `Ord` follows the level.
+/// Roles in rising order of authority; `Ord` follows the level. `ShopKeeper` stands below
+/// all: it only fulfils redemptions and reads the shop's ledger where it is held, which the
+/// shop checks by name, so no "this role or higher" ever reaches it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    ShopKeeper,
     Resident,
     PartyMember,
     GridWorker,
@@ -63,6 +66,7 @@ pub enum Role {
 impl Role {
     pub fn parse(s: &str) -> Option<Role> {
         Some(match s {
+            "shop_keeper" => Role::ShopKeeper,
             "resident" => Role::Resident,
             "party_member" => Role::PartyMember,
             "grid_worker" => Role::GridWorker,
@@ -76,6 +80,7 @@ impl Role {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::ShopKeeper => "shop_keeper",
             Role::Resident => "resident",
             Role::PartyMember => "party_member",
             Role::GridWorker => "grid_worker",
@@ -89,6 +94,7 @@ impl Role {
     /// The role's name as people in the campaign say it.
     pub fn label(self) -> &'static str {
         match self {
+            Role::ShopKeeper => "积分超市管理员",
             Role::Resident => "居民",
             Role::PartyMember => "党员",
             Role::GridWorker => "网格员",
@@ -110,6 +116,7 @@ impl Role {
             Role::Resident | Role::PartyMember | Role::Secretary => kind == OrgKind::Branch,
             Role::GridWorker => matches!(kind, OrgKind::Grid | OrgKind::Branch),
             Role::TownshipAdmin => kind == OrgKind::Township,
+            Role::ShopKeeper => matches!(kind, OrgKind::Branch | OrgKind::Township),
             Role::CountyAdmin => kind == OrgKind::County,
             Role::SuperAdmin => false,
         }

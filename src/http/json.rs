@@ -179,6 +179,16 @@ fn has_nul(value: &Value) -> bool {
     }
 }
 
+/// For a PATCH field that may be absent (None), null (Some(None)) or set (Some(Some)):
+/// `#[serde(default, deserialize_with = "crate::http::json::present")]`.
+pub fn present<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,9 @@ pub struct OrgView {
     /// Cards one member may hold at once in this branch (branches only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub card_limit: Option<i32>,
+    /// Days a shop's reservation waits for pickup (branches and townships, which keep shops).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pickup_days: Option<f64>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -36,6 +39,7 @@ impl From<orgs::Model> for OrgView {
     fn from(m: orgs::Model) -> Self {
         let kind = OrgKind::parse(&m.kind).unwrap_or(OrgKind::Grid);
         let branch = kind == OrgKind::Branch;
+        let shop = branch || kind == OrgKind::Township;
         OrgView {
             id: m.id,
             parent_id: m.parent_id,
@@ -43,6 +47,7 @@ impl From<orgs::Model> for OrgView {
             kind,
             points_per_hour: branch.then_some(m.points_per_hour),
             card_limit: branch.then_some(m.card_limit),
+            pickup_days: shop.then_some(m.pickup_seconds as f64 / 86_400.0),
             created_at: m.created_at,
         }
     }
@@ -190,15 +195,23 @@ pub async fn get_org(state: &AppState, caller: &Caller, id: i64) -> Result<OrgVi
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BranchSettings {
-    /// 1–1000 points per hour of approved volunteer service.
+    /// 1–1000 points per hour of approved volunteer service (branches).
     #[schema(minimum = 1, maximum = 1000)]
     pub points_per_hour: Option<i32>,
-    /// 1–20 cards one member may hold at once.
+    /// 1–20 cards one member may hold at once (branches).
     #[schema(minimum = 1, maximum = 20)]
     pub card_limit: Option<i32>,
+    /// Days (fractions allowed, more than 0, at most 365) a shop's reservation waits for
+    /// pickup before it expires and is refunded (branches and townships).
+    #[schema(exclusive_minimum = 0, maximum = 365)]
+    pub pickup_days: Option<f64>,
 }
 
-/// Change a branch's settings (its secretaries and admins above), audited.
+/// The most days a reservation may wait for pickup.
+const MAX_PICKUP_DAYS: f64 = 365.0;
+
+/// Change an org's settings (a branch's secretaries, a township's admins, and admins
+/// above), audited. Branches have all three; a township only `pickup_days`.
 pub async fn update_settings(state: &AppState, caller: &Caller, id: i64, req: BranchSettings) -> Result<OrgView> {
     let mut fields = FieldErrors::new();
     if req.points_per_hour.is_some_and(|p| !(1..=1000).contains(&p)) {
@@ -207,19 +220,31 @@ pub async fn update_settings(state: &AppState, caller: &Caller, id: i64, req: Br
     if req.card_limit.is_some_and(|c| !(1..=20).contains(&c)) {
         fields.insert("card_limit".into(), "须在 1 到 20 之间".into());
     }
+    // Whole seconds, and at least one: 0.000001 days would round to nothing.
+    let pickup_seconds = req.pickup_days.map(|d| (d * 86_400.0).round());
+    if pickup_seconds.is_some_and(|s| !(1.0..=MAX_PICKUP_DAYS * 86_400.0).contains(&s)) {
+        fields.insert("pickup_days".into(), "须为大于 0、不超过 365 的天数（可带小数）".into());
+    }
     if !fields.is_empty() {
         return Err(AppError::Validation(fields));
     }
     let now = state.clock.now();
     let txn = begin_write(&state.writer).await?;
     let org = visible_org(&txn, caller, id).await?;
-    if org.kind != OrgKind::Branch.as_str() {
-        return Err(AppError::field("id", "只有支部有这些设置"));
+    let kind = OrgKind::parse(&org.kind).ok_or_else(|| anyhow::anyhow!("bad org kind in db"))?;
+    match kind {
+        OrgKind::Branch => access::authorize(caller, &org, Role::Secretary)?,
+        OrgKind::Township if req.points_per_hour.is_none() && req.card_limit.is_none() => {
+            access::authorize(caller, &org, Role::TownshipAdmin)?
+        }
+        OrgKind::Township => return Err(AppError::field("id", "乡镇只有 pickup_days 一项设置")),
+        _ => return Err(AppError::field("id", "只有支部和乡镇有这些设置")),
     }
-    access::authorize(caller, &org, Role::Secretary)?;
     let points_per_hour = req.points_per_hour.unwrap_or(org.points_per_hour);
     let card_limit = req.card_limit.unwrap_or(org.card_limit);
-    let updated = store::update_settings(&txn, org.id, points_per_hour, card_limit).await?;
+    let pickup_seconds = pickup_seconds.map_or(org.pickup_seconds, |s| s as i64);
+    let updated = store::update_settings(&txn, org.id, points_per_hour, card_limit, pickup_seconds).await?;
+    let settings = |pph: i32, limit: i32, pickup: i64| json!({"points_per_hour": pph, "card_limit": limit, "pickup_days": pickup as f64 / 86_400.0});
     audit::record(
         &txn,
         AuditEntry {
@@ -228,8 +253,8 @@ pub async fn update_settings(state: &AppState, caller: &Caller, id: i64, req: Br
             target_type: "org",
             target_id: org.id.to_string(),
             org_id: Some(org.id),
-            before: Some(json!({"points_per_hour": org.points_per_hour, "card_limit": org.card_limit})),
-            after: Some(json!({"points_per_hour": points_per_hour, "card_limit": card_limit})),
+            before: Some(settings(org.points_per_hour, org.card_limit, org.pickup_seconds)),
+            after: Some(settings(points_per_hour, card_limit, pickup_seconds)),
             reason: None,
             at: now,
         },

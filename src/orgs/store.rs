@@ -28,6 +28,9 @@ pub async fn children_in_scope<C: ConnectionTrait>(
     query.order_by_asc(orgs::Column::Id).limit(page.limit + 1).all(db).await
 }
 
+/// A shop's reservations wait 14 days for pickup unless its org says otherwise.
+pub const DEFAULT_PICKUP_SECONDS: i64 = 14 * 86_400;
+
 /// Insert an org and give it its materialised path (`parent path` + `id/`).
 pub async fn insert_org<C: ConnectionTrait>(
     txn: &C,
@@ -44,6 +47,7 @@ pub async fn insert_org<C: ConnectionTrait>(
         depth: Set(parent.map_or(0, |p| p.depth + 1)),
         points_per_hour: Set(10),
         card_limit: Set(1),
+        pickup_seconds: Set(DEFAULT_PICKUP_SECONDS),
         created_at: Set(now),
         ..Default::default()
     }
@@ -60,11 +64,13 @@ pub async fn update_settings<C: ConnectionTrait>(
     id: i64,
     points_per_hour: i32,
     card_limit: i32,
+    pickup_seconds: i64,
 ) -> Result<orgs::Model, DbErr> {
     orgs::ActiveModel {
         id: Set(id),
         points_per_hour: Set(points_per_hour),
         card_limit: Set(card_limit),
+        pickup_seconds: Set(pickup_seconds),
         ..Default::default()
     }
     .update(txn)

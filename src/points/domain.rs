@@ -9,8 +9,10 @@ pub enum LedgerKind {
     Task,
     Volunteer,
     Adjust,
-    /// Spending: lowers the balance, never a leaderboard score.
+    /// Spending at the shop: lowers the balance, never a leaderboard score.
     Redeem,
+    /// A redemption given back (cancelled or expired): raises the balance, never a score.
+    Refund,
 }
 
 impl LedgerKind {
@@ -20,11 +22,20 @@ impl LedgerKind {
             LedgerKind::Volunteer => "volunteer",
             LedgerKind::Adjust => "adjust",
             LedgerKind::Redeem => "redeem",
+            LedgerKind::Refund => "refund",
         }
     }
 
+    /// The kinds that move the balance only: no board, no `earned_total`.
+    pub const OFF_BOARDS: [LedgerKind; 2] = [LedgerKind::Redeem, LedgerKind::Refund];
+
     pub fn counts_on_boards(self) -> bool {
-        self != LedgerKind::Redeem
+        !Self::OFF_BOARDS.contains(&self)
+    }
+
+    /// `OFF_BOARDS` as stored, for SQL filters.
+    pub fn off_boards() -> impl Iterator<Item = &'static str> {
+        Self::OFF_BOARDS.iter().map(|k| k.as_str())
     }
 }
 

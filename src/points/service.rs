@@ -76,6 +76,11 @@ pub async fn publish(state: &AppState, updates: &[BoardUpdate]) {
     let _ = state.pending.settle(&owed, boards::bump(&state.redis, updates)).await;
 }
 
+/// A member's balance as committed (0 for someone never credited).
+pub async fn balance<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<i64> {
+    Ok(store::summary(db, user_id).await?.map_or(0, |s| s.balance))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PointsView {
     pub balance: i64,

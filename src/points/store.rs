@@ -200,7 +200,7 @@ pub async fn period_sums<C: ConnectionTrait>(
         .expr_as(sum_i64(L::DeltaMinutes), "minutes")
         .expr_as(last_at(L::DeltaPoints), "last_points_at")
         .expr_as(last_at(L::DeltaMinutes), "last_minutes_at")
-        .filter(L::Kind.ne(LedgerKind::Redeem.as_str()))
+        .filter(L::Kind.is_not_in(LedgerKind::off_boards()))
         .group_by(L::UserId)
         .group_by(L::BranchId);
     q = match period_col {
@@ -327,7 +327,7 @@ pub async fn board_rows_page<C: ConnectionTrait>(
         .columns([L::Id, L::UserId, L::BranchId, L::DeltaPoints, L::DeltaMinutes, L::CreatedEpoch])
         .filter(L::Id.gt(after))
         .filter(L::Id.lte(upto))
-        .filter(L::Kind.ne(LedgerKind::Redeem.as_str()))
+        .filter(L::Kind.is_not_in(LedgerKind::off_boards()))
         .order_by_asc(L::Id)
         .limit(limit)
         .into_tuple::<BoardRow>()
@@ -364,7 +364,7 @@ pub async fn branch_period_sums<C: ConnectionTrait>(
         .expr_as(sum_i64(L::DeltaMinutes), "minutes")
         .expr_as(count_nonzero(L::DeltaPoints), "points_moves")
         .expr_as(count_nonzero(L::DeltaMinutes), "minutes_moves")
-        .filter(L::Kind.ne(LedgerKind::Redeem.as_str()))
+        .filter(L::Kind.is_not_in(LedgerKind::off_boards()))
         .filter(L::BranchId.eq(branch_id));
     q = match kind {
         PeriodKind::Week => q.expr_as(Expr::col(L::WeekKey), "period").group_by(L::WeekKey),

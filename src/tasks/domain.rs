@@ -57,18 +57,9 @@ pub struct TaskEdit {
     #[schema(max_length = 2000, pattern = r"^[^\x00]*$")]
     pub description: Option<String>,
     /// In the future; `null` removes the deadline.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::http::json::present")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub expires_at: Option<Option<DateTime<Utc>>>,
-}
-
-/// A field that may be absent (None), null (Some(None)) or set (Some(Some)).
-fn present<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// What an edit changes (None: left as it is; `expires_at: Some(None)` clears it).

@@ -20,4 +20,6 @@ mod orgs;
 mod people_and_photos;
 mod points;
 mod points_prop;
+mod shop;
+mod shop_races;
 mod tasks;

@@ -8,6 +8,7 @@ mod faults;
 mod incidents;
 mod orgs;
 mod points;
+mod shop;
 mod wechat;
 
 pub use faults::{OwnRedis, SlowProxy};
@@ -191,6 +192,10 @@ impl TestApp {
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         parts(self.call(Method::POST, path, Some(token), Some(body)).await).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        parts(self.call(Method::PATCH, path, Some(token), Some(body)).await).await
     }
 
     /// A second server on the same database, Redis prefix and clock: another app server
