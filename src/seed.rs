@@ -11,10 +11,16 @@ use crate::incidents::store::{self as incidents, MoveExtras, NewEvent};
 use crate::media::service as media;
 use crate::members::store::{self as users, NewUser};
 use crate::orgs::store as orgs;
+use crate::points::boards::BoardUpdate;
+use crate::points::domain::{LedgerKind, NewEntry};
+use crate::points::service::post_entry;
+use crate::shop::{self, domain::ItemFields};
 use crate::stars::Star;
 use crate::state::AppState;
 use crate::tasks::domain::TaskSpec;
 use crate::tasks::store as tasks;
+use entity::shop_items::LimitPeriod;
+use entity::shop_stock_moves::StockMoveKind;
 
 pub const DEMO_PASSWORD: &str = "fivestar-demo";
 
@@ -36,7 +42,7 @@ impl fmt::Display for DemoReport {
         match self.outcome {
             Outcome::Created => writeln!(
                 f,
-                "demo county created: 示范县 (2 townships, 4 branches, 8 grids, 3 tasks with 25 cards per branch, 4 incidents with photos)"
+                "demo county created: 示范县 (2 townships, 4 branches, 8 grids, 3 tasks with 25 cards per branch, 4 incidents with photos, a branch shop and a township shop)"
             )?,
             Outcome::AlreadyPresent => writeln!(f, "demo county already present")?,
             Outcome::Skipped => return writeln!(f, "the database already holds orgs; no demo data added"),
@@ -52,7 +58,7 @@ impl fmt::Display for DemoReport {
     }
 }
 
-const LOGINS: [(&str, &str); 7] = [
+const LOGINS: [(&str, &str); 8] = [
     ("demo-admin", "super_admin"),
     ("county-admin", "county_admin of 示范县"),
     ("township-admin", "township_admin of 城关镇"),
@@ -60,6 +66,7 @@ const LOGINS: [(&str, &str); 7] = [
     ("grid-worker", "grid_worker of 东街社区 第一网格"),
     ("resident", "resident of 东街社区党支部"),
     ("party-member", "party_member of 东街社区党支部"),
+    ("shop-keeper", "shop_keeper of 东街社区党支部 (the shop's counter)"),
 ];
 
 type DemoTask = (&'static str, &'static str, Star, i32, i32, i32, bool);
@@ -100,7 +107,7 @@ pub async fn demo(state: &AppState) -> anyhow::Result<DemoReport> {
     }
     let township = &townships[0];
     let east = &branches[0];
-    let grants: [(&str, &str, Role, i64, Option<&str>); 7] = [
+    let grants: [(&str, &str, Role, i64, Option<&str>); 8] = [
         ("demo-admin", "演示管理员", Role::SuperAdmin, 0, None),
         ("county-admin", "县委组织部", Role::CountyAdmin, county.id, None),
         ("township-admin", "城关镇党委", Role::TownshipAdmin, township.id, None),
@@ -108,6 +115,7 @@ pub async fn demo(state: &AppState) -> anyhow::Result<DemoReport> {
         ("grid-worker", "李网格员", Role::GridWorker, grids[0].id, Some("13800000002")),
         ("resident", "张居民", Role::Resident, east.id, Some("13800000003")),
         ("party-member", "赵党员", Role::PartyMember, east.id, Some("13800000004")),
+        ("shop-keeper", "孙店员", Role::ShopKeeper, east.id, None),
     ];
     for (username, name, role, org_id, phone) in grants {
         let user = users::insert_user(
@@ -146,11 +154,84 @@ pub async fn demo(state: &AppState) -> anyhow::Result<DemoReport> {
             tasks::insert_cards(&txn, &task, task.copies, now).await?;
         }
     }
+    let credits = demo_shops(&txn, township, east, secretary, now).await?;
     txn.commit().await?;
+    crate::points::service::publish(state, &credits).await;
+    state.pending.flush().await;
     crate::tasks::sweeper::rebuild_pools(state, None).await?;
     let worker = users::find_by_username(&state.db, "grid-worker").await?.map_or(0, |u| u.id);
     demo_incidents(state, &grids[..2], east, worker, secretary).await?;
     Ok(DemoReport { outcome: Outcome::Created, logins })
+}
+
+type DemoItem = (&'static str, &'static str, i64, i64, Option<i32>, LimitPeriod, &'static str);
+
+/// What the demo shops stock: (name, description, cost, stock, limit, period, donor).
+const DEMO_ITEMS: [(bool, DemoItem); 5] = [
+    (false, ("洗衣皂", "雕牌洗衣皂一块", 10, 50, Some(2), LimitPeriod::Month, "县供销社")),
+    (false, ("大米 5 kg", "本地粳米一袋", 80, 10, Some(1), LimitPeriod::Month, "帮扶单位：县农业农村局")),
+    (false, ("理发券", "东街理发店理发一次", 20, 30, None, LimitPeriod::All, "东街理发店")),
+    (true, ("食用油 5 L", "压榨花生油一桶", 60, 20, Some(1), LimitPeriod::Month, "城关镇商会")),
+    (true, ("保温杯", "不锈钢保温杯一个", 40, 15, Some(1), LimitPeriod::Year, "县总工会")),
+];
+
+/// The east branch's shop and the township's, stocked with a few items (each first stock a
+/// line of the shop's ledger), and points for the demo members to spend there. Returns
+/// the board updates the credits owe.
+async fn demo_shops<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    township: &entity::orgs::Model,
+    east: &entity::orgs::Model,
+    secretary: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Vec<BoardUpdate>> {
+    for (at_township, (name, description, cost, stock, limit, period, donor)) in DEMO_ITEMS {
+        let org = if at_township { township } else { east };
+        let fields = ItemFields {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            points_cost: cost,
+            per_member_limit: limit,
+            limit_period: period,
+            available_from: None,
+            available_until: None,
+            donor: Some(donor.to_owned()),
+            media_ids: Vec::new(),
+        };
+        let item = shop::store::insert_item(txn, org.id, fields, stock, secretary, now).await?;
+        let line = shop::store::NewMove {
+            org_id: org.id,
+            item_id: item.id,
+            kind: StockMoveKind::Restock,
+            quantity: stock,
+            stock_after: stock,
+            redemption_id: None,
+            user_id: None,
+            actor_id: Some(secretary),
+            donor: Some(donor),
+            note: Some("上架"),
+        };
+        shop::store::insert_move(txn, line, now).await?;
+    }
+    let mut credits = Vec::new();
+    for (username, points) in [("resident", 120), ("party-member", 60)] {
+        let Some(user) = users::find_by_username(txn, username).await? else { continue };
+        let entry = NewEntry {
+            user_id: user.id,
+            branch_id: east.id,
+            delta_points: points,
+            delta_minutes: 0,
+            star: None,
+            kind: LedgerKind::Adjust,
+            ref_type: "adjust",
+            ref_id: "demo".to_owned(),
+            idempotency_key: format!("demo:{}", user.id),
+            note: Some("演示：初始积分".to_owned()),
+            actor_id: Some(secretary),
+        };
+        credits.extend(post_entry(txn, &entry, &east.path, now).await?);
+    }
+    Ok(credits)
 }
 
 /// A demo photo: a gradient in one of a few colours, so each report shows its own.
