@@ -21,5 +21,6 @@ mod people_and_photos;
 mod points;
 mod points_prop;
 mod shop;
+mod shop_prop;
 mod shop_races;
 mod tasks;
