@@ -5,3 +5,10 @@ SELECT 'approved without credit', COUNT(*) FROM cards c WHERE c.status = 'approv
 SELECT 'summaries != sum(ledger)', COUNT(*) FROM points_summary s LEFT JOIN (SELECT user_id, SUM(delta_points) p, SUM(delta_minutes) m FROM points_ledger GROUP BY user_id) l ON l.user_id = s.user_id WHERE s.balance <> COALESCE(l.p, 0) OR s.volunteer_minutes_total <> COALESCE(l.m, 0);
 SELECT 'incidents filed by the run', COUNT(*) FROM incidents WHERE title LIKE '井盖缺失%';
 SELECT 'idempotency keys', COUNT(*) FROM idempotency_keys;
+SELECT 'shop items below zero stock', COUNT(*) FROM shop_items WHERE stock_left < 0;
+SELECT 'shop items whose stock moved != redeemed - refunded', COUNT(*) FROM shop_items i WHERE (SELECT COALESCE(SUM(quantity), 0) FROM shop_stock_moves m WHERE m.item_id = i.id AND m.kind = 'restock') - i.stock_left <> (SELECT COALESCE(SUM(quantity), 0) FROM redemptions r WHERE r.item_id = i.id AND r.status IN ('reserved', 'fulfilled'));
+SELECT 'redemptions refunded twice', COUNT(*) FROM (SELECT ref_id FROM points_ledger WHERE kind = 'refund' GROUP BY ref_id HAVING COUNT(*) > 1) t;
+SELECT 'redemptions without their redeem entry', COUNT(*) FROM redemptions r WHERE NOT EXISTS (SELECT 1 FROM points_ledger l WHERE l.idempotency_key = 'redeem:' || CAST(r.id AS TEXT));
+SELECT 'summaries != sum(ledger), earned_total', COUNT(*) FROM points_summary s LEFT JOIN (SELECT user_id, SUM(delta_points) p FROM points_ledger WHERE kind NOT IN ('redeem', 'refund') GROUP BY user_id) l ON l.user_id = s.user_id WHERE s.earned_total <> COALESCE(l.p, 0);
+SELECT 'redemptions made by the run', COUNT(*) FROM redemptions;
+SELECT 'reservations of the item of 100 (must be 100)', COUNT(*) FROM redemptions r JOIN shop_items i ON i.id = r.item_id WHERE i.name = '限量100件';

@@ -5,11 +5,15 @@
 #     entries over two years, 100,000 open cards, 50,000 submitted cards, 100,000
 #     incidents) and rebuild Redis from it, timed;
 #  2. load a release build with wrk on loopback, rotating real tokens: leaderboard reads,
-#     /me/points, draws, approvals, incident filings (fresh keys) and replays, 12 MP photo
+#     /me/points, draws, approvals, incident filings (fresh keys) and replays, redemptions
+#     (an item with stock to spare, and one of 100 units: the race), 12 MP photo
 #     uploads; beside the machine's limits in the same run: a minimal actix-web server,
 #     redis-benchmark for the commands the endpoints use, the SQL aggregate leaderboard;
-#  3. check the data: no card held twice, summaries equal to the ledger, every board,
-#     pool and lease equal to a fresh recomputation (`fivestar verify-redis`); peak RSS;
+#  3. check the data: no card held twice, summaries equal to the ledger, the shop's stock
+#     and refunds, every board, pool and lease equal to a fresh recomputation (`fivestar
+#     verify-redis`); peak RSS;
+#  4. each hot write's ceiling on the engine alone, with the same statements (bench/sqlite,
+#     bench/pgbench), for the write rows' ratios to it;
 # then the photo pipeline beside ImageMagick (bench/photo.sh), and the whole report is
 # written to bench/RESULTS.md.
 # Env: BENCH_MEMBERS (100000), BENCH_ENTRIES (1000000), BENCH_SECONDS (15), BENCH_CONNS (64).
@@ -118,6 +122,42 @@ print("\t".join(["SQL aggregate board (county, month, top 20; one client)", f"{r
 PY
 }
 
+ceilings() { # name url dir draw-branch review-branch grid item: each hot write's statements on the engine alone
+  local name="$1" url="$2" dir="$3" draw="$4" review="$5" grid="$6" item="$7"
+  echo "== the engine's own ceilings (no server): the write paths' statements"
+  : > "$dir/ceilings.tsv"
+  local workload per_s
+  if [ "$name" = SQLite ]; then
+    for workload in draw approve filing redeem; do
+      per_s="$(python3 bench/sqlite/ceiling.py "$dir/bench.db" "$workload" --jobs 10000 --branch "$draw" \
+        --review-branch "$review" --grid "$grid" --item "$item" | tee -a "$dir/ceilings.out" \
+        | sed -n 's/^CEILING .*per_s=\([0-9]*\).*/\1/p')"
+      echo "  $workload: ${per_s:-failed}/s (SQLite alone, 32 jobs a transaction)"
+      echo -e "$workload\t${per_s:-0}\tSQLite alone, 32 jobs a transaction, PASSIVE checkpoints beside" >> "$dir/ceilings.tsv"
+    done
+    return
+  fi
+  local psql=(psql -At "$url")
+  local grid_path branch_path first_user
+  grid_path="$("${psql[@]}" -c "SELECT path FROM orgs WHERE id = $grid")"
+  branch_path="$("${psql[@]}" -c "SELECT path FROM orgs WHERE id = $draw")"
+  first_user="$(grep first_user_id "$dir/seed.out" | cut -d= -f2)"
+  "${psql[@]}" -c "CREATE SEQUENCE IF NOT EXISTS bench_codes" > /dev/null
+  local -A args=(
+    [draw]="-T 10 -D branch=$draw"
+    [approve]="-t 200 -D review_branch=$review"
+    [filing]="-T 10 -D grid=$grid -D grid_path=$grid_path -D branch=$draw -D branch_path=$branch_path"
+    [redeem]="-T 10 -D branch=$draw -D item=$item -D first_user=$first_user -D drawers=$(wc -l < "$dir/draw_tokens.txt")"
+  )
+  for workload in draw approve filing redeem; do
+    # shellcheck disable=SC2086
+    per_s="$(pgbench -n -M prepared -c "$CONNS" -j 2 ${args[$workload]} -f "bench/pgbench/$workload.sql" "$url" 2>&1 \
+      | tee -a "$dir/ceilings.out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)"
+    echo "  $workload: ${per_s:-failed}/s (pgbench alone, $CONNS clients)"
+    echo -e "$workload\t${per_s:-0}\tpgbench alone, $CONNS clients" >> "$dir/ceilings.tsv"
+  done
+}
+
 suite() { # name database-url check-command…
   local name="$1" url="$2"; shift 2
   local dir="$WORK/$name"; mkdir -p "$dir"
@@ -182,12 +222,20 @@ suite() { # name database-url check-command…
     BENCH_PATH="/api/v1/tasks/$task"
   wrk_run "review queue (20 submitted cards, names, photos)" "" "$CONNS" auth_get.lua \
     TOKENS="$dir/secretary_token.txt" BENCH_PATH="/api/v1/orgs/$review/cards?status=submitted&limit=20"
-  writer_run "draw (100,000 open cards)" "rps>=5000 p99<=25" "$CONNS" auth_post.lua TOKENS="$dir/draw_tokens.txt" \
+  # The write paths: each against the engine's own ceiling for its statements, measured
+  # after the checks in this same run (see `ceilings` below).
+  writer_run "draw (100,000 open cards)" "ceiling:draw" "$CONNS" auth_post.lua TOKENS="$dir/draw_tokens.txt" \
     BENCH_PATH="/api/v1/orgs/$draw/cards/draw"
-  writer_run "approve a submitted card (credit)" "rps>=2000 p99<=25" "$CONNS" review.lua \
+  writer_run "approve a submitted card (credit)" "ceiling:approve" "$CONNS" review.lua \
     TOKENS="$dir/secretary_token.txt" CARDS="$dir/review_cards.txt" THREADS=2
-  writer_run "incident filing (fresh key, 100,000 existing)" "rps>=3000 p99<=25" "$CONNS" file_incident.lua \
+  writer_run "incident filing (fresh key, 100,000 existing)" "ceiling:filing" "$CONNS" file_incident.lua \
     TOKENS="$dir/grid_tokens.txt" GRID="$grid"
+  local ample race
+  ample="$(grep shop_ample "$dir/seed.out" | cut -d= -f2)"
+  race="$(grep shop_race "$dir/seed.out" | cut -d= -f2)"
+  writer_run "redeem (stock to spare)" "ceiling:redeem" "$CONNS" redeem.lua TOKENS="$dir/draw_tokens.txt" ITEM="$ample"
+  writer_run "redeem (100 in stock: the race; the rest answer 409 out_of_stock)" "" "$CONNS" redeem.lua \
+    TOKENS="$dir/draw_tokens.txt" ITEM="$race"
   SECONDS_EACH=2 wrk_run "(replay warm-up)" "" "$CONNS" file_incident.lua TOKENS="$dir/grid_tokens.txt" GRID="$grid" \
     REPLAY_KEYS=1000 > /dev/null
   sed -i '/(replay warm-up)/d' "$ROWS"
@@ -225,9 +273,10 @@ suite() { # name database-url check-command…
   [ -n "$wal" ] && echo "$wal" | tee -a "$dir/checks.out"
   "$BIN" verify-redis | tee "$dir/verify.out" || true
   stop "$REDIS_PID"; REDIS_PID=""
+  ceilings "$name" "$url" "$dir" "$draw" "$review" "$grid" "$ample"
 
   python3 bench/report.py "$name" "$ROWS" "$rss_api" "$rss" "$rss32" "$(cat "$dir/seed.time"), then sync (the seed's writes to disk) $(cat "$dir/sync.time")" "$(cat "$dir/rebuild.time")" \
-    "$dir/checks.out" "$dir/verify.out" "$WRITER" >> "$REPORT.body"
+    "$dir/checks.out" "$dir/verify.out" "$WRITER" "$dir/ceilings.tsv" >> "$REPORT.body"
 }
 
 : > "$REPORT.body"

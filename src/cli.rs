@@ -192,6 +192,8 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             println!("draw_branch={}", work.draw_branch);
             println!("review_branch={}", work.review_branch);
             println!("grid_id={}", work.grid_id);
+            println!("shop_ample={}", work.shop_ample);
+            println!("shop_race={}", work.shop_race);
             println!("work_seed_seconds={:.1}", work.seconds);
         }
         Command::RebuildRedis => {

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use rand::{Rng, SeedableRng};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
 
@@ -20,10 +20,13 @@ use entity::card_claims::ClaimStatus;
 
 use crate::points::domain::NewEntry;
 use crate::points::store::ledger_row;
+use crate::shop::{self, domain::ItemFields};
 use crate::stars::Star;
 use crate::state::AppState;
 use crate::tasks::domain::TaskSpec;
 use crate::tasks::store as tasks;
+use entity::shop_items::LimitPeriod;
+use entity::shop_stock_moves::StockMoveKind;
 
 pub struct BenchSpec {
     pub townships: usize,
@@ -201,6 +204,9 @@ pub struct WorkSpec {
 
 pub struct WorkReport {
     pub draw_branch: i64,
+    /// The draw branch's shop items: one with stock to spare, one with 100 units (the race).
+    pub shop_ample: i64,
+    pub shop_race: i64,
     pub review_branch: i64,
     pub grid_id: i64,
     pub seconds: f64,
@@ -325,12 +331,79 @@ pub async fn seed_work(
         Ok(())
     };
     let drawers = members_of(0);
+    let (shop_ample, shop_race) = seed_shop(state, draw_branch, &drawers, now).await?;
     let jwt = &state.jwt;
     write("draw_tokens.txt", &mut drawers.iter().filter_map(|u| jwt.issue(*u, None, now).ok()))?;
     write("secretary_token.txt", &mut std::iter::once(jwt.issue(secretary, None, now)?))?;
     write("review_cards.txt", &mut review_cards.iter().map(i64::to_string))?;
     write("grid_tokens.txt", &mut workers.iter().filter_map(|u| jwt.issue(*u, None, now).ok()))?;
-    Ok(WorkReport { draw_branch, review_branch, grid_id: grid.id, seconds: started.elapsed().as_secs_f64() })
+    Ok(WorkReport {
+        draw_branch,
+        review_branch,
+        shop_ample,
+        shop_race,
+        grid_id: grid.id,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Points each drawer gets to spend at the bench shop, enough for every redemption a load
+/// can make (an `adjust` entry each, its summary moved with it).
+const SHOP_POINTS: i64 = 1_000_000;
+
+/// The draw branch's shop: an item with stock to spare and one of 100 units, 1 point each,
+/// no limit; and points for the drawers to spend there. Returns the two items' ids.
+async fn seed_shop(state: &AppState, branch: i64, drawers: &[i64], now: DateTime<Utc>) -> anyhow::Result<(i64, i64)> {
+    let txn = state.db.begin().await?;
+    let mut ids = Vec::new();
+    for (name, stock) in [("基准物品", 100_000_000), ("限量100件", 100)] {
+        let fields = ItemFields {
+            name: name.to_owned(),
+            description: String::new(),
+            points_cost: 1,
+            per_member_limit: None,
+            limit_period: LimitPeriod::All,
+            available_from: None,
+            available_until: None,
+            donor: Some("基准捐赠方".to_owned()),
+            media_ids: Vec::new(),
+        };
+        let item = shop::store::insert_item(&txn, branch, fields, stock, 0, now).await?;
+        let line = shop::store::NewMove {
+            org_id: branch,
+            item_id: item.id,
+            kind: StockMoveKind::Restock,
+            quantity: stock,
+            stock_after: stock,
+            redemption_id: None,
+            user_id: None,
+            actor_id: None,
+            donor: Some("基准捐赠方"),
+            note: None,
+        };
+        shop::store::insert_move(&txn, line, now).await?;
+        ids.push(item.id);
+    }
+    for user in drawers {
+        let entry = NewEntry {
+            user_id: *user,
+            branch_id: branch,
+            delta_points: SHOP_POINTS,
+            delta_minutes: 0,
+            star: None,
+            kind: LedgerKind::Adjust,
+            ref_type: "bench",
+            ref_id: "shop".to_owned(),
+            idempotency_key: format!("bench-shop:{user}"),
+            note: None,
+            actor_id: None,
+        };
+        // A few hundred members: one by one, through the ledger's own statements.
+        crate::points::store::insert_entry(&txn, &entry, now).await?;
+        crate::points::store::apply_to_summary(&txn, &entry, now).await?;
+    }
+    txn.commit().await?;
+    Ok((ids[0], ids[1]))
 }
 
 async fn staff_user<C: sea_orm::ConnectionTrait>(

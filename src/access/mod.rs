@@ -54,10 +54,11 @@ pub async fn org_for(state: &AppState, caller: &Caller, id: i64, needed: Role) -
     Ok(org)
 }
 
-/// An org inside the subtree of one of the caller's roles (not the ancestors: see
-/// `reachable`), read on `db` so a transaction sees its own writes; 404 otherwise.
+/// An org inside the subtree of one of the caller's roles, whichever role (not the
+/// ancestors: see `reachable`), read on `db` so a transaction sees its own writes; 404
+/// otherwise. What the caller may do there is `authorize`'s question (403).
 pub async fn in_subtree<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) -> Result<orgs::Model> {
-    store::find_in_scope(db, &caller.scope(Role::Resident), id).await?.ok_or(AppError::NotFound)
+    store::find_in_scope(db, &caller.scope(Role::LOWEST), id).await?.ok_or(AppError::NotFound)
 }
 
 /// 404 unless the caller's roles reach the org; then 403 unless they hold `needed` or

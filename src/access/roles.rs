@@ -64,6 +64,9 @@ pub enum Role {
 }
 
 impl Role {
+    /// The lowest role: `scope(Role::LOWEST)` is every subtree the caller holds any role in.
+    pub const LOWEST: Role = Role::ShopKeeper;
+
     pub fn parse(s: &str) -> Option<Role> {
         Some(match s {
             "shop_keeper" => Role::ShopKeeper,

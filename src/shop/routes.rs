@@ -9,6 +9,7 @@ use super::service::{self, ItemView};
 use super::stock_ledger::{self, Format, LedgerQuery, StockLineView};
 use crate::access::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
+use crate::http::export::origin;
 use crate::http::json::JsonBody;
 use crate::http::query::Query;
 use crate::idempotency::IdempotencyKey;
@@ -230,6 +231,7 @@ application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Page<
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn ledger(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
@@ -242,7 +244,7 @@ pub async fn ledger(
         Format::Csv => ("text/csv; charset=utf-8", "csv"),
         Format::Xlsx => ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
     };
-    let bytes = stock_ledger::file(&state, &user.0, id, &q, format).await?;
+    let bytes = stock_ledger::file(&state, &user.0, id, &q, format, &origin(&req)).await?;
     let name = format!("shop-ledger-{id}-{}.{ext}", state.clock.now().format("%Y%m%d"));
     Ok(HttpResponse::Ok()
         .content_type(content_type)

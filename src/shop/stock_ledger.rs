@@ -15,6 +15,7 @@ use crate::access::Caller;
 use crate::error::{AppError, Result};
 use crate::http::export::{column, csv_chunk, Cell, Column, XlsxBook};
 use crate::infra::names::Names;
+use crate::media::service as media;
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -129,7 +130,7 @@ pub async fn page(state: &AppState, caller: &Caller, org_id: i64, q: &LedgerQuer
     Ok(Page { items: lines(state, rows.items).await?, next_cursor: rows.next_cursor })
 }
 
-pub const COLUMNS: [Column; 11] = [
+pub const COLUMNS: [Column; 12] = [
     column("时间", 17.0),
     column("物品", 20.0),
     column("类型", 8.0),
@@ -141,6 +142,7 @@ pub const COLUMNS: [Column; 11] = [
     column("捐赠方", 18.0),
     column("备注", 24.0),
     column("流水号", 9.0),
+    column("物品照片（链接 30 天内有效）", 30.0),
 ];
 
 fn kind_label(kind: StockMoveKind) -> &'static str {
@@ -152,7 +154,7 @@ fn kind_label(kind: StockMoveKind) -> &'static str {
     }
 }
 
-fn cells(l: StockLineView) -> Vec<Cell> {
+fn cells(l: StockLineView, photos: Vec<String>) -> Vec<Cell> {
     vec![
         Cell::Time(Some(l.at)),
         l.item_name.into(),
@@ -165,6 +167,7 @@ fn cells(l: StockLineView) -> Vec<Cell> {
         l.donor.unwrap_or_default().into(),
         l.note.unwrap_or_default().into(),
         Cell::Integer(l.id),
+        Cell::Links(photos),
     ]
 }
 
@@ -178,14 +181,34 @@ async fn file_page(
     shop_id: i64,
     filter: &MoveFilter,
     before: Option<i64>,
+    origin: &str,
 ) -> Result<(Vec<Vec<Cell>>, Option<i64>)> {
     let rows = store::moves_of(&state.db, shop_id, filter, before, FILE_PAGE).await?;
     let next = if rows.len() as u64 == FILE_PAGE { rows.last().map(|r| r.id) } else { None };
-    Ok((lines(state, rows).await?.into_iter().map(cells).collect(), next))
+    let items = store::items_by_id(&state.db, rows.iter().map(|r| r.item_id)).await?;
+    let photos: HashMap<i64, Vec<i64>> =
+        items.values().map(|i| (i.id, serde_json::from_value(i.media_ids.clone()).unwrap_or_default())).collect();
+    let links = media::export_links(state, photos.values().flatten().copied(), origin).await?;
+    let item_links = |item: i64| -> Vec<String> {
+        photos.get(&item).into_iter().flatten().filter_map(|m| links.get(m).cloned()).collect()
+    };
+    let rows = lines(state, rows).await?.into_iter().map(|l| {
+        let links = item_links(l.item_id);
+        cells(l, links)
+    });
+    Ok((rows.collect(), next))
 }
 
 /// The whole ledger (as filtered) as a CSV or XLSX file, newest first, read a page at a time.
-pub async fn file(state: &AppState, caller: &Caller, org_id: i64, q: &LedgerQuery, format: Format) -> Result<Vec<u8>> {
+/// `origin` is the scheme and host the caller reached us at, for the photos' links.
+pub async fn file(
+    state: &AppState,
+    caller: &Caller,
+    org_id: i64,
+    q: &LedgerQuery,
+    format: Format,
+    origin: &str,
+) -> Result<Vec<u8>> {
     let shop = kept_shop(state, caller, org_id).await?;
     let filter = q.filter()?;
     let mut before = None;
@@ -193,7 +216,7 @@ pub async fn file(state: &AppState, caller: &Caller, org_id: i64, q: &LedgerQuer
         let mut book = XlsxBook::new()?;
         let mut sheet = book.sheet("积分超市台账", &COLUMNS)?;
         loop {
-            let (rows, next) = file_page(state, shop.id, &filter, before).await?;
+            let (rows, next) = file_page(state, shop.id, &filter, before, origin).await?;
             for row in &rows {
                 sheet.append(row)?;
             }
@@ -207,7 +230,7 @@ pub async fn file(state: &AppState, caller: &Caller, org_id: i64, q: &LedgerQuer
     }
     let mut csv = Vec::new();
     loop {
-        let (rows, next) = file_page(state, shop.id, &filter, before).await?;
+        let (rows, next) = file_page(state, shop.id, &filter, before, origin).await?;
         csv.extend_from_slice(&csv_chunk(&COLUMNS, &rows, before.is_none())?);
         match next {
             Some(id) => before = Some(id),

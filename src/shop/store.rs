@@ -328,16 +328,18 @@ pub async fn item_names<C: ConnectionTrait>(
     db: &C,
     ids: impl IntoIterator<Item = i64>,
 ) -> Result<std::collections::HashMap<i64, String>, DbErr> {
+    Ok(items_by_id(db, ids).await?.into_iter().map(|(id, item)| (id, item.name)).collect())
+}
+
+/// Items by id.
+pub async fn items_by_id<C: ConnectionTrait>(
+    db: &C,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<std::collections::HashMap<i64, shop_items::Model>, DbErr> {
     let ids: std::collections::BTreeSet<i64> = ids.into_iter().collect();
     if ids.is_empty() {
         return Ok(Default::default());
     }
-    let rows: Vec<(i64, String)> = shop_items::Entity::find()
-        .select_only()
-        .columns([shop_items::Column::Id, shop_items::Column::Name])
-        .filter(shop_items::Column::Id.is_in(ids))
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().collect())
+    let rows = shop_items::Entity::find().filter(shop_items::Column::Id.is_in(ids)).all(db).await?;
+    Ok(rows.into_iter().map(|i| (i.id, i)).collect())
 }

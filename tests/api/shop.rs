@@ -321,21 +321,38 @@ async fn a_shop_keeper_fulfils_and_reads_the_ledger_and_nothing_else() {
         .post(&format!("/shop/items/{}/restock", id(&item)), &s.keeper.token, json!({"quantity": 1, "note": "补"}))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    // Elsewhere a keeper's role counts for nothing: refused as anyone outside would be.
-    let refused = |status: StatusCode| matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND);
-    let (status, _) = app.adjust(&s.keeper.token, s.tree.branch_a, s.resident.user_id, 5, None).await;
-    assert!(refused(status), "no points adjustments: {status}");
+    // Elsewhere in the branch a keeper's role counts for nothing: the branch is theirs to
+    // see, so each act is refused with 403 and the role it needs.
+    for (what, path, body) in [
+        (
+            "points adjustment",
+            format!("/orgs/{}/points/adjust", s.tree.branch_a),
+            Some(json!({"user_id": s.resident.user_id, "delta": 5, "reason": "x"})),
+        ),
+        ("review queue", format!("/orgs/{}/volunteer-logs", s.tree.branch_a), None),
+        ("audit log", format!("/orgs/{}/audit", s.tree.branch_a), None),
+        ("member list", format!("/orgs/{}/members", s.tree.branch_a), None),
+        (
+            "task publishing",
+            format!("/orgs/{}/tasks", s.tree.branch_a),
+            Some(
+                json!({"title": "t", "description": "", "star": "civil_happy", "points": 1, "volunteer_minutes": 0, "copies": 1, "claim_ttl_minutes": 60}),
+            ),
+        ),
+    ] {
+        let method = if body.is_some() { Method::POST } else { Method::GET };
+        let mut req = app.client.request(method, app.url(&format!("/api/v1{path}"))).bearer_auth(&s.keeper.token);
+        if let Some(body) = body {
+            req = req.header("Idempotency-Key", "keeper-try").json(&body);
+        }
+        let (status, err) = parts(req.send().await.unwrap()).await;
+        assert_eq!((status, err["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{what}: {err}");
+    }
     assert_eq!(app.balance(&s.resident).await, 100);
-    let (status, _) = app.get(&format!("/orgs/{}/volunteer-logs", s.tree.branch_a), &s.keeper.token).await;
-    assert!(refused(status), "no review queue: {status}");
-    let (status, _) = app.get(&format!("/orgs/{}/audit", s.tree.branch_a), &s.keeper.token).await;
-    assert!(refused(status), "no audit log: {status}");
-    let (status, _) = app.get(&format!("/orgs/{}/members", s.tree.branch_a), &s.keeper.token).await;
-    assert!(refused(status), "no member list: {status}");
     let (status, _) = app.get(&format!("/orgs/{}/shop/ledger", s.tree.branch_a), &s.resident.token).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "members do not read the books");
     let (status, err) = app.grant(&s.keeper.token, s.tree.branch_a, s.resident.user_id, "shop_keeper").await;
-    assert!(refused(status), "a keeper grants nothing: {err}");
+    assert_eq!(status, StatusCode::FORBIDDEN, "a keeper grants nothing: {err}");
     let (status, err) = app.grant(&s.admin.token, s.tree.grid_a, s.resident.user_id, "shop_keeper").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no shop at a grid: {err}");
     let (status, _) = app.grant(&s.township_admin.token, s.tree.township, s.neighbour.user_id, "shop_keeper").await;
@@ -463,13 +480,14 @@ async fn items_are_edited_restocked_and_retired_by_their_managers() {
 async fn the_stock_ledger_lists_every_movement_as_json_csv_and_xlsx() {
     let app = spawn_app().await;
     let s = setup(&app).await;
+    let photo = app.photo(&s.secretary).await;
     let item = app
         .shop_item(
             &s.secretary,
             s.tree.branch_a,
             10,
             5,
-            json!({"name": "=HYPERLINK(\"http://evil.example\")", "donor": "+捐赠"}),
+            json!({"name": "=HYPERLINK(\"http://evil.example\")", "donor": "+捐赠", "media_ids": [photo]}),
         )
         .await;
     let (status, _) = app
@@ -526,6 +544,11 @@ async fn the_stock_ledger_lists_every_movement_as_json_csv_and_xlsx() {
     assert!(rows[0][1].starts_with("'=HYPERLINK("), "formulas neutralised: {:?}", &rows[0][1]);
     assert_eq!((&rows[5][8], &rows[4][9]), ("'+捐赠", "'-补货"));
     assert_eq!((&rows[0][2], &rows[0][6], &rows[0][7]), ("核销领取", "王居民", "赵店员"));
+    let link = &rows[0][11];
+    assert!(link.starts_with("http://127.0.0.1:"), "the item's photo as an absolute link: {link}");
+    let image = app.client.get(link).send().await.unwrap();
+    assert_eq!(image.status(), StatusCode::OK);
+    assert_eq!(&image.bytes().await.unwrap()[..2], &[0xFF, 0xD8], "the link loads the JPEG");
 
     let url = app.url(&format!("/api/v1/orgs/{}/shop/ledger?format=xlsx", s.tree.branch_a));
     let resp = app.client.get(&url).bearer_auth(&s.secretary.token).send().await.unwrap();

@@ -38,10 +38,21 @@ async fn state() -> &'static AppState {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Credit { user: usize, points: i64 },
-    Redeem { user: usize, item: usize, quantity: i32 },
-    Cancel { nth: usize },
-    Fulfil { nth: usize },
+    Credit {
+        user: usize,
+        points: i64,
+    },
+    Redeem {
+        user: usize,
+        item: usize,
+        quantity: i32,
+    },
+    Cancel {
+        nth: usize,
+    },
+    Fulfil {
+        nth: usize,
+    },
     /// Every reservation past its deadline at a moment 15 days on.
     Expire,
 }
@@ -188,7 +199,8 @@ async fn truths(state: &AppState, w: &World) -> Result<(), TestCaseError> {
         .unwrap();
     let ledger =
         points_ledger::Entity::find().filter(points_ledger::Column::UserId.is_in(users.clone())).all(db).await.unwrap();
-    for item in shop_items::Entity::find().filter(shop_items::Column::Id.is_in(w.items.clone())).all(db).await.unwrap() {
+    for item in shop_items::Entity::find().filter(shop_items::Column::Id.is_in(w.items.clone())).all(db).await.unwrap()
+    {
         prop_assert!(item.stock_left >= 0, "stock below zero");
         let moves = shop_stock_moves::Entity::find()
             .filter(shop_stock_moves::Column::ItemId.eq(item.id))
@@ -216,7 +228,8 @@ async fn truths(state: &AppState, w: &World) -> Result<(), TestCaseError> {
         let earned = summary.as_ref().map_or(0, |s| s.earned_total);
         let mine = ledger.iter().filter(|e| e.user_id == user);
         let sum: i64 = mine.clone().map(|e| e.delta_points).sum();
-        let counted: i64 = mine.filter(|e| !matches!(e.kind.as_str(), "redeem" | "refund")).map(|e| e.delta_points).sum();
+        let counted: i64 =
+            mine.filter(|e| !matches!(e.kind.as_str(), "redeem" | "refund")).map(|e| e.delta_points).sum();
         prop_assert!(balance >= 0, "balance below zero");
         prop_assert_eq!((balance, earned), (sum, counted), "the summary is the sum of the ledger");
     }
