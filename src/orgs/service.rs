@@ -220,9 +220,8 @@ pub async fn update_settings(state: &AppState, caller: &Caller, id: i64, req: Br
     if req.card_limit.is_some_and(|c| !(1..=20).contains(&c)) {
         fields.insert("card_limit".into(), "须在 1 到 20 之间".into());
     }
-    // Whole seconds, and at least one: 0.000001 days would round to nothing.
-    let pickup_seconds = req.pickup_days.map(|d| (d * 86_400.0).round());
-    if pickup_seconds.is_some_and(|s| !(1.0..=MAX_PICKUP_DAYS * 86_400.0).contains(&s)) {
+    // Kept in whole seconds, at least one (a tiny positive fraction of a day is still > 0).
+    if req.pickup_days.is_some_and(|d| !(d > 0.0 && d <= MAX_PICKUP_DAYS)) {
         fields.insert("pickup_days".into(), "须为大于 0、不超过 365 的天数（可带小数）".into());
     }
     if !fields.is_empty() {
@@ -242,7 +241,7 @@ pub async fn update_settings(state: &AppState, caller: &Caller, id: i64, req: Br
     }
     let points_per_hour = req.points_per_hour.unwrap_or(org.points_per_hour);
     let card_limit = req.card_limit.unwrap_or(org.card_limit);
-    let pickup_seconds = pickup_seconds.map_or(org.pickup_seconds, |s| s as i64);
+    let pickup_seconds = req.pickup_days.map_or(org.pickup_seconds, |d| ((d * 86_400.0).round() as i64).max(1));
     let updated = store::update_settings(&txn, org.id, points_per_hour, card_limit, pickup_seconds).await?;
     let settings = |pph: i32, limit: i32, pickup: i64| json!({"points_per_hour": pph, "card_limit": limit, "pickup_days": pickup as f64 / 86_400.0});
     audit::record(

@@ -217,7 +217,7 @@ pub struct RestockRequest {
     #[schema(max_length = 100)]
     pub donor: Option<String>,
     /// What came in and from where, 1–200 characters (kept in the stock ledger).
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$")]
     pub note: String,
 }
 
@@ -238,7 +238,7 @@ fn one() -> i32 {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct FulfilRequest {
     /// The 8-character pickup code, typed (any case, spaces around ignored) or scanned.
-    #[schema(min_length = 8, max_length = 16)]
+    #[schema(pattern = r"^\s*[2-9A-HJ-NP-Za-hj-np-z]{8}\s*$")]
     pub code: String,
 }
 

@@ -22,6 +22,7 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct LedgerQuery {
     /// `json` (default, paginated), `csv` or `xlsx` (the whole ledger as a file).
+    #[param(pattern = "^(json|csv|xlsx)$")]
     pub format: Option<String>,
     pub item_id: Option<i64>,
     /// `restock`, `redeem`, `refund` or `fulfil`.
