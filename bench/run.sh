@@ -143,6 +143,9 @@ ceilings() { # name url dir draw-branch review-branch grid item: each hot write'
   branch_path="$("${psql[@]}" -c "SELECT path FROM orgs WHERE id = $draw")"
   first_user="$(grep first_user_id "$dir/seed.out" | cut -d= -f2)"
   "${psql[@]}" -c "CREATE SEQUENCE IF NOT EXISTS bench_codes" > /dev/null
+  "${psql[@]}" -c "CREATE SEQUENCE IF NOT EXISTS bench_pick" -c "CREATE TABLE bench_approve AS SELECT row_number() \
+    OVER (ORDER BY id) AS n, id AS claim FROM card_claims WHERE branch_id = $review AND status = 'submitted'" \
+    -c "CREATE UNIQUE INDEX ON bench_approve (n)" > /dev/null
   local -A args=(
     [draw]="-T 10 -D branch=$draw"
     [approve]="-t 200 -D review_branch=$review"

@@ -123,12 +123,18 @@ pub async fn upload(state: &AppState, caller: &Caller, bytes: Vec<u8>) -> Result
     // Decodes in flight are bounded (one per core): the others wait their turn, and past
     // FIVESTAR_IMAGE_WAIT_SECS answer 503 `busy` rather than pile up in memory.
     let permit = turn(state, &state.image_permits).await?;
+    // The body is freed here, on the worker thread that read it, not on the decode thread:
+    // an allocator keeps a block another thread frees for its owner to collect later, so
+    // each body freed away from home stayed resident beside the next one read.
+    let body = Arc::new(bytes);
+    let shared = body.clone();
     let processed = state
         .image_threads
-        .run(move || process::process(&bytes))
+        .run(move || process::process(&shared))
         .await
         .ok_or_else(|| anyhow::anyhow!("image processing panicked"))?;
     drop(permit);
+    drop(body);
     let processed = processed.map_err(|err| match err {
         ProcessError::Unsupported => {
             AppError::Unsupported { code: ErrorCode::UnsupportedMedia, message: "只支持 JPEG、PNG 或 WebP 图片" }
