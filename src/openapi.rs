@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::OpenApi;
 
 use crate::http::openapi::{BearerAuth, CommonErrors, DescribeResponses};
-use crate::{auth, error, incidents, media, members, ops, orgs, pagination, points, shop, tasks};
+use crate::{auth, error, incidents, media, members, ops, orgs, pagination, points, shop, stars, tasks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -81,6 +81,9 @@ visible ones the caller may not change answer 403. Locations are GCJ-02."
         shop::routes::fulfil,
         shop::routes::shop_redemptions,
         shop::routes::ledger,
+        stars::routes::list_indicators,
+        stars::routes::create_indicator,
+        stars::routes::copy_defaults,
         media::routes::upload,
         media::routes::file,
     ),
@@ -104,6 +107,7 @@ visible ones the caller may not change answer 403. Locations are GCJ-02."
         pagination::Page<shop::stock_ledger::StockLineView>,
         entity::shop_stock_moves::StockMoveKind,
         entity::redemptions::RedemptionStatus,
+        pagination::Page<stars::indicators::IndicatorView>,
     )),
     modifiers(&BearerAuth, &CommonErrors, &DescribeResponses),
     tags(
@@ -114,6 +118,7 @@ visible ones the caller may not change answer 403. Locations are GCJ-02."
         (name = "incidents", description = "Incident reports from the field and their ledger"),
         (name = "cards", description = "Micro-task cards: publish, draw, submit, review"),
         (name = "shop", description = "The points shop: items, redemptions, the counter and the stock ledger"),
+        (name = "stars", description = "The five-star rating: indicators, applications, awards"),
         (name = "points", description = "Points, volunteer hours, the ledger and leaderboards"),
         (name = "ops", description = "Health and readiness"),
     )

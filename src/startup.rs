@@ -25,7 +25,7 @@ use crate::openapi::SpecJson;
 use crate::ops::metrics;
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
-use crate::{auth, incidents, maintenance, media, members, ops, orgs, points, shop, tasks};
+use crate::{auth, incidents, maintenance, media, members, ops, orgs, points, shop, stars, tasks};
 
 pub struct Application {
     port: u16,
@@ -149,6 +149,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .configure(tasks::config)
                     .configure(incidents::config)
                     .configure(shop::config)
+                    .configure(stars::config)
                     .configure(media::config),
             )
             .configure(media::routes::files)

@@ -33,6 +33,7 @@ pub mod redis_pending;
 pub mod refresh_tokens;
 pub mod shop_items;
 pub mod shop_stock_moves;
+pub mod star_indicators;
 pub mod tasks;
 pub mod user_roles;
 pub mod users;

@@ -12,6 +12,7 @@ mod m20261123_000008_ledger_created_index;
 mod m20261129_000009_task_edits;
 mod m20261129_000010_redis_pending;
 mod m20261129_000011_shop;
+mod m20261129_000012_star_indicators;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000009_task_edits::Migration),
             Box::new(m20261129_000010_redis_pending::Migration),
             Box::new(m20261129_000011_shop::Migration),
+            Box::new(m20261129_000012_star_indicators::Migration),
         ]
     }
 }

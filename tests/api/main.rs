@@ -23,4 +23,5 @@ mod points_prop;
 mod shop;
 mod shop_prop;
 mod shop_races;
+mod stars;
 mod tasks;

@@ -1,5 +1,13 @@
-//! The five stars, by their API keys. Shared by tasks, volunteer logs, the ledger and
-//! incidents.
+//! The five stars (五星): their API keys, shared by tasks, volunteer logs, the ledger and
+//! incidents; and the rating itself (五星评定): indicators per county and year, measured or
+//! judged from evidence, and the branches' applications.
+pub mod domain;
+pub mod indicators;
+pub mod routes;
+pub mod store;
+
+pub use routes::config;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -24,6 +32,17 @@ impl Star {
 
     pub fn parse(s: &str) -> Option<Star> {
         Star::ALL.into_iter().find(|star| star.as_str() == s)
+    }
+
+    /// The star's name as the campaign says it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Star::StrongBranch => "支部过硬星",
+            Star::ThrivingIndustry => "产业兴旺星",
+            Star::EcoLivable => "生态宜居星",
+            Star::SafeLawful => "平安法治星",
+            Star::CivilHappy => "文明幸福星",
+        }
     }
 
     pub fn as_str(self) -> &'static str {
