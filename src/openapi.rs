@@ -84,6 +84,7 @@ visible ones the caller may not change answer 403. Locations are GCJ-02."
         stars::routes::list_indicators,
         stars::routes::create_indicator,
         stars::routes::copy_defaults,
+        stars::routes::branch_stars,
         media::routes::upload,
         media::routes::file,
     ),

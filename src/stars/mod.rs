@@ -3,8 +3,10 @@
 //! judged from evidence, and the branches' applications.
 pub mod domain;
 pub mod indicators;
+pub mod metrics;
 pub mod routes;
 pub mod store;
+pub mod view;
 
 pub use routes::config;
 

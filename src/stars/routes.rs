@@ -2,6 +2,7 @@
 use actix_web::{web, HttpResponse};
 
 use super::indicators::{self, DefaultsRequest, DefaultsView, IndicatorQuery, IndicatorView, NewIndicatorRequest};
+use super::view::{self, StarView, YearQuery};
 use crate::access::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
 use crate::http::json::JsonBody;
@@ -15,7 +16,22 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(list_indicators))
             .route(web::post().to(create_indicator)),
     )
-    .service(web::resource("/orgs/{id}/star-indicators/defaults").route(web::post().to(copy_defaults)));
+    .service(web::resource("/orgs/{id}/star-indicators/defaults").route(web::post().to(copy_defaults)))
+    .service(web::resource("/orgs/{id}/stars").route(web::get().to(branch_stars)));
+}
+
+/// A branch's stars for a year: each indicator measured (auto) or evidenced, and the rating.
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/stars", tag = "stars", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "branch"), YearQuery),
+    responses((status = 200, body = StarView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn branch_stars(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    q: Query<YearQuery>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(view::branch_view(&state, &user.0, id.into_inner(), &q).await?))
 }
 
 /// A county's indicators for a year (anyone whose roles reach the county).

@@ -70,3 +70,18 @@ pub async fn indicators<C: ConnectionTrait>(
     }
     q.order_by_asc(I::Id).limit(page.limit + 1).all(db).await
 }
+
+/// Every indicator a county has for a year (a few dozen), by id.
+pub async fn all_indicators<C: ConnectionTrait>(
+    db: &C,
+    county_id: i64,
+    year: i32,
+) -> Result<Vec<star_indicators::Model>, DbErr> {
+    use star_indicators::Column as I;
+    star_indicators::Entity::find()
+        .filter(I::CountyId.eq(county_id))
+        .filter(I::Year.eq(year))
+        .order_by_asc(I::Id)
+        .all(db)
+        .await
+}

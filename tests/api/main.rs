@@ -24,4 +24,5 @@ mod shop;
 mod shop_prop;
 mod shop_races;
 mod stars;
+mod stars_metrics;
 mod tasks;
