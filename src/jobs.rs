@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use crate::access::role_feed;
 use crate::infra::shutdown::{Shutdown, Stop};
 use crate::state::AppState;
-use crate::{idempotency, maintenance, points, shop, tasks};
+use crate::{idempotency, maintenance, points, shop, stars, tasks};
 
 /// The running loops; `stop` ends them and waits for each.
 pub struct Jobs {
@@ -56,6 +56,13 @@ impl Jobs {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(expired = n, "reservations past pickup given back"),
                     Err(err) => tracing::debug!(error = %format!("{err:#}"), "shop expiry pass skipped"),
+                }
+            }),
+            every("star awards", secs(settings.sweep_interval_secs), state, &stop, |state| async move {
+                match stars::applications::award_due(&state, state.clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(awarded = n, "star applications awarded after publicity"),
+                    Err(err) => tracing::debug!(error = %format!("{err:#}"), "star award pass skipped"),
                 }
             }),
             every("idempotency purge", Duration::from_secs(3600), state, &stop, |state| async move {

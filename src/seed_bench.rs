@@ -231,7 +231,15 @@ pub async fn seed_work(
     };
 
     let txn = state.db.begin().await?;
-    orgs::update_settings(&txn, draw_branch, 10, 1_000_000, orgs::DEFAULT_PICKUP_SECONDS).await?;
+    orgs::update_settings(
+        &txn,
+        draw_branch,
+        10,
+        1_000_000,
+        orgs::DEFAULT_PICKUP_SECONDS,
+        orgs::DEFAULT_PUBLICITY_SECONDS,
+    )
+    .await?;
     let task_spec = |title: &str, copies: usize| TaskSpec {
         title: title.to_owned(),
         description: String::new(),

@@ -18,6 +18,8 @@ pub struct Model {
     pub card_limit: i32,
     /// How long a shop's reservation waits for pickup (`pickup_days` × 86400).
     pub pickup_seconds: i64,
+    /// How long a county publicizes a star application (`publicity_days` × 86400).
+    pub publicity_seconds: i64,
     pub created_at: DateTimeUtc,
 }
 

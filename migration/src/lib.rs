@@ -13,6 +13,7 @@ mod m20261129_000009_task_edits;
 mod m20261129_000010_redis_pending;
 mod m20261129_000011_shop;
 mod m20261129_000012_star_indicators;
+mod m20261129_000013_star_applications;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000010_redis_pending::Migration),
             Box::new(m20261129_000011_shop::Migration),
             Box::new(m20261129_000012_star_indicators::Migration),
+            Box::new(m20261129_000013_star_applications::Migration),
         ]
     }
 }

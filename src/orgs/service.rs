@@ -32,6 +32,9 @@ pub struct OrgView {
     /// Days a shop's reservation waits for pickup (branches and townships, which keep shops).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pickup_days: Option<f64>,
+    /// Days a star application stays publicized for objections (counties).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publicity_days: Option<f64>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -48,6 +51,7 @@ impl From<orgs::Model> for OrgView {
             points_per_hour: branch.then_some(m.points_per_hour),
             card_limit: branch.then_some(m.card_limit),
             pickup_days: shop.then_some(m.pickup_seconds as f64 / 86_400.0),
+            publicity_days: (kind == OrgKind::County).then_some(m.publicity_seconds as f64 / 86_400.0),
             created_at: m.created_at,
         }
     }
@@ -205,6 +209,10 @@ pub struct BranchSettings {
     /// pickup before it expires and is refunded (branches and townships).
     #[schema(exclusive_minimum = 0, maximum = 365)]
     pub pickup_days: Option<f64>,
+    /// Days (fractions allowed, more than 0, at most 365) a star application stays
+    /// publicized for objections before it is awarded (counties).
+    #[schema(exclusive_minimum = 0, maximum = 365)]
+    pub publicity_days: Option<f64>,
 }
 
 /// The most days a reservation may wait for pickup.
@@ -221,8 +229,10 @@ pub async fn update_settings(state: &AppState, caller: &Caller, id: i64, req: Br
         fields.insert("card_limit".into(), "须在 1 到 20 之间".into());
     }
     // Kept in whole seconds, at least one (a tiny positive fraction of a day is still > 0).
-    if req.pickup_days.is_some_and(|d| !(d > 0.0 && d <= MAX_PICKUP_DAYS)) {
-        fields.insert("pickup_days".into(), "须为大于 0、不超过 365 的天数（可带小数）".into());
+    for (name, days) in [("pickup_days", req.pickup_days), ("publicity_days", req.publicity_days)] {
+        if days.is_some_and(|d| !(d > 0.0 && d <= MAX_PICKUP_DAYS)) {
+            fields.insert(name.into(), "须为大于 0、不超过 365 的天数（可带小数）".into());
+        }
     }
     if !fields.is_empty() {
         return Err(AppError::Validation(fields));
@@ -231,19 +241,31 @@ pub async fn update_settings(state: &AppState, caller: &Caller, id: i64, req: Br
     let txn = begin_write(&state.writer).await?;
     let org = visible_org(&txn, caller, id).await?;
     let kind = OrgKind::parse(&org.kind).ok_or_else(|| anyhow::anyhow!("bad org kind in db"))?;
+    let branch_only = req.points_per_hour.is_some() || req.card_limit.is_some();
     match kind {
-        OrgKind::Branch => access::authorize(caller, &org, Role::Secretary)?,
-        OrgKind::Township if req.points_per_hour.is_none() && req.card_limit.is_none() => {
+        OrgKind::Branch if req.publicity_days.is_none() => access::authorize(caller, &org, Role::Secretary)?,
+        OrgKind::Township if !branch_only && req.publicity_days.is_none() => {
             access::authorize(caller, &org, Role::TownshipAdmin)?
         }
+        OrgKind::County if !branch_only && req.pickup_days.is_none() => {
+            access::authorize(caller, &org, Role::CountyAdmin)?
+        }
+        OrgKind::Branch => return Err(AppError::field("id", "publicity_days 是县（区）的设置")),
         OrgKind::Township => return Err(AppError::field("id", "乡镇只有 pickup_days 一项设置")),
-        _ => return Err(AppError::field("id", "只有支部和乡镇有这些设置")),
+        OrgKind::County => return Err(AppError::field("id", "县（区）只有 publicity_days 一项设置")),
+        OrgKind::Grid => return Err(AppError::field("id", "网格没有这些设置")),
     }
     let points_per_hour = req.points_per_hour.unwrap_or(org.points_per_hour);
     let card_limit = req.card_limit.unwrap_or(org.card_limit);
-    let pickup_seconds = req.pickup_days.map_or(org.pickup_seconds, |d| ((d * 86_400.0).round() as i64).max(1));
-    let updated = store::update_settings(&txn, org.id, points_per_hour, card_limit, pickup_seconds).await?;
-    let settings = |pph: i32, limit: i32, pickup: i64| json!({"points_per_hour": pph, "card_limit": limit, "pickup_days": pickup as f64 / 86_400.0});
+    let seconds = |days: Option<f64>, now: i64| days.map_or(now, |d| ((d * 86_400.0).round() as i64).max(1));
+    let pickup_seconds = seconds(req.pickup_days, org.pickup_seconds);
+    let publicity_seconds = seconds(req.publicity_days, org.publicity_seconds);
+    let updated =
+        store::update_settings(&txn, org.id, points_per_hour, card_limit, pickup_seconds, publicity_seconds).await?;
+    let settings = |pph: i32, limit: i32, pickup: i64, publicity: i64| {
+        json!({"points_per_hour": pph, "card_limit": limit, "pickup_days": pickup as f64 / 86_400.0,
+            "publicity_days": publicity as f64 / 86_400.0})
+    };
     audit::record(
         &txn,
         AuditEntry {
@@ -252,8 +274,8 @@ pub async fn update_settings(state: &AppState, caller: &Caller, id: i64, req: Br
             target_type: "org",
             target_id: org.id.to_string(),
             org_id: Some(org.id),
-            before: Some(settings(org.points_per_hour, org.card_limit, org.pickup_seconds)),
-            after: Some(settings(points_per_hour, card_limit, pickup_seconds)),
+            before: Some(settings(org.points_per_hour, org.card_limit, org.pickup_seconds, org.publicity_seconds)),
+            after: Some(settings(points_per_hour, card_limit, pickup_seconds, publicity_seconds)),
             reason: None,
             at: now,
         },

@@ -30,6 +30,8 @@ pub async fn children_in_scope<C: ConnectionTrait>(
 
 /// A shop's reservations wait 14 days for pickup unless its org says otherwise.
 pub const DEFAULT_PICKUP_SECONDS: i64 = 14 * 86_400;
+/// A county publicizes a star application for 5 days unless it says otherwise.
+pub const DEFAULT_PUBLICITY_SECONDS: i64 = 5 * 86_400;
 
 /// Insert an org and give it its materialised path (`parent path` + `id/`).
 pub async fn insert_org<C: ConnectionTrait>(
@@ -48,6 +50,7 @@ pub async fn insert_org<C: ConnectionTrait>(
         points_per_hour: Set(10),
         card_limit: Set(1),
         pickup_seconds: Set(DEFAULT_PICKUP_SECONDS),
+        publicity_seconds: Set(DEFAULT_PUBLICITY_SECONDS),
         created_at: Set(now),
         ..Default::default()
     }
@@ -65,12 +68,14 @@ pub async fn update_settings<C: ConnectionTrait>(
     points_per_hour: i32,
     card_limit: i32,
     pickup_seconds: i64,
+    publicity_seconds: i64,
 ) -> Result<orgs::Model, DbErr> {
     orgs::ActiveModel {
         id: Set(id),
         points_per_hour: Set(points_per_hour),
         card_limit: Set(card_limit),
         pickup_seconds: Set(pickup_seconds),
+        publicity_seconds: Set(publicity_seconds),
         ..Default::default()
     }
     .update(txn)

@@ -230,6 +230,11 @@ pub const DEFAULT_INDICATORS: [DefaultIndicator; 17] = [
     (Star::CivilHappy, "CH4", "“一老一小”关爱服务覆盖辖区", None),
 ];
 
+/// The county an org belongs to: the first id of its path.
+pub fn county_of(path: &str) -> Option<i64> {
+    path.split('/').find(|s| !s.is_empty())?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +279,13 @@ mod tests {
         }
         assert_eq!(next(Status::Publicized, Move::Review(Decision::Pass)), None, "no review during publicity");
         assert_eq!(next(Status::Submitted, Move::Award), None);
+    }
+
+    #[test]
+    fn an_org_belongs_to_the_county_its_path_starts_with() {
+        assert_eq!(county_of("/1/7/42/"), Some(1));
+        assert_eq!(county_of("/9/"), Some(9));
+        assert_eq!(county_of("/"), None);
     }
 
     #[test]

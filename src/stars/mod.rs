@@ -1,6 +1,7 @@
 //! The five stars (五星): their API keys, shared by tasks, volunteer logs, the ledger and
 //! incidents; and the rating itself (五星评定): indicators per county and year, measured or
 //! judged from evidence, and the branches' applications.
+pub mod applications;
 pub mod domain;
 pub mod indicators;
 pub mod metrics;

@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::domain::county_of;
 use super::domain::{IndicatorKind, Metric};
 use super::indicators::year_of;
-use super::{metrics, store, Star};
+use super::{applications, metrics, store, Star};
 use crate::access::{self, Caller, OrgKind};
 use crate::error::{AppError, Result};
 use crate::state::AppState;
@@ -27,7 +28,7 @@ pub struct IndicatorResult {
     pub value: Option<f64>,
     pub threshold: Option<f64>,
     /// `auto`: the value reaches the threshold (`incidents_overdue`: at most it);
-    /// `evidence`: evidence is attached.
+    /// `evidence`: evidence is attached to the year's live application.
     pub met: bool,
     pub evidence_count: u64,
 }
@@ -49,11 +50,6 @@ pub struct StarView {
     pub stars: Vec<StarResult>,
 }
 
-/// The county an org belongs to: the first id of its path.
-pub fn county_of(path: &str) -> Option<i64> {
-    path.split('/').find(|s| !s.is_empty())?.parse().ok()
-}
-
 /// A branch's star view (anyone whose roles reach the branch).
 pub async fn branch_view(state: &AppState, caller: &Caller, branch_id: i64, q: &YearQuery) -> Result<StarView> {
     let branch = access::reachable(state, caller, branch_id).await?;
@@ -69,6 +65,7 @@ pub async fn branch_view(state: &AppState, caller: &Caller, branch_id: i64, q: &
         county_of(&branch.path).ok_or_else(|| anyhow::anyhow!("a branch without a county: {}", branch.path))?;
     let indicators = store::all_indicators(&state.db, county, year).await?;
     let values = metrics::measure(&state.db, &[branch.id], year, now).await?;
+    let evidence = applications::evidence_counts(&state.db, branch.id, year).await?;
     let stars = Star::ALL
         .into_iter()
         .map(|star| {
@@ -79,9 +76,10 @@ pub async fn branch_view(state: &AppState, caller: &Caller, branch_id: i64, q: &
                     let metric = i.metric.as_deref().and_then(Metric::parse);
                     let auto = IndicatorKind::parse(&i.kind) == Some(IndicatorKind::Auto);
                     let value = metric.filter(|_| auto).and_then(|m| values.get(&(branch.id, m)).copied());
+                    let evidence_count = evidence.get(&i.code).copied().unwrap_or(0);
                     let met = match (metric, value, i.threshold) {
                         (Some(m), Some(v), Some(t)) if auto => m.met(v, t),
-                        _ => false,
+                        _ => !auto && evidence_count > 0,
                     };
                     IndicatorResult {
                         code: i.code.clone(),
@@ -90,7 +88,7 @@ pub async fn branch_view(state: &AppState, caller: &Caller, branch_id: i64, q: &
                         value,
                         threshold: i.threshold,
                         met,
-                        evidence_count: 0,
+                        evidence_count,
                     }
                 })
                 .collect();
@@ -98,5 +96,6 @@ pub async fn branch_view(state: &AppState, caller: &Caller, branch_id: i64, q: &
             StarResult { star, indicators: results, met }
         })
         .collect();
-    Ok(StarView { year, branch_id: branch.id, rating: Vec::new(), stars })
+    let rating = applications::rating(&state.db, branch.id, year).await?;
+    Ok(StarView { year, branch_id: branch.id, rating, stars })
 }

@@ -25,4 +25,5 @@ mod shop_prop;
 mod shop_races;
 mod stars;
 mod stars_metrics;
+mod stars_workflow;
 mod tasks;
