@@ -85,6 +85,7 @@ visible ones the caller may not change answer 403. Locations are GCJ-02."
         stars::routes::create_indicator,
         stars::routes::copy_defaults,
         stars::routes::branch_stars,
+        stars::routes::summary,
         stars::routes::apply,
         stars::routes::list_applications,
         stars::routes::application,

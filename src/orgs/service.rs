@@ -654,6 +654,11 @@ pub async fn branches_under<C: ConnectionTrait>(db: &C, path: &str) -> Result<Ve
     Ok(store::branches_under(db, path).await?)
 }
 
+/// The branches below an org, as (id, path).
+pub async fn branch_paths_under<C: ConnectionTrait>(db: &C, path: &str) -> Result<Vec<(i64, String)>> {
+    Ok(store::branch_paths_under(db, path).await?)
+}
+
 /// The roles these users hold inside `scope`.
 pub async fn roles_in_scope<C: ConnectionTrait>(
     db: &C,

@@ -316,6 +316,19 @@ pub async fn home_branch_of<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<
     Ok(home)
 }
 
+/// Branches whose path starts with `path`, as (id, path).
+pub async fn branch_paths_under<C: ConnectionTrait>(db: &C, path: &str) -> Result<Vec<(i64, String)>, DbErr> {
+    orgs::Entity::find()
+        .select_only()
+        .column(orgs::Column::Id)
+        .column(orgs::Column::Path)
+        .filter(orgs::Column::Kind.eq(OrgKind::Branch.as_str()))
+        .filter(orgs::Column::Path.starts_with(path))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 /// Branches whose path starts with `path`, as (id, name).
 pub async fn branches_under<C: ConnectionTrait>(db: &C, path: &str) -> Result<Vec<(i64, String)>, DbErr> {
     orgs::Entity::find()

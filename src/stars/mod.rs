@@ -7,6 +7,7 @@ pub mod indicators;
 pub mod metrics;
 pub mod routes;
 pub mod store;
+pub mod summary;
 pub mod view;
 
 pub use routes::config;

@@ -6,6 +6,7 @@ use super::applications::{
     ObjectionView, Resolution, Resubmission, Revocation, StarReview,
 };
 use super::indicators::{self, DefaultsRequest, DefaultsView, IndicatorQuery, IndicatorView, NewIndicatorRequest};
+use super::summary::{self, StarSummary};
 use super::view::{self, StarView, YearQuery};
 use super::Star;
 use crate::access::extractor::CurrentUser;
@@ -24,6 +25,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/orgs/{id}/star-indicators/defaults").route(web::post().to(copy_defaults)))
     .service(web::resource("/orgs/{id}/stars").route(web::get().to(branch_stars)))
+    .service(web::resource("/orgs/{id}/stars/summary").route(web::get().to(summary)))
     .service(
         web::resource("/orgs/{id}/star-applications")
             .route(web::post().to(apply))
@@ -227,4 +229,19 @@ pub async fn revoke(
 ) -> Result<HttpResponse> {
     let (branch, year) = path.into_inner();
     Ok(HttpResponse::Ok().json(applications::revoke(&state, &user.0, branch, year, body.into_inner()).await?))
+}
+
+/// A township's or county's rating: branches by stars, the share with three or more, per
+/// star, applications by status, and the same share per child org (township staff or above).
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/stars/summary", tag = "stars", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "a township or a county"), YearQuery),
+    responses((status = 200, body = StarSummary), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn summary(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    q: Query<YearQuery>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(summary::summary(&state, &user.0, id.into_inner(), &q).await?))
 }

@@ -25,5 +25,6 @@ mod shop_prop;
 mod shop_races;
 mod stars;
 mod stars_metrics;
+mod stars_summary;
 mod stars_workflow;
 mod tasks;
