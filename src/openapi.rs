@@ -86,6 +86,8 @@ visible ones the caller may not change answer 403. Locations are GCJ-02."
         stars::routes::copy_defaults,
         stars::routes::branch_stars,
         stars::routes::summary,
+        stars::routes::weekly,
+        stars::routes::monthly,
         stars::routes::apply,
         stars::routes::list_applications,
         stars::routes::application,

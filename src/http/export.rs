@@ -4,7 +4,7 @@
 //! autofilter, set column widths, photo links, and CSV cells that cannot run as formulas.
 use actix_web::web::Bytes;
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use rust_xlsxwriter::{ExcelDateTime, Format, Url, Workbook, Worksheet, XlsxError};
+use rust_xlsxwriter::{Chart, ChartType, ExcelDateTime, Format, Url, Workbook, Worksheet, XlsxError};
 
 use crate::clock::shanghai;
 use crate::error::{AppError, Result};
@@ -189,6 +189,26 @@ impl XlsxSheet<'_> {
             }
         }
         self.next_row += 1;
+        Ok(())
+    }
+
+    /// A native bar chart beside the table, of column `values` against the names in column
+    /// `names` over data rows `first..=last` (1 is the first row under the header).
+    pub fn bar_chart(&mut self, title: &str, sheet: &str, names: u16, values: u16, rows: (u32, u32)) -> Result<()> {
+        let (first, last) = rows;
+        if last < first {
+            return Ok(());
+        }
+        let mut chart = Chart::new(ChartType::Bar);
+        chart
+            .add_series()
+            .set_name(self.columns.get(usize::from(values)).map_or("", |c| c.title))
+            .set_categories((sheet, first, names, last, names))
+            .set_values((sheet, first, values, last, values));
+        chart.title().set_name(title);
+        chart.legend().set_hidden();
+        let at = self.columns.len() as u16 + 1;
+        self.sheet.insert_chart(1, at, &chart).map_err(xlsx_error)?;
         Ok(())
     }
 

@@ -4,7 +4,8 @@
 //!
 //! Denominators: a branch's members are the people whose home branch it is; a branch
 //! without members measures 0 per member and 0 as a share. A branch with no incident filed
-//! in the year has closed all of them (share 1).
+//! in the year has closed all of them (share 1). The same counts over a week or a month
+//! make the weekly and monthly reports (`stars::reports`).
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
@@ -17,7 +18,7 @@ use entity::{orgs, points_ledger, users};
 
 use super::domain::Metric;
 use crate::clock::shanghai;
-use crate::points::domain::LedgerKind;
+use crate::points::domain::{LedgerKind, PeriodKind};
 
 /// Until incidents carry deadlines of their own (the SLA rules), an incident still open this
 /// long after it was filed counts as overdue.
@@ -32,41 +33,137 @@ pub fn year_bounds(year: i32) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     Some((at(year)?, at(year + 1)?))
 }
 
-/// Every metric for every branch in `branches` over `year`, measured at `now` (which
-/// decides what is overdue): `(branch, metric) → value`; every pair is present.
+/// A stretch of the Asia/Shanghai calendar: a year, a month or an ISO week, with the
+/// ledger's key for it and its bounds in UTC.
+#[derive(Debug, Clone)]
+pub struct Span {
+    pub kind: PeriodKind,
+    /// The ledger's key: `y2026`, `m2026-11` or `w2026-48`.
+    pub key: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl Span {
+    pub fn year(year: i32) -> Option<Span> {
+        let (start, end) = year_bounds(year)?;
+        Some(Span { kind: PeriodKind::Year, key: format!("y{year}"), start, end })
+    }
+
+    fn ledger_column(&self) -> points_ledger::Column {
+        match self.kind {
+            PeriodKind::Week => points_ledger::Column::WeekKey,
+            PeriodKind::Month => points_ledger::Column::MonthKey,
+            _ => points_ledger::Column::YearKey,
+        }
+    }
+}
+
+/// What a branch did over a span: the raw counts the metrics and the reports are made of.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Counts {
+    /// People whose home branch it is (now).
+    pub members: i64,
+    /// Points and minutes credited (what counts on boards).
+    pub points: i64,
+    pub minutes: i64,
+    /// Members credited on their home branch, each once.
+    pub active: i64,
+    pub cards_approved: i64,
+    /// Incidents filed on its grids; of those, closed; still open past `OVERDUE_AFTER`.
+    pub filed: i64,
+    pub closed: i64,
+    pub overdue: i64,
+    pub disputes: i64,
+    pub disputes_closed: i64,
+}
+
+impl Counts {
+    fn per_member(&self, x: i64) -> f64 {
+        if self.members > 0 {
+            x as f64 / self.members as f64
+        } else {
+            0.0
+        }
+    }
+
+    pub fn points_per_member(&self) -> f64 {
+        self.per_member(self.points)
+    }
+
+    /// Closed over filed; 1 when nothing was filed (nothing left open).
+    fn closed_share(closed: i64, total: i64) -> f64 {
+        if total > 0 {
+            closed as f64 / total as f64
+        } else {
+            1.0
+        }
+    }
+
+    pub fn metric(&self, metric: Metric) -> f64 {
+        match metric {
+            Metric::VolunteerMinutesPerMember => self.per_member(self.minutes),
+            Metric::PointsPerMember => self.per_member(self.points),
+            Metric::ActiveMemberShare => self.per_member(self.active),
+            Metric::CardsApprovedPerMember => self.per_member(self.cards_approved),
+            Metric::IncidentsClosedShare => Counts::closed_share(self.closed, self.filed),
+            Metric::DisputesClosedShare => Counts::closed_share(self.disputes_closed, self.disputes),
+            Metric::IncidentsOverdue => self.overdue as f64,
+        }
+    }
+}
+
+/// The counts of every branch in `branches` over `span`, measured at `now` (which decides
+/// what is overdue): six queries whatever the number of branches. Every branch is present.
+pub async fn counts<C: ConnectionTrait>(
+    db: &C,
+    branches: &[i64],
+    span: &Span,
+    now: DateTime<Utc>,
+) -> Result<HashMap<i64, Counts>, DbErr> {
+    if branches.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let members = members(db, branches).await?;
+    let ledger = ledger_sums(db, branches, span).await?;
+    let active = active_members(db, branches, span).await?;
+    let cards = cards_approved(db, branches, span.start, span.end).await?;
+    let filed = incident_counts(db, branches, span.start, span.end, false, now).await?;
+    let disputes = incident_counts(db, branches, span.start, span.end, true, now).await?;
+    Ok(branches
+        .iter()
+        .map(|&b| {
+            let (points, minutes) = ledger.get(&b).copied().unwrap_or((0, 0));
+            let (filed, closed, overdue) = filed.get(&b).copied().unwrap_or((0, 0, 0));
+            let (disputes, disputes_closed, _) = disputes.get(&b).copied().unwrap_or((0, 0, 0));
+            let counts = Counts {
+                members: members.get(&b).copied().unwrap_or(0),
+                points,
+                minutes,
+                active: active.get(&b).copied().unwrap_or(0),
+                cards_approved: cards.get(&b).copied().unwrap_or(0),
+                filed,
+                closed,
+                overdue,
+                disputes,
+                disputes_closed,
+            };
+            (b, counts)
+        })
+        .collect())
+}
+
+/// Every metric for every branch in `branches` over `year`, measured at `now`:
+/// `(branch, metric) → value`; every pair is present.
 pub async fn measure<C: ConnectionTrait>(
     db: &C,
     branches: &[i64],
     year: i32,
     now: DateTime<Utc>,
 ) -> Result<HashMap<(i64, Metric), f64>, DbErr> {
-    let mut values = HashMap::new();
-    if branches.is_empty() {
-        return Ok(values);
-    }
-    let (start, end) = year_bounds(year).ok_or_else(|| DbErr::Custom(format!("no such year: {year}")))?;
-    let members = members(db, branches).await?;
-    let ledger = ledger_sums(db, branches, year).await?;
-    let active = active_members(db, branches, year).await?;
-    let cards = cards_approved(db, branches, start, end).await?;
-    let filed = incident_counts(db, branches, start, end, false, now).await?;
-    let disputes = incident_counts(db, branches, start, end, true, now).await?;
-    for &b in branches {
-        let n = members.get(&b).copied().unwrap_or(0) as f64;
-        let per_member = |x: f64| if n > 0.0 { x / n } else { 0.0 };
-        let (points, minutes) = ledger.get(&b).copied().unwrap_or((0, 0));
-        let share = |closed: i64, total: i64| if total > 0 { closed as f64 / total as f64 } else { 1.0 };
-        let (total, closed, overdue) = filed.get(&b).copied().unwrap_or((0, 0, 0));
-        let (d_total, d_closed, _) = disputes.get(&b).copied().unwrap_or((0, 0, 0));
-        values.insert((b, Metric::VolunteerMinutesPerMember), per_member(minutes as f64));
-        values.insert((b, Metric::PointsPerMember), per_member(points as f64));
-        values.insert((b, Metric::ActiveMemberShare), per_member(active.get(&b).copied().unwrap_or(0) as f64));
-        values.insert((b, Metric::CardsApprovedPerMember), per_member(cards.get(&b).copied().unwrap_or(0) as f64));
-        values.insert((b, Metric::IncidentsClosedShare), share(closed, total));
-        values.insert((b, Metric::DisputesClosedShare), share(d_closed, d_total));
-        values.insert((b, Metric::IncidentsOverdue), overdue as f64);
-    }
-    Ok(values)
+    let span = Span::year(year).ok_or_else(|| DbErr::Custom(format!("no such year: {year}")))?;
+    let counts = counts(db, branches, &span, now).await?;
+    Ok(counts.iter().flat_map(|(b, c)| Metric::ALL.map(|m| ((*b, m), c.metric(m)))).collect())
 }
 
 fn count() -> Expr {
@@ -91,11 +188,11 @@ async fn members<C: ConnectionTrait>(db: &C, branches: &[i64]) -> Result<HashMap
     Ok(rows.into_iter().filter_map(|(b, n)| Some((b?, n))).collect())
 }
 
-/// Points and minutes credited in the year on each branch (what counts on boards).
+/// Points and minutes credited in the span on each branch (what counts on boards).
 async fn ledger_sums<C: ConnectionTrait>(
     db: &C,
     branches: &[i64],
-    year: i32,
+    span: &Span,
 ) -> Result<HashMap<i64, (i64, i64)>, DbErr> {
     use points_ledger::Column as L;
     let rows: Vec<(i64, i64, i64)> = points_ledger::Entity::find()
@@ -104,7 +201,7 @@ async fn ledger_sums<C: ConnectionTrait>(
         .expr(sum_of(Expr::col(L::DeltaPoints)))
         .expr(sum_of(Expr::col(L::DeltaMinutes)))
         .filter(L::BranchId.is_in(branches.iter().copied()))
-        .filter(L::YearKey.eq(format!("y{year}")))
+        .filter(span.ledger_column().eq(span.key.clone()))
         .filter(L::Kind.is_not_in(LedgerKind::off_boards()))
         .group_by(L::BranchId)
         .into_tuple()
@@ -113,8 +210,8 @@ async fn ledger_sums<C: ConnectionTrait>(
     Ok(rows.into_iter().map(|(b, p, m)| (b, (p, m))).collect())
 }
 
-/// Members credited in the year on their own home branch, each once.
-async fn active_members<C: ConnectionTrait>(db: &C, branches: &[i64], year: i32) -> Result<HashMap<i64, i64>, DbErr> {
+/// Members credited in the span on their own home branch, each once.
+async fn active_members<C: ConnectionTrait>(db: &C, branches: &[i64], span: &Span) -> Result<HashMap<i64, i64>, DbErr> {
     use points_ledger::Column as L;
     let rows: Vec<(i64, i64)> = points_ledger::Entity::find()
         .select_only()
@@ -123,7 +220,7 @@ async fn active_members<C: ConnectionTrait>(db: &C, branches: &[i64], year: i32)
         .join(JoinType::InnerJoin, ledger_user())
         .filter(Expr::col((users::Entity, users::Column::HomeBranchId)).equals((points_ledger::Entity, L::BranchId)))
         .filter(L::BranchId.is_in(branches.iter().copied()))
-        .filter(L::YearKey.eq(format!("y{year}")))
+        .filter(span.ledger_column().eq(span.key.clone()))
         .filter(L::DeltaPoints.gt(0))
         .filter(L::Kind.is_not_in(LedgerKind::off_boards()))
         .group_by(L::BranchId)

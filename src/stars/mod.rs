@@ -5,6 +5,7 @@ pub mod applications;
 pub mod domain;
 pub mod indicators;
 pub mod metrics;
+pub mod reports;
 pub mod routes;
 pub mod store;
 pub mod summary;

@@ -6,6 +6,7 @@ use super::applications::{
     ObjectionView, Resolution, Resubmission, Revocation, StarReview,
 };
 use super::indicators::{self, DefaultsRequest, DefaultsView, IndicatorQuery, IndicatorView, NewIndicatorRequest};
+use super::reports::{self, MonthlyQuery, Period, Report, WeeklyQuery};
 use super::summary::{self, StarSummary};
 use super::view::{self, StarView, YearQuery};
 use super::Star;
@@ -26,6 +27,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/orgs/{id}/star-indicators/defaults").route(web::post().to(copy_defaults)))
     .service(web::resource("/orgs/{id}/stars").route(web::get().to(branch_stars)))
     .service(web::resource("/orgs/{id}/stars/summary").route(web::get().to(summary)))
+    .service(web::resource("/orgs/{id}/reports/weekly").route(web::get().to(weekly)))
+    .service(web::resource("/orgs/{id}/reports/monthly").route(web::get().to(monthly)))
     .service(
         web::resource("/orgs/{id}/star-applications")
             .route(web::post().to(apply))
@@ -244,4 +247,62 @@ pub async fn summary(
     q: Query<YearQuery>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(summary::summary(&state, &user.0, id.into_inner(), &q).await?))
+}
+
+/// A report as JSON, or as XLSX (the table with a bar chart of the top 20, and the rank changes).
+async fn answer(
+    state: &AppState,
+    user: &CurrentUser,
+    org: i64,
+    period: Period,
+    format: Option<&str>,
+    title: &str,
+) -> Result<HttpResponse> {
+    let xlsx = match format.unwrap_or("json") {
+        "json" => false,
+        "xlsx" => true,
+        _ => return Err(crate::error::AppError::field("format", "须为 json 或 xlsx")),
+    };
+    let report = reports::report(state, &user.0, org, period).await?;
+    if !xlsx {
+        return Ok(HttpResponse::Ok().json(report));
+    }
+    let name = format!("report-{org}-{}.xlsx", report.period);
+    Ok(HttpResponse::Ok()
+        .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
+        .body(reports::xlsx(&report, title)?))
+}
+
+/// 周通报: per branch of a township or county over an ISO week, ranked by points per member
+/// with the change against the week before (township staff or above).
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/reports/weekly", tag = "stars", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "a township or a county"), WeeklyQuery),
+    responses((status = 200, description = "JSON, or the XLSX file", body = Report), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn weekly(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    q: Query<WeeklyQuery>,
+) -> Result<HttpResponse> {
+    let period = reports::parse_week(q.week.as_deref(), state.clock.now())
+        .ok_or_else(|| crate::error::AppError::field("week", "须为 ISO 周，如 2026-W48"))?;
+    answer(&state, &user, id.into_inner(), period, q.format.as_deref(), "周通报").await
+}
+
+/// 月调度: the same over a month.
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/reports/monthly", tag = "stars", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "a township or a county"), MonthlyQuery),
+    responses((status = 200, description = "JSON, or the XLSX file", body = Report), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn monthly(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    q: Query<MonthlyQuery>,
+) -> Result<HttpResponse> {
+    let period = reports::parse_month(q.month.as_deref(), state.clock.now())
+        .ok_or_else(|| crate::error::AppError::field("month", "须为月份，如 2026-11"))?;
+    answer(&state, &user, id.into_inner(), period, q.format.as_deref(), "月调度").await
 }

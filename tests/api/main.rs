@@ -20,6 +20,7 @@ mod orgs;
 mod people_and_photos;
 mod points;
 mod points_prop;
+mod reports;
 mod shop;
 mod shop_prop;
 mod shop_races;

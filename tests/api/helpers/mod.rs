@@ -226,3 +226,10 @@ pub fn session(body: &Value) -> Session {
         user_id: body["user"]["id"].as_i64().expect("user.id"),
     }
 }
+
+/// The ISO week (`2026-W48`) a moment falls in, in Asia/Shanghai.
+pub fn iso_week(at: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Datelike;
+    let week = at.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).iso_week();
+    format!("{}-W{:02}", week.year(), week.week())
+}
