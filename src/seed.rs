@@ -42,7 +42,7 @@ impl fmt::Display for DemoReport {
         match self.outcome {
             Outcome::Created => writeln!(
                 f,
-                "demo county created: 示范县 (2 townships, 4 branches, 8 grids, 3 tasks with 25 cards per branch, 4 incidents with photos, a branch shop and a township shop)"
+                "demo county created: 示范县 (2 townships, 5 branches, 8 grids, 3 tasks with 25 cards in 4 branches, 4 incidents with photos, a branch shop and a township shop, this year's star indicators and an application in each state)"
             )?,
             Outcome::AlreadyPresent => writeln!(f, "demo county already present")?,
             Outcome::Skipped => return writeln!(f, "the database already holds orgs; no demo data added"),
@@ -105,6 +105,8 @@ pub async fn demo(state: &AppState) -> anyhow::Result<DemoReport> {
         }
         townships.push(township);
     }
+    // A fifth branch, with no tasks or grids: one more application for the stars.
+    let zhao = orgs::insert_org(&txn, Some(&townships[1]), "赵庄村党支部", OrgKind::Branch, now).await?;
     let township = &townships[0];
     let east = &branches[0];
     let grants: [(&str, &str, Role, i64, Option<&str>); 8] = [
@@ -161,6 +163,8 @@ pub async fn demo(state: &AppState) -> anyhow::Result<DemoReport> {
     crate::tasks::sweeper::rebuild_pools(state, None).await?;
     let worker = users::find_by_username(&state.db, "grid-worker").await?.map_or(0, |u| u.id);
     demo_incidents(state, &grids[..2], east, worker, secretary).await?;
+    let branch_ids = [branches[0].id, branches[1].id, branches[2].id, branches[3].id, zhao.id];
+    demo_stars(state, county.id, branch_ids).await?;
     Ok(DemoReport { outcome: Outcome::Created, logins })
 }
 
@@ -232,6 +236,89 @@ async fn demo_shops<C: sea_orm::ConnectionTrait>(
         credits.extend(post_entry(txn, &entry, &east.path, now).await?);
     }
     Ok(credits)
+}
+
+/// The five stars in the demo: this year's indicators (the built-in set), and an application
+/// in each state: 东街 awarded three stars (the rated branch) with evidence, 西街 publicized
+/// after a first application was rejected, 李庄 passed by the township, 王庄 returned for
+/// revision, 赵庄 just submitted.
+async fn demo_stars(state: &AppState, county: i64, branches: [i64; 5]) -> anyhow::Result<()> {
+    use crate::stars::applications::{self as apps, NewEvidence};
+    use crate::stars::indicators::{self, DefaultsRequest};
+    let admin = demo_caller(state, "demo-admin").await?;
+    let county_admin = demo_caller(state, "county-admin").await?;
+    let township_admin = demo_caller(state, "township-admin").await?;
+    let secretary = demo_caller(state, "secretary").await?;
+    let year = indicators::year_of(state.clock.now());
+    indicators::copy_defaults(state, &county_admin, county, DefaultsRequest { year }).await?;
+    let [east, west, li, wang, zhao] = branches;
+
+    let stars = ["strong_branch", "safe_lawful", "civil_happy"];
+    let rated =
+        demo_apply(state, &secretary, east, year, &stars, "东街社区全年组织志愿服务、调解纠纷，申报三星").await?;
+    let evidence =
+        NewEvidence {
+            indicator_code: "SB3".into(), note: "全年“三会一课”记录 12 次".into(), media_ids: Vec::new()
+        };
+    apps::add_evidence(state, &secretary, rated, evidence).await?;
+    demo_review(state, &township_admin, rated, "pass", Some("材料齐全，同意上报")).await?;
+    demo_review(state, &county_admin, rated, "pass", Some("经审核，同意公示")).await?;
+    let publicity = crate::access::org(state, county).await?.publicity_seconds;
+    apps::award_due(state, state.clock.now() + chrono::Duration::seconds(publicity + 1)).await?;
+
+    let first = demo_apply(state, &admin, west, year, &["thriving_industry"], "西街社区申报产业兴旺星").await?;
+    demo_review(state, &township_admin, first, "reject", Some("集体经济收入台账不全")).await?;
+    let second =
+        demo_apply(state, &admin, west, year, &["eco_livable", "civil_happy"], "西街社区申报生态宜居、文明幸福两星")
+            .await?;
+    demo_review(state, &township_admin, second, "pass", None).await?;
+    demo_review(state, &county_admin, second, "pass", None).await?;
+
+    let passed = demo_apply(state, &admin, li, year, &["safe_lawful"], "李庄村申报平安法治星").await?;
+    demo_review(state, &county_admin, passed, "pass", Some("乡镇初审通过")).await?;
+    let returned = demo_apply(state, &admin, wang, year, &["eco_livable"], "王庄村申报生态宜居星").await?;
+    demo_review(state, &county_admin, returned, "return", Some("请补充人居环境整治照片")).await?;
+    demo_apply(state, &admin, zhao, year, &["strong_branch"], "赵庄村申报支部过硬星").await?;
+    Ok(())
+}
+
+async fn demo_caller(state: &AppState, username: &str) -> anyhow::Result<crate::access::Caller> {
+    let user = users::find_by_username(&state.db, username).await?.ok_or_else(|| anyhow::anyhow!("no {username}"))?;
+    crate::access::load_caller(&state.db, user.id).await?.ok_or_else(|| anyhow::anyhow!("no roles for {username}"))
+}
+
+async fn demo_apply(
+    state: &AppState,
+    who: &crate::access::Caller,
+    branch: i64,
+    year: i32,
+    stars: &[&str],
+    statement: &str,
+) -> anyhow::Result<i64> {
+    let req = crate::stars::applications::NewApplication {
+        year,
+        stars: stars.iter().map(|s| (*s).to_owned()).collect(),
+        statement: statement.to_owned(),
+    };
+    let answer = crate::stars::applications::apply(state, who, branch, req, None).await?;
+    let body: serde_json::Value = serde_json::from_str(&answer.body)?;
+    body["id"].as_i64().ok_or_else(|| anyhow::anyhow!("an application without an id"))
+}
+
+async fn demo_review(
+    state: &AppState,
+    who: &crate::access::Caller,
+    id: i64,
+    decision: &str,
+    comment: Option<&str>,
+) -> anyhow::Result<()> {
+    let req = crate::stars::applications::StarReview {
+        decision: decision.to_owned(),
+        stars: None,
+        comment: comment.map(str::to_owned),
+    };
+    crate::stars::applications::review(state, who, id, req).await?;
+    Ok(())
 }
 
 /// A demo photo: a gradient in one of a few colours, so each report shows its own.

@@ -237,6 +237,21 @@ async fn the_demo_logins_work() {
         .unwrap();
     assert_eq!(fulfilled.status(), 200, "the demo counter fulfils");
 
+    // The demo has this year's indicators, an application in each state and a rated branch.
+    let login = serde_json::json!({"username": "county-admin", "password": fivestar::seed::DEMO_PASSWORD});
+    let county_admin = json_of(client.post(format!("{address}/api/v1/auth/password")).json(&login)).await;
+    let county_token = county_admin["access_token"].as_str().unwrap();
+    let county = county_admin["user"]["roles"][0]["org_id"].as_i64().expect("the county admin's county");
+    let summary =
+        json_of(client.get(format!("{address}/api/v1/orgs/{county}/stars/summary")).bearer_auth(county_token)).await;
+    assert_eq!(summary["branches"].as_u64(), Some(5), "{summary}");
+    assert_eq!(summary["by_count"]["3"].as_u64(), Some(1), "one rated branch with three stars: {summary}");
+    for status in ["submitted", "returned", "township_passed", "publicized", "awarded", "rejected"] {
+        assert_eq!(summary["applications"][status].as_u64(), Some(1), "{status}: {summary}");
+    }
+    let stars = json_of(client.get(format!("{address}/api/v1/orgs/{branch}/stars")).bearer_auth(county_token)).await;
+    assert_eq!(stars["rating"], serde_json::json!(["strong_branch", "safe_lawful", "civil_happy"]), "{stars}");
+
     // The demo has a ledger: reports on its grids, with photos, at several steps.
     let token = body["access_token"].as_str().unwrap();
     let ledger = json_of(client.get(format!("{address}/api/v1/orgs/{branch}/incidents")).bearer_auth(token)).await;
