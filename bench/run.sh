@@ -6,7 +6,8 @@
 #     incidents) and rebuild Redis from it, timed;
 #  2. load a release build with wrk on loopback, rotating real tokens: leaderboard reads,
 #     /me/points, draws, approvals, incident filings (fresh keys) and replays, redemptions
-#     (an item with stock to spare, and one of 100 units: the race), 12 MP photo
+#     (an item with stock to spare, and one of 100 units: the race), the county's star
+#     summary, a branch's star view and the weekly report, 12 MP photo
 #     uploads; beside the machine's limits in the same run: a minimal actix-web server,
 #     redis-benchmark for the commands the endpoints use, the SQL aggregate leaderboard;
 #  3. check the data: no card held twice, summaries equal to the ledger, the shop's stock
@@ -215,6 +216,15 @@ suite() { # name database-url check-command…
   wrk_run "leaderboard (county, month, top 20 + me)" "rps>=25000 p99<=10" "$CONNS" auth_get.lua \
     TOKENS="$dir/tokens.txt" BENCH_PATH="$board"
   wrk_run "GET /me/points" "" "$CONNS" auth_get.lua TOKENS="$dir/tokens.txt" BENCH_PATH="/api/v1/me/points"
+  # The five stars over the county (600 branches, 1,000,000 ledger entries, 100,000 incidents):
+  # its summary, one branch's star view (seven metrics measured for it), the weekly report
+  # (the seven counts for every branch, this week and the one before).
+  wrk_run "county star summary (600 branches)" "" "$CONNS" auth_get.lua TOKENS="$dir/county_token.txt" \
+    BENCH_PATH="/api/v1/orgs/$county/stars/summary"
+  wrk_run "a branch's star view (17 indicators, 7 metrics)" "" "$CONNS" auth_get.lua TOKENS="$dir/county_token.txt" \
+    BENCH_PATH="/api/v1/orgs/$draw/stars"
+  wrk_run "weekly report (600 branches, rank changes)" "" 4 auth_get.lua TOKENS="$dir/county_token.txt" \
+    BENCH_PATH="/api/v1/orgs/$county/reports/weekly"
   # Wave 2's reads: a task with its counts (the draw branch's task holds 100,000 cards), and
   # the review queue with holders' names and photos (before the approvals use the cards up).
   local task review

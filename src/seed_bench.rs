@@ -212,8 +212,9 @@ pub struct WorkReport {
     pub seconds: f64,
 }
 
-/// Seed the card and incident workloads; writes `draw_tokens.txt` (members of the draw
-/// branch), `secretary_token.txt`, `review_cards.txt` and `grid_tokens.txt` into `dir`.
+/// Seed the card, incident, shop and star workloads; writes `draw_tokens.txt` (members of the
+/// draw branch), `secretary_token.txt`, `county_token.txt` (a county admin), `review_cards.txt`
+/// and `grid_tokens.txt` into `dir`.
 pub async fn seed_work(
     state: &AppState,
     spec: &WorkSpec,
@@ -278,6 +279,9 @@ pub async fn seed_work(
     ))
     .await?;
     let secretary = staff_user(&txn, "bench-secretary", Role::Secretary, review_branch, now).await?;
+    let county_admin = staff_user(&txn, "bench-county", Role::CountyAdmin, base.county_id, now).await?;
+    let year = crate::stars::indicators::year_of(now);
+    crate::stars::indicators::insert_defaults(&txn, base.county_id, year, None, now).await?;
     let draw_parent = crate::access::find_org(&txn, draw_branch)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the draw branch is missing"))?;
@@ -343,6 +347,7 @@ pub async fn seed_work(
     let jwt = &state.jwt;
     write("draw_tokens.txt", &mut drawers.iter().filter_map(|u| jwt.issue(*u, None, now).ok()))?;
     write("secretary_token.txt", &mut std::iter::once(jwt.issue(secretary, None, now)?))?;
+    write("county_token.txt", &mut std::iter::once(jwt.issue(county_admin, None, now)?))?;
     write("review_cards.txt", &mut review_cards.iter().map(i64::to_string))?;
     write("grid_tokens.txt", &mut workers.iter().filter_map(|u| jwt.issue(*u, None, now).ok()))?;
     Ok(WorkReport {

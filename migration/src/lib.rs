@@ -14,6 +14,7 @@ mod m20261129_000010_redis_pending;
 mod m20261129_000011_shop;
 mod m20261129_000012_star_indicators;
 mod m20261129_000013_star_applications;
+mod m20261129_000014_incidents_grid_index;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000011_shop::Migration),
             Box::new(m20261129_000012_star_indicators::Migration),
             Box::new(m20261129_000013_star_applications::Migration),
+            Box::new(m20261129_000014_incidents_grid_index::Migration),
         ]
     }
 }

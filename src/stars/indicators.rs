@@ -233,6 +233,35 @@ pub struct DefaultsView {
     pub items: Vec<IndicatorView>,
 }
 
+/// The built-in indicators into a county's year, inside `txn`; codes it already has stay as
+/// they are. Returns how many were added.
+pub async fn insert_defaults<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    county_id: i64,
+    year: i32,
+    created_by: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let mut created = 0;
+    for (star, code, title, measure) in DEFAULT_INDICATORS {
+        let new = NewIndicator {
+            county_id,
+            year,
+            star: star.as_str(),
+            code: code.to_owned(),
+            title: title.to_owned(),
+            kind: if measure.is_some() { IndicatorKind::Auto } else { IndicatorKind::Evidence }.as_str(),
+            metric: measure.map(|(m, _)| m.as_str()),
+            threshold: measure.map(|(_, t)| t),
+            created_by,
+        };
+        if store::insert_indicator(txn, new, now).await?.is_some() {
+            created += 1;
+        }
+    }
+    Ok(created)
+}
+
 /// Copy the built-in indicators into a county's year; codes it already has stay as they are,
 /// so copying again adds nothing.
 pub async fn copy_defaults(
@@ -250,23 +279,7 @@ pub async fn copy_defaults(
     }
     let now = state.clock.now();
     let txn = begin_write(&state.writer).await?;
-    let mut created = 0;
-    for (star, code, title, measure) in DEFAULT_INDICATORS {
-        let new = NewIndicator {
-            county_id: county.id,
-            year: req.year,
-            star: star.as_str(),
-            code: code.to_owned(),
-            title: title.to_owned(),
-            kind: if measure.is_some() { IndicatorKind::Auto } else { IndicatorKind::Evidence }.as_str(),
-            metric: measure.map(|(m, _)| m.as_str()),
-            threshold: measure.map(|(_, t)| t),
-            created_by: Some(caller.user_id),
-        };
-        if store::insert_indicator(&txn, new, now).await?.is_some() {
-            created += 1;
-        }
-    }
+    let created = insert_defaults(&txn, county.id, req.year, Some(caller.user_id), now).await?;
     audit::record(
         &txn,
         AuditEntry {
