@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use entity::{orgs, star_applications, star_events, star_evidence, star_objections, star_ratings};
 
 use super::domain::{county_of, next, Decision, Move, Status};
-use super::indicators::year_of;
+use super::indicators::{check_year, year_of};
 use super::{store, Star, STAR_INVALID};
 use crate::access::{self, Caller, OrgKind, Role};
 use crate::audit::{self, AuditEntry};
@@ -79,14 +79,8 @@ fn stars_of(app: &star_applications::Model) -> Vec<Star> {
 /// A list of star keys: one to five, each once.
 fn parse_stars(keys: &[String], fields: &mut FieldErrors) -> Vec<Star> {
     let stars: Vec<Star> = keys.iter().filter_map(|k| Star::parse(k)).collect();
-    let mut unique = stars.clone();
-    unique.dedup();
-    if keys.is_empty() || stars.len() != keys.len() || {
-        let mut sorted: Vec<&str> = stars.iter().map(|s| s.as_str()).collect();
-        sorted.sort_unstable();
-        sorted.dedup();
-        sorted.len() != stars.len()
-    } {
+    let distinct: std::collections::HashSet<Star> = stars.iter().copied().collect();
+    if keys.is_empty() || stars.len() != keys.len() || distinct.len() != stars.len() {
         fields.insert("stars".into(), format!("须为 1 到 5 颗不重复的星：{STAR_INVALID}"));
     }
     stars
@@ -274,9 +268,7 @@ pub async fn apply(
     }
     access::authorize(caller, &branch, Role::Secretary)?;
     let mut fields = FieldErrors::new();
-    if !(2020..=2100).contains(&req.year) {
-        fields.insert("year".into(), "须在 2020 到 2100 之间".into());
-    }
+    check_year(req.year, &mut fields);
     let stars = parse_stars(&req.stars, &mut fields);
     let statement = req.statement.trim().to_owned();
     if statement.is_empty() || statement.chars().count() > 2000 {

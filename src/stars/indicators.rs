@@ -20,12 +20,25 @@ use crate::state::AppState;
 /// Years a rating may concern.
 const YEARS: std::ops::RangeInclusive<i32> = 2020..=2100;
 
+/// A year asked for, or this one (Asia/Shanghai): 422 naming `year` outside `YEARS`.
+pub fn year_or_now(year: Option<i32>, now: DateTime<Utc>) -> Result<i32> {
+    let year = year.unwrap_or_else(|| year_of(now));
+    let mut fields = FieldErrors::new();
+    check_year(year, &mut fields);
+    if fields.is_empty() {
+        Ok(year)
+    } else {
+        Err(AppError::Validation(fields))
+    }
+}
+
 /// The year (Asia/Shanghai) a moment falls in.
 pub fn year_of(at: DateTime<Utc>) -> i32 {
     at.with_timezone(&shanghai()).year()
 }
 
-fn check_year(year: i32, fields: &mut FieldErrors) {
+/// The one check of a rating year, for every star endpoint.
+pub fn check_year(year: i32, fields: &mut FieldErrors) {
     if !YEARS.contains(&year) {
         fields.insert("year".into(), format!("须在 {} 到 {} 之间", YEARS.start(), YEARS.end()));
     }
@@ -88,12 +101,7 @@ pub async fn list(
     q: &IndicatorQuery,
 ) -> Result<Page<IndicatorView>> {
     let county = county(state, caller, county_id).await?;
-    let year = q.year.unwrap_or_else(|| year_of(state.clock.now()));
-    let mut fields = FieldErrors::new();
-    check_year(year, &mut fields);
-    if !fields.is_empty() {
-        return Err(AppError::Validation(fields));
-    }
+    let year = year_or_now(q.year, state.clock.now())?;
     let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit }.parse()?;
     let rows = store::indicators(&state.db, county.id, year, page).await?;
     Ok(Page::from_rows(rows, page, |r| r.id, IndicatorView::from))

@@ -18,6 +18,7 @@ use entity::{orgs, points_ledger, users};
 
 use super::domain::Metric;
 use crate::clock::shanghai;
+use crate::error::{AppError, Result};
 use crate::points::domain::{LedgerKind, PeriodKind};
 
 /// Until incidents carry deadlines of their own (the SLA rules), an incident still open this
@@ -120,11 +121,11 @@ pub async fn counts<C: ConnectionTrait>(
     branches: &[i64],
     span: &Span,
     now: DateTime<Utc>,
-) -> Result<HashMap<i64, Counts>, DbErr> {
+) -> Result<HashMap<i64, Counts>> {
     if branches.is_empty() {
         return Ok(HashMap::new());
     }
-    let members = members(db, branches).await?;
+    let members = crate::members::service::member_counts(db, branches).await?;
     let ledger = ledger_sums(db, branches, span).await?;
     let active = active_members(db, branches, span).await?;
     let cards = cards_approved(db, branches, span.start, span.end).await?;
@@ -160,8 +161,8 @@ pub async fn measure<C: ConnectionTrait>(
     branches: &[i64],
     year: i32,
     now: DateTime<Utc>,
-) -> Result<HashMap<(i64, Metric), f64>, DbErr> {
-    let span = Span::year(year).ok_or_else(|| DbErr::Custom(format!("no such year: {year}")))?;
+) -> Result<HashMap<(i64, Metric), f64>> {
+    let span = Span::year(year).ok_or_else(|| AppError::field("year", "没有这一年"))?;
     let counts = counts(db, branches, &span, now).await?;
     Ok(counts.iter().flat_map(|(b, c)| Metric::ALL.map(|m| ((*b, m), c.metric(m)))).collect())
 }
@@ -174,26 +175,12 @@ fn sum_of(expr: Expr) -> Expr {
     Expr::from(Func::coalesce([expr.sum(), Expr::val(0)])).cast_as(Alias::new("BIGINT"))
 }
 
-/// People whose home branch each branch is.
-async fn members<C: ConnectionTrait>(db: &C, branches: &[i64]) -> Result<HashMap<i64, i64>, DbErr> {
-    let rows: Vec<(Option<i64>, i64)> = users::Entity::find()
-        .select_only()
-        .column(users::Column::HomeBranchId)
-        .expr(count())
-        .filter(users::Column::HomeBranchId.is_in(branches.iter().copied()))
-        .group_by(users::Column::HomeBranchId)
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().filter_map(|(b, n)| Some((b?, n))).collect())
-}
-
 /// Points and minutes credited in the span on each branch (what counts on boards).
 async fn ledger_sums<C: ConnectionTrait>(
     db: &C,
     branches: &[i64],
     span: &Span,
-) -> Result<HashMap<i64, (i64, i64)>, DbErr> {
+) -> std::result::Result<HashMap<i64, (i64, i64)>, DbErr> {
     use points_ledger::Column as L;
     let rows: Vec<(i64, i64, i64)> = points_ledger::Entity::find()
         .select_only()
@@ -211,7 +198,11 @@ async fn ledger_sums<C: ConnectionTrait>(
 }
 
 /// Members credited in the span on their own home branch, each once.
-async fn active_members<C: ConnectionTrait>(db: &C, branches: &[i64], span: &Span) -> Result<HashMap<i64, i64>, DbErr> {
+async fn active_members<C: ConnectionTrait>(
+    db: &C,
+    branches: &[i64],
+    span: &Span,
+) -> std::result::Result<HashMap<i64, i64>, DbErr> {
     use points_ledger::Column as L;
     let rows: Vec<(i64, i64)> = points_ledger::Entity::find()
         .select_only()
@@ -240,7 +231,7 @@ async fn cards_approved<C: ConnectionTrait>(
     branches: &[i64],
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-) -> Result<HashMap<i64, i64>, DbErr> {
+) -> std::result::Result<HashMap<i64, i64>, DbErr> {
     use card_claims::Column as Q;
     let rows: Vec<(i64, i64)> = card_claims::Entity::find()
         .select_only()
@@ -266,7 +257,7 @@ async fn incident_counts<C: ConnectionTrait>(
     end: DateTime<Utc>,
     disputes: bool,
     now: DateTime<Utc>,
-) -> Result<HashMap<i64, (i64, i64, i64)>, DbErr> {
+) -> std::result::Result<HashMap<i64, (i64, i64, i64)>, DbErr> {
     use incidents::Column as I;
     let grid = Alias::new("grid");
     let col = |c: I| Expr::col((incidents::Entity, c));

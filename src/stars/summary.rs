@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use entity::{star_applications, star_ratings};
 
 use super::domain::Status;
-use super::indicators::year_of;
+use super::indicators::year_or_now;
 use super::view::YearQuery;
 use super::Star;
 use crate::access::{self, Caller, OrgKind, Role};
@@ -67,10 +67,7 @@ pub async fn summary(state: &AppState, caller: &Caller, org_id: i64, q: &YearQue
         return Err(AppError::field("org_id", "须为乡镇或县（区）"));
     }
     access::authorize(caller, &org, Role::TownshipAdmin)?;
-    let year = q.year.unwrap_or_else(|| year_of(state.clock.now()));
-    if !(2020..=2100).contains(&year) {
-        return Err(AppError::field("year", "须在 2020 到 2100 之间"));
-    }
+    let year = year_or_now(q.year, state.clock.now())?;
     let branches = orgs::branch_paths_under(&state.db, &org.path).await?;
     let ids: Vec<i64> = branches.iter().map(|(id, _)| *id).collect();
     let ratings: Vec<(i64, String)> = star_ratings::Entity::find()

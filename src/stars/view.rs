@@ -5,7 +5,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::domain::county_of;
 use super::domain::{IndicatorKind, Metric};
-use super::indicators::year_of;
+use super::indicators::year_or_now;
 use super::{applications, metrics, store, Star};
 use crate::access::{self, Caller, OrgKind};
 use crate::error::{AppError, Result};
@@ -57,10 +57,7 @@ pub async fn branch_view(state: &AppState, caller: &Caller, branch_id: i64, q: &
         return Err(AppError::field("branch_id", "须为支部"));
     }
     let now = state.clock.now();
-    let year = q.year.unwrap_or_else(|| year_of(now));
-    if !(2020..=2100).contains(&year) {
-        return Err(AppError::field("year", "须在 2020 到 2100 之间"));
-    }
+    let year = year_or_now(q.year, now)?;
     let county =
         county_of(&branch.path).ok_or_else(|| anyhow::anyhow!("a branch without a county: {}", branch.path))?;
     let indicators = store::all_indicators(&state.db, county, year).await?;
