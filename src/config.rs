@@ -15,6 +15,23 @@ pub enum Environment {
     Production,
 }
 
+/// A setting given as JSON text (from the environment) or as a table (in `fivestar.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum JsonSetting {
+    Text(String),
+    Value(serde_json::Value),
+}
+
+impl JsonSetting {
+    pub fn text(&self) -> String {
+        match self {
+            JsonSetting::Text(t) => t.clone(),
+            JsonSetting::Value(v) => v.to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     #[serde(default = "defaults::bind")]
@@ -36,6 +53,13 @@ pub struct Settings {
     pub wechat_secret: Option<SecretString>,
     #[serde(default = "defaults::wechat_api_base")]
     pub wechat_api_base: String,
+    /// `FIVESTAR_WECHAT_TEMPLATES`: events to subscribe-message templates, as JSON (see
+    /// `infra::wechat::Templates`). A JSON object in the config file works too.
+    #[serde(default)]
+    pub wechat_templates: Option<JsonSetting>,
+    /// The mini-program page a branch's draw code opens (`/wxa/getwxacodeunlimit`).
+    #[serde(default = "defaults::wechat_draw_page")]
+    pub wechat_draw_page: String,
     #[serde(default = "defaults::media_dir")]
     pub media_dir: String,
     /// Where dev-only generated files (the JWT secret) live.
@@ -60,6 +84,9 @@ pub struct Settings {
     /// How often the card sweeper returns expired claims to their pools, in seconds.
     #[serde(default = "defaults::sweep_interval_secs")]
     pub sweep_interval_secs: u64,
+    /// How often the WeChat outbox sends due subscribe messages, in seconds.
+    #[serde(default = "defaults::outbox_interval_secs")]
+    pub outbox_interval_secs: u64,
     /// In production, `/metrics` answers only `Authorization: Bearer <this>` (and 404 when
     /// it is not set); in dev it is open.
     #[serde(default)]
@@ -97,6 +124,9 @@ mod defaults {
     pub fn wechat_api_base() -> String {
         "https://api.weixin.qq.com".into()
     }
+    pub fn wechat_draw_page() -> String {
+        "pages/draw/index".into()
+    }
     pub fn media_dir() -> String {
         "data/media".into()
     }
@@ -126,6 +156,9 @@ mod defaults {
     }
     pub fn sweep_interval_secs() -> u64 {
         15
+    }
+    pub fn outbox_interval_secs() -> u64 {
+        5
     }
     pub fn write_limit_per_minute() -> u32 {
         120
@@ -159,6 +192,13 @@ impl Settings {
     }
 
     /// The WeChat credentials, when both are set and non-empty.
+    /// The subscribe-message templates, parsed (an error names what is wrong).
+    pub fn wechat_templates(&self) -> anyhow::Result<crate::infra::wechat::Templates> {
+        crate::infra::wechat::Templates::parse(
+            &self.wechat_templates.as_ref().map(JsonSetting::text).unwrap_or_default(),
+        )
+    }
+
     pub fn wechat_credentials(&self) -> Option<(String, SecretString)> {
         let appid = self.wechat_appid.as_deref().filter(|s| !s.is_empty())?;
         let secret = self.wechat_secret.as_ref().filter(|s| !s.expose_secret().is_empty())?;

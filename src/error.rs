@@ -73,6 +73,7 @@ error_codes! {
     RedemptionClosed = "redemption_closed",
     ApplicationExists = "application_exists",
     ExtensionRefused = "extension_refused",
+    FeedbackRefused = "feedback_refused",
     // 410
     InviteExpired = "invite_expired",
     // 413

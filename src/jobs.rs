@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use crate::access::role_feed;
 use crate::infra::shutdown::{Shutdown, Stop};
 use crate::state::AppState;
-use crate::{idempotency, maintenance, points, shop, stars, tasks};
+use crate::{idempotency, incidents, maintenance, notify, points, shop, stars, tasks};
 
 /// The running loops; `stop` ends them and waits for each.
 pub struct Jobs {
@@ -58,11 +58,32 @@ impl Jobs {
                     Err(err) => tracing::debug!(error = %format!("{err:#}"), "shop expiry pass skipped"),
                 }
             }),
+            every("redemption reminders", secs(settings.sweep_interval_secs), state, &stop, |state| async move {
+                match shop::redemptions::remind_expiring(&state, state.clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(told = n, "members told their reservation expires within a day"),
+                    Err(err) => tracing::debug!(error = %format!("{err:#}"), "redemption reminder pass skipped"),
+                }
+            }),
             every("star awards", secs(settings.sweep_interval_secs), state, &stop, |state| async move {
                 match stars::applications::award_due(&state, state.clock.now()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(awarded = n, "star applications awarded after publicity"),
                     Err(err) => tracing::debug!(error = %format!("{err:#}"), "star award pass skipped"),
+                }
+            }),
+            every("incident deadlines", secs(settings.sweep_interval_secs), state, &stop, |state| async move {
+                match incidents::sla::watch_due(&state, state.clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(incidents = n, "overdue incidents told and escalated"),
+                    Err(err) => tracing::debug!(error = %format!("{err:#}"), "deadline pass skipped"),
+                }
+            }),
+            every("wechat outbox", secs(settings.outbox_interval_secs), state, &stop, |state| async move {
+                match notify::outbox::send_due(&state, state.clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(attempted = n, "wechat outbox pass"),
+                    Err(err) => tracing::debug!(error = %format!("{err:#}"), "wechat outbox pass skipped"),
                 }
             }),
             every("idempotency purge", Duration::from_secs(3600), state, &stop, |state| async move {

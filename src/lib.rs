@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod maintenance;
 pub mod media;
 pub mod members;
+pub mod notify;
 pub mod openapi;
 pub mod ops;
 pub mod orgs;

@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::OpenApi;
 
 use crate::http::openapi::{BearerAuth, CommonErrors, DescribeResponses};
-use crate::{auth, error, incidents, media, members, ops, orgs, pagination, points, shop, stars, tasks};
+use crate::{auth, error, incidents, media, members, notify, ops, orgs, pagination, points, shop, stars, tasks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -67,6 +67,16 @@ visible ones the caller may not change answer 403. Locations are GCJ-02."
         incidents::routes::list,
         incidents::routes::stats,
         incidents::routes::export_ledger,
+        incidents::routes::feedback,
+        incidents::routes::sla_rules,
+        incidents::routes::set_sla_rules,
+        incidents::routes::calendar,
+        incidents::routes::set_calendar,
+        notify::routes::inbox,
+        notify::routes::mark_read,
+        notify::routes::subscribe,
+        notify::routes::consents,
+        notify::routes::draw_code,
         shop::routes::create_item,
         shop::routes::items,
         shop::routes::item,
@@ -120,6 +130,7 @@ visible ones the caller may not change answer 403. Locations are GCJ-02."
         pagination::Page<shop::stock_ledger::StockLineView>,
         entity::shop_stock_moves::StockMoveKind,
         entity::redemptions::RedemptionStatus,
+        incidents::domain::Sla,
         pagination::Page<stars::indicators::IndicatorView>,
         pagination::Page<stars::applications::ApplicationView>,
     )),
@@ -133,6 +144,7 @@ visible ones the caller may not change answer 403. Locations are GCJ-02."
         (name = "cards", description = "Micro-task cards: publish, draw, submit, review"),
         (name = "shop", description = "The points shop: items, redemptions, the counter and the stock ledger"),
         (name = "stars", description = "The five-star rating: indicators, applications, awards"),
+        (name = "notifications", description = "The inbox, WeChat subscribe messages and a branch's draw code"),
         (name = "points", description = "Points, volunteer hours, the ledger and leaderboards"),
         (name = "ops", description = "Health and readiness"),
     )

@@ -395,7 +395,12 @@ async fn demo_incidents(
     let started = state.clock.now() - chrono::Duration::days(3);
     for (n, (grid, category, severity, title, description, lat, lng, moves)) in DEMO_INCIDENTS.into_iter().enumerate() {
         let photo = media::upload(state, &uploader, demo_photo(n as u8)?).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        let filed_at = started + chrono::Duration::hours(7 * n as i64);
+        // Filed over the last three days, the urgent one this morning: inside its deadline
+        // (24 h), so the demo opens with nothing overdue yet.
+        let filed_at = match severity {
+            Severity::High => state.clock.now() - chrono::Duration::hours(6),
+            _ => started + chrono::Duration::hours(7 * n as i64),
+        };
         let spec = IncidentSpec {
             grid_id: grids[grid].id,
             category,
@@ -409,14 +414,17 @@ async fn demo_incidents(
             media_ids: vec![photo.id],
             star: None,
         };
+        let county = crate::incidents::sla::county_of(&grids[grid].path).unwrap_or_default();
+        let deadline = crate::incidents::sla::book(state, county).await?.deadline(category, severity, filed_at);
         let txn = state.db.begin().await?;
-        let incident = incidents::insert_incident(&txn, &spec, &grids[grid], branch, worker, filed_at).await?;
+        let incident =
+            incidents::insert_incident(&txn, &spec, &grids[grid], branch, worker, deadline, filed_at).await?;
         let mut event = NewEvent {
             incident_id: incident.id,
             action: "report",
             from: None,
             to: Status::Reported,
-            actor_id: worker,
+            actor_id: Some(worker),
             note: None,
             media_ids: &spec.media_ids,
             at: filed_at,
@@ -437,7 +445,7 @@ async fn demo_incidents(
                 action: action.as_str(),
                 from: Some(from),
                 to: *to,
-                actor_id: if by_worker { worker } else { secretary },
+                actor_id: Some(if by_worker { worker } else { secretary }),
                 note: (*action == Action::Resolve).then(|| "已上门调解，双方签订协议".to_owned()),
                 media_ids: &[],
                 at,

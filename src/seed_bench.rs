@@ -325,6 +325,12 @@ pub async fn seed_work(
                         created_at: Set(at),
                         updated_at: Set(at),
                         closed_at: Set((status == S::Closed).then_some(at + Duration::hours(rng.random_range(1..200)))),
+                        // Low severity: five working days, about a week. Their passing was
+                        // acted on long ago (`watch_at` empty), as it would have been.
+                        due_at: Set(Some(at + Duration::days(7))),
+                        warn_at: Set(Some(at + Duration::hours(7 * 18))),
+                        watch_at: Set(None),
+                        extended: Set(false),
                         ..Default::default()
                     }
                 })

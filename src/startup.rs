@@ -25,7 +25,7 @@ use crate::openapi::SpecJson;
 use crate::ops::metrics;
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
-use crate::{auth, incidents, maintenance, media, members, ops, orgs, points, shop, stars, tasks};
+use crate::{auth, incidents, maintenance, media, members, notify, ops, orgs, points, shop, stars, tasks};
 
 pub struct Application {
     port: u16,
@@ -48,7 +48,9 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
     let media_store = Arc::new(LocalDisk::new(&settings.media_dir));
     let media_urls = Arc::new(UrlSigner::new(&secret));
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let wechat = WechatClient::new(&settings.wechat_api_base, settings.wechat_credentials())?;
+    let templates = settings.wechat_templates()?;
+    notify::domain::check_templates(&templates)?;
+    let wechat = WechatClient::new(&settings.wechat_api_base, settings.wechat_credentials(), templates)?;
     Ok(AppState {
         db,
         writer,
@@ -115,7 +117,7 @@ impl Application {
 
 fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let spec = web::Data::new(SpecJson(crate::openapi::spec_json()));
-    let metrics = web::Data::new(metrics::Metrics::new(state.group_commit.metrics())?);
+    let metrics = web::Data::new(metrics::Metrics::new(state.group_commit.metrics(), &state.wechat.metrics)?);
     let server = HttpServer::new(move || {
         // Built on each worker's thread: its Redis connection is the worker's own.
         let state = web::Data::new(state.for_worker());
@@ -150,6 +152,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .configure(incidents::config)
                     .configure(shop::config)
                     .configure(stars::config)
+                    .configure(notify::config)
                     .configure(media::config),
             )
             .configure(media::routes::files)

@@ -75,7 +75,12 @@ pub struct Caches {
     /// task's cards costs milliseconds, so a read may be up to `TASK_COUNTS_TTL` old. A
     /// write to a task answers fresh counts and stores them here.
     pub task_counts: TtlCache<i64, Arc<HashMap<String, i64>>>,
+    /// A county's incident deadline rules and calendar rows (`incidents::sla::book`).
+    pub sla: TtlCache<i64, Arc<SlaRows>>,
 }
+
+/// A county's SLA rules and calendar days as stored.
+pub type SlaRows = (Vec<entity::incident_sla_rules::Model>, Vec<entity::work_calendar::Model>);
 
 /// How old the card counts a task read shows may be.
 pub const TASK_COUNTS_TTL: std::time::Duration = std::time::Duration::from_secs(5);
@@ -88,6 +93,7 @@ impl Default for Caches {
             orgs: TtlCache::new(std::time::Duration::from_secs(60), 100_000),
             boards: TtlCache::new(std::time::Duration::from_secs(60), 4096),
             task_counts: TtlCache::new(TASK_COUNTS_TTL, 10_000),
+            sla: TtlCache::new(std::time::Duration::from_secs(30), 10_000),
         }
     }
 }

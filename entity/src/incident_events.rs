@@ -12,7 +12,8 @@ pub struct Model {
     pub action: String,
     pub from_status: Option<IncidentStatus>,
     pub to_status: IncidentStatus,
-    pub actor_id: i64,
+    /// None for moves the background jobs make (`auto_escalate`).
+    pub actor_id: Option<i64>,
     pub note: Option<String>,
     pub media_ids: Json,
     pub at: DateTimeUtc,

@@ -28,6 +28,15 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub closed_at: Option<DateTimeUtc>,
+    /// The deadline (SLA) from its filing, or as extended once.
+    pub due_at: Option<DateTimeUtc>,
+    /// When it turns yellow: the last quarter of the time it was allowed.
+    pub warn_at: Option<DateTimeUtc>,
+    /// `due_at` while it is open and its passing has not been acted on yet (told,
+    /// escalated): the background pass reads this column's index. Null otherwise.
+    pub watch_at: Option<DateTimeUtc>,
+    /// The deadline was moved once (`extend`); it cannot be again.
+    pub extended: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

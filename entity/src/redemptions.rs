@@ -28,6 +28,8 @@ pub struct Model {
     pub closed_at: Option<DateTimeUtc>,
     /// Who fulfilled or cancelled it (None for an expiry).
     pub closed_by: Option<i64>,
+    /// The member was told it expires within a day (`redemption_expiring`).
+    pub expiring_noticed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

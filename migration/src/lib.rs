@@ -15,6 +15,7 @@ mod m20261129_000011_shop;
 mod m20261129_000012_star_indicators;
 mod m20261129_000013_star_applications;
 mod m20261129_000014_incidents_grid_index;
+mod m20261129_000015_sla_notifications;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000012_star_indicators::Migration),
             Box::new(m20261129_000013_star_applications::Migration),
             Box::new(m20261129_000014_incidents_grid_index::Migration),
+            Box::new(m20261129_000015_sla_notifications::Migration),
         ]
     }
 }

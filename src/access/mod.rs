@@ -61,6 +61,11 @@ pub async fn in_subtree<C: ConnectionTrait>(db: &C, caller: &Caller, id: i64) ->
     store::find_in_scope(db, &caller.scope(Role::LOWEST), id).await?.ok_or(AppError::NotFound)
 }
 
+/// Users holding one of `roles` at exactly this org (to tell them something).
+pub async fn holders_at<C: ConnectionTrait>(db: &C, org_id: i64, roles: &[Role]) -> Result<Vec<i64>> {
+    Ok(store::holders_at(db, org_id, roles).await?)
+}
+
 /// 404 unless the caller's roles reach the org; then 403 unless they hold `needed` or
 /// above at it or above it.
 pub fn require(caller: &Caller, org: &orgs::Model, needed: Role) -> Result<()> {

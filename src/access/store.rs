@@ -52,3 +52,17 @@ pub async fn find_org<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<orgs
 pub async fn find_in_scope<C: ConnectionTrait>(db: &C, scope: &Scope, id: i64) -> Result<Option<orgs::Model>, DbErr> {
     by_key(orgs::Entity::find_by_id(id).filter(scope.condition((orgs::Entity, orgs::Column::Path))), db).await
 }
+
+/// Users holding one of `roles` at exactly this org.
+pub async fn holders_at<C: ConnectionTrait>(db: &C, org_id: i64, roles: &[Role]) -> Result<Vec<i64>, DbErr> {
+    use sea_orm::{ColumnTrait, QuerySelect};
+    user_roles::Entity::find()
+        .select_only()
+        .column(user_roles::Column::UserId)
+        .distinct()
+        .filter(user_roles::Column::OrgId.eq(org_id))
+        .filter(user_roles::Column::Role.is_in(roles.iter().map(|r| r.as_str())))
+        .into_tuple()
+        .all(db)
+        .await
+}

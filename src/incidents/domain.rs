@@ -1,6 +1,6 @@
 //! Incidents as types: categories, severities, the workflow as one state machine, a
 //! validated filing, distances and human-readable numbers.
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -49,6 +49,7 @@ string_enum!(Action {
     Escalate => "escalate",
     Reopen => "reopen",
     Reject => "reject",
+    Extend => "extend",
 });
 
 impl Category {
@@ -74,6 +75,7 @@ impl Action {
             Action::Escalate => "上报乡镇",
             Action::Reopen => "重新处置",
             Action::Reject => "不予受理",
+            Action::Extend => "延期",
         }
     }
 }
@@ -340,9 +342,241 @@ pub fn number(id: i64, created_at: DateTime<Utc>) -> String {
     format!("NH-{}-{:06}", created_at.with_timezone(&crate::clock::shanghai()).year(), id)
 }
 
+// ---- Deadlines (SLA) --------------------------------------------------------------
+
+/// The time a county allows an incident of one category and severity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Allowance {
+    /// Wall-clock hours, fractions allowed.
+    Hours(f64),
+    /// Working days by the county's calendar (see [`due_at`]).
+    WorkingDays(u32),
+}
+
+/// Rules may allow at most a year of hours, or 60 working days.
+pub const MAX_SLA_HOURS: f64 = 8760.0;
+pub const MAX_SLA_WORKING_DAYS: u32 = 60;
+
+impl Allowance {
+    /// Without a county rule: `high` 24 h, `medium` 3 working days, `low` 5 working days.
+    pub fn default_for(severity: Severity) -> Allowance {
+        match severity {
+            Severity::High => Allowance::Hours(24.0),
+            Severity::Medium => Allowance::WorkingDays(3),
+            Severity::Low => Allowance::WorkingDays(5),
+        }
+    }
+
+    /// From a rule's two columns, exactly one of which is set and in range.
+    pub fn from_parts(hours: Option<f64>, working_days: Option<i64>) -> Result<Allowance, &'static str> {
+        match (hours, working_days) {
+            (Some(h), None) if h.is_finite() && h > 0.0 && h <= MAX_SLA_HOURS => Ok(Allowance::Hours(h)),
+            (Some(_), None) => Err("hours 须大于 0 且不超过 8760"),
+            (None, Some(d)) if (1..=MAX_SLA_WORKING_DAYS as i64).contains(&d) => Ok(Allowance::WorkingDays(d as u32)),
+            (None, Some(_)) => Err("working_days 须为 1 到 60 的整数"),
+            _ => Err("hours 与 working_days 须且只须给出一个"),
+        }
+    }
+}
+
+/// A county's exceptions to the Monday–Friday week for working-day deadlines: holidays
+/// (法定节假日) and the weekend days worked in exchange (调休).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkCalendar {
+    pub holidays: std::collections::BTreeSet<NaiveDate>,
+    pub workdays: std::collections::BTreeSet<NaiveDate>,
+}
+
+impl WorkCalendar {
+    pub fn is_working_day(&self, day: NaiveDate) -> bool {
+        if self.holidays.contains(&day) {
+            return false;
+        }
+        let weekend = matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
+        !weekend || self.workdays.contains(&day)
+    }
+}
+
+/// When an incident filed at `filed` is due.
+/// - `Hours(h)`: `h` hours after filing, whatever the day.
+/// - `WorkingDays(n)`: the end (24:00, Asia/Shanghai) of the `n`th working day after the
+///   day it was filed: filed on a Friday with 3 working days, it is due at the end of
+///   Wednesday; filed on a Saturday, the same. Holidays do not count; make-up Saturdays
+///   and Sundays do.
+pub fn due_at(filed: DateTime<Utc>, allowance: Allowance, calendar: &WorkCalendar) -> DateTime<Utc> {
+    match allowance {
+        Allowance::Hours(h) => filed + Duration::milliseconds((h * 3_600_000.0).round() as i64),
+        Allowance::WorkingDays(n) => {
+            let tz = crate::clock::shanghai();
+            let mut day = filed.with_timezone(&tz).date_naive();
+            let mut left = n;
+            // A calendar cannot make a year of holidays in a row; stop looking after ten years.
+            for _ in 0..3660 {
+                day = day.succ_opt().unwrap_or(day);
+                if calendar.is_working_day(day) {
+                    left -= 1;
+                    if left == 0 {
+                        break;
+                    }
+                }
+            }
+            let end = day.succ_opt().unwrap_or(day).and_hms_opt(0, 0, 0).unwrap_or_default();
+            end.and_local_timezone(tz).single().map_or(filed, |t| t.with_timezone(&Utc))
+        }
+    }
+}
+
+/// When an incident due at `due` turns yellow: in the last quarter of the time allowed.
+pub fn warn_at(filed: DateTime<Utc>, due: DateTime<Utc>) -> DateTime<Utc> {
+    due - (due - filed) / 4
+}
+
+/// Where an open incident stands against its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Sla {
+    Ok,
+    /// In the last 25 % of the time allowed.
+    Warning,
+    /// Past `due_at`.
+    Overdue,
+}
+
+impl Sla {
+    pub fn parse(s: &str) -> Option<Sla> {
+        match s {
+            "ok" => Some(Sla::Ok),
+            "warning" => Some(Sla::Warning),
+            "overdue" => Some(Sla::Overdue),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sla::Ok => "ok",
+            Sla::Warning => "warning",
+            Sla::Overdue => "overdue",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Sla::Ok => "正常",
+            Sla::Warning => "临期",
+            Sla::Overdue => "超期",
+        }
+    }
+
+    pub fn at(now: DateTime<Utc>, warn_at: DateTime<Utc>, due_at: DateTime<Utc>) -> Sla {
+        if now >= due_at {
+            Sla::Overdue
+        } else if now >= warn_at {
+            Sla::Warning
+        } else {
+            Sla::Ok
+        }
+    }
+}
+
+/// How long after closing the reporter may say whether they are satisfied (回访).
+pub const FEEDBACK_WINDOW: Duration = Duration::days(7);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(h, min, 0)
+            .unwrap()
+            .and_local_timezone(crate::clock::shanghai())
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn hours_are_wall_clock() {
+        let filed = shanghai(2026, 11, 27, 10, 0); // a Friday
+        let cal = WorkCalendar::default();
+        assert_eq!(due_at(filed, Allowance::Hours(24.0), &cal), shanghai(2026, 11, 28, 10, 0));
+        assert_eq!(due_at(filed, Allowance::Hours(1.5), &cal), shanghai(2026, 11, 27, 11, 30));
+    }
+
+    #[test]
+    fn working_days_skip_the_weekend() {
+        let cal = WorkCalendar::default();
+        // Friday 10:00 + 3 working days: Mon, Tue, Wed → due at the end of Wednesday.
+        let friday = shanghai(2026, 11, 27, 10, 0);
+        assert_eq!(due_at(friday, Allowance::WorkingDays(3), &cal), shanghai(2026, 12, 3, 0, 0));
+        // Filed on Saturday: the same days count.
+        let saturday = shanghai(2026, 11, 28, 23, 0);
+        assert_eq!(due_at(saturday, Allowance::WorkingDays(3), &cal), shanghai(2026, 12, 3, 0, 0));
+        // Monday + 1: the end of Tuesday.
+        let monday = shanghai(2026, 11, 30, 9, 0);
+        assert_eq!(due_at(monday, Allowance::WorkingDays(1), &cal), shanghai(2026, 12, 2, 0, 0));
+        // Late on a Shanghai Friday is still Friday, though it is Friday afternoon in UTC.
+        let late = shanghai(2026, 11, 27, 23, 59);
+        assert_eq!(due_at(late, Allowance::WorkingDays(1), &cal), shanghai(2026, 12, 1, 0, 0));
+    }
+
+    #[test]
+    fn working_days_skip_a_national_holiday() {
+        // National Day 2026: 1–7 October off (Thu–Wed), with 10 October (Saturday) worked.
+        let mut cal = WorkCalendar::default();
+        for d in 1..=7 {
+            cal.holidays.insert(day(2026, 10, d));
+        }
+        // Filed Wednesday 30 September + 2 working days: 8 Oct (Thu), 9 Oct (Fri).
+        let filed = shanghai(2026, 9, 30, 15, 0);
+        assert_eq!(due_at(filed, Allowance::WorkingDays(2), &cal), shanghai(2026, 10, 10, 0, 0));
+    }
+
+    #[test]
+    fn a_make_up_saturday_counts() {
+        let mut cal = WorkCalendar::default();
+        for d in 1..=7 {
+            cal.holidays.insert(day(2026, 10, d));
+        }
+        cal.workdays.insert(day(2026, 10, 10)); // Saturday, worked (调休)
+        assert!(cal.is_working_day(day(2026, 10, 10)));
+        assert!(!cal.is_working_day(day(2026, 10, 11)));
+        // Filed Friday 9 October + 1 working day: the make-up Saturday.
+        let filed = shanghai(2026, 10, 9, 10, 0);
+        assert_eq!(due_at(filed, Allowance::WorkingDays(1), &cal), shanghai(2026, 10, 11, 0, 0));
+        // + 2: Saturday, then Monday.
+        assert_eq!(due_at(filed, Allowance::WorkingDays(2), &cal), shanghai(2026, 10, 13, 0, 0));
+    }
+
+    #[test]
+    fn sla_turns_yellow_in_the_last_quarter() {
+        let filed = shanghai(2026, 11, 27, 0, 0);
+        let due = filed + Duration::hours(24);
+        let warn = warn_at(filed, due);
+        assert_eq!(warn, filed + Duration::hours(18));
+        assert_eq!(Sla::at(filed + Duration::hours(17), warn, due), Sla::Ok);
+        assert_eq!(Sla::at(filed + Duration::hours(18), warn, due), Sla::Warning);
+        assert_eq!(Sla::at(due, warn, due), Sla::Overdue);
+    }
+
+    #[test]
+    fn allowances_are_checked() {
+        assert_eq!(Allowance::from_parts(Some(0.5), None), Ok(Allowance::Hours(0.5)));
+        assert_eq!(Allowance::from_parts(None, Some(3)), Ok(Allowance::WorkingDays(3)));
+        assert!(Allowance::from_parts(Some(0.0), None).is_err());
+        assert!(Allowance::from_parts(Some(f64::NAN), None).is_err());
+        assert!(Allowance::from_parts(None, Some(0)).is_err());
+        assert!(Allowance::from_parts(Some(1.0), Some(1)).is_err());
+        assert!(Allowance::from_parts(None, None).is_err());
+        assert_eq!(Allowance::default_for(Severity::High), Allowance::Hours(24.0));
+        assert_eq!(Allowance::default_for(Severity::Medium), Allowance::WorkingDays(3));
+        assert_eq!(Allowance::default_for(Severity::Low), Allowance::WorkingDays(5));
+    }
 
     #[test]
     fn every_allowed_move() {

@@ -9,7 +9,7 @@ use futures_util::Stream;
 
 use entity::incidents;
 
-use super::domain::{number, Category, Severity, StatusText};
+use super::domain::{number, Category, Severity, Sla, StatusText};
 use super::store::{self, action_label, ListFilter, Visibility};
 use crate::error::Result;
 use crate::http::export::{column, csv_chunk, Cell, Column, XlsxBook};
@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 const PAGE: u64 = 1000;
 
-pub const COLUMNS: [Column; 18] = [
+pub const COLUMNS: [Column; 20] = [
     column("编号", 16.0),
     column("网格", 14.0),
     column("类别", 10.0),
@@ -35,6 +35,8 @@ pub const COLUMNS: [Column; 18] = [
     column("上报人", 10.0),
     column("处置人", 10.0),
     column("销号时间", 17.0),
+    column("办理期限", 17.0),
+    column("时限状态", 9.0),
     column("最后操作", 10.0),
     column("最后操作时间", 17.0),
     column("照片（链接 30 天内有效）", 30.0),
@@ -59,10 +61,11 @@ async fn page(
         rows.iter().map(|r| serde_json::from_value(r.media_ids.clone()).unwrap_or_default()).collect();
     let links = media::export_links(state, photo_ids.iter().flatten().copied(), origin).await?;
     let mut out = Vec::with_capacity(rows.len());
+    let now = state.clock.now();
     for (r, photos) in rows.iter().zip(&photo_ids) {
         let grid = grid_name(state, r.grid_id).await;
         let last = last.get(&r.id).map(|(a, t)| (a.as_str(), *t));
-        out.push(cells(r, grid, &names, last, photos, &links));
+        out.push(cells(r, grid, &names, last, photos, &links, now));
     }
     Ok((out, next))
 }
@@ -78,7 +81,12 @@ fn cells(
     last: Option<(&str, DateTime<Utc>)>,
     photos: &[i64],
     links: &HashMap<i64, String>,
+    now: DateTime<Utc>,
 ) -> Vec<Cell> {
+    let sla = match (r.status.is_open(), r.due_at, r.warn_at) {
+        (true, Some(due), Some(warn)) => Sla::at(now, warn, due).label(),
+        _ => "",
+    };
     vec![
         number(r.id, r.created_at).into(),
         grid.into(),
@@ -95,6 +103,8 @@ fn cells(
         names.of(r.reporter_id).into(),
         names.of_opt(r.assignee_id).unwrap_or_default().into(),
         Cell::Time(r.closed_at),
+        Cell::Time(r.due_at),
+        sla.into(),
         last.map(|(a, _)| action_label(a)).unwrap_or_default().into(),
         Cell::Time(last.map(|(_, t)| t)),
         Cell::Links(photos.iter().filter_map(|id| links.get(id).cloned()).collect()),

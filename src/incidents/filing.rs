@@ -9,6 +9,7 @@ use sea_orm::DatabaseTransaction;
 use super::domain::{
     bounding_box, distance_m, number, IncidentSpec, NewIncidentRequest, Status, DUPLICATE_RADIUS_M, DUPLICATE_WINDOW,
 };
+use super::sla;
 use super::store::{self, NewEvent};
 use super::views::{view, Duplicate, FiledView, IncidentView};
 use crate::access;
@@ -41,6 +42,8 @@ pub async fn file(
     }
     access::require(caller, &grid, Role::GridWorker)?;
     let branch = access::org(state, grid.parent_id.ok_or(AppError::NotFound)?).await?;
+    let county = sla::county_of(&grid.path).ok_or(AppError::NotFound)?;
+    let deadline = sla::book(state, county).await?.deadline(spec.category, spec.severity, now);
     media::check_owned(&state.db, caller.user_id, &spec.media_ids).await?;
     // The answer's names and photos, read before the writer's turn: they are the caller's.
     let reporter_name = state.caches.names.lookup(&state.db, [caller.user_id]).await?.of(caller.user_id);
@@ -50,7 +53,19 @@ pub async fn file(
     let bbox = bounding_box(spec.lat, spec.lng, DUPLICATE_RADIUS_M);
     let nearby = store::nearby(&state.db, spec.category, bbox, now - DUPLICATE_WINDOW).await?;
 
-    let job = Filing { spec, grid, branch, reporter_id: caller.user_id, reporter_name, photos, key, hash, nearby, now };
+    let job = Filing {
+        spec,
+        grid,
+        branch,
+        reporter_id: caller.user_id,
+        reporter_name,
+        photos,
+        key,
+        hash,
+        nearby,
+        deadline,
+        now,
+    };
     state.group_commit.run(move |txn| Box::pin(file_in(txn, job))).await
 }
 
@@ -66,6 +81,8 @@ struct Filing {
     hash: String,
     /// Open incidents nearby, read before the writer's turn.
     nearby: Vec<(i64, DateTime<Utc>, f64, f64)>,
+    /// (due_at, warn_at) by the county's rules.
+    deadline: (DateTime<Utc>, DateTime<Utc>),
     now: DateTime<Utc>,
 }
 
@@ -73,8 +90,8 @@ struct Filing {
 /// the response. If another filing with this key got there first (committed by now, or
 /// earlier in this group commit), this one rolls back and answers as that one did.
 async fn file_in(txn: &DatabaseTransaction, job: Filing) -> Result<Finish<idempotency::Response>> {
-    let Filing { spec, grid, branch, reporter_id, reporter_name, photos, key, hash, nearby, now } = job;
-    let incident = store::insert_incident(txn, &spec, &grid, &branch, reporter_id, now).await?;
+    let Filing { spec, grid, branch, reporter_id, reporter_name, photos, key, hash, nearby, deadline, now } = job;
+    let incident = store::insert_incident(txn, &spec, &grid, &branch, reporter_id, deadline, now).await?;
     store::insert_event(
         txn,
         NewEvent {
@@ -82,7 +99,7 @@ async fn file_in(txn: &DatabaseTransaction, job: Filing) -> Result<Finish<idempo
             action: "report",
             from: None,
             to: Status::Reported,
-            actor_id: reporter_id,
+            actor_id: Some(reporter_id),
             note: None,
             media_ids: &spec.media_ids,
             at: now,
@@ -101,7 +118,7 @@ async fn file_in(txn: &DatabaseTransaction, job: Filing) -> Result<Finish<idempo
         })
         .collect();
     duplicates.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id)));
-    let incident = IncidentView { reporter_name, media: photos, ..view(incident) };
+    let incident = IncidentView { reporter_name, media: photos, ..view(incident, now) };
     let filed = FiledView { incident, possible_duplicates: duplicates };
     let answer = idempotency::Response::fresh(201, serde_json::to_string(&filed).map_err(anyhow::Error::from)?);
     match idempotency::record(txn, reporter_id, &key, &hash, &answer, now).await? {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::domain::{Category, Status, StatusText, STATUSES};
+use super::domain::{parse_status, Category, Sla, Status, StatusText, STATUSES};
 use super::store::{self, Visibility};
 use super::views::{fill, view, IncidentQuery, IncidentView};
 use crate::access;
@@ -37,10 +37,11 @@ pub async fn list(
     q: &IncidentQuery,
     page: PageRequest,
 ) -> Result<Page<IncidentView>> {
-    let filter = q.filter()?;
+    let filter = q.filter(state.clock.now())?;
     let vis = visibility(state, caller, org_id, Role::Resident).await?;
     let rows = store::list(&state.db, &vis, &filter, page.after, page.limit + 1).await?;
-    let mut page = Page::from_rows(rows, page, |r| r.id, view);
+    let now = state.clock.now();
+    let mut page = Page::from_rows(rows, page, |r| r.id, |m| view(m, now));
     fill(state, &mut page.items, &mut []).await?;
     Ok(page)
 }
@@ -61,17 +62,28 @@ pub struct StatsView {
     pub closure_rate: f64,
     /// Median of (closed_at − filed) over closed incidents, in hours; null when none closed.
     pub median_hours_to_close: Option<f64>,
+    /// The open incidents among them by where they stand against their deadline now:
+    /// `ok`, `warning`, `overdue` (with zeros).
+    #[schema(value_type = Object)]
+    pub by_sla: BTreeMap<String, u64>,
 }
 
 /// Counts for incidents filed in the period, for staff (grid worker and above) of the org.
 pub async fn stats(state: &AppState, caller: &Caller, org_id: i64, q: &IncidentQuery) -> Result<StatsView> {
-    let filter = q.filter()?;
+    let filter = q.filter(state.clock.now())?;
     let vis = staff_visibility(state, caller, org_id).await?;
     let rows = store::stats_rows(&state.db, &vis, &filter).await?;
     let mut by_category: BTreeMap<String, u64> = Category::ALL.iter().map(|c| (c.as_str().to_owned(), 0)).collect();
     let mut by_status: BTreeMap<String, u64> = STATUSES.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
     let mut hours = Vec::new();
-    for (category, status, created_at, closed_at) in &rows {
+    let now = state.clock.now();
+    let mut by_sla: BTreeMap<String, u64> =
+        [Sla::Ok, Sla::Warning, Sla::Overdue].iter().map(|s| (s.as_str().to_owned(), 0)).collect();
+    for (category, status, created_at, closed_at, due_at, warn_at) in &rows {
+        let open = parse_status(status).is_some_and(|s| s.is_open());
+        if let (true, Some(due), Some(warn)) = (open, due_at, warn_at) {
+            *by_sla.entry(Sla::at(now, *warn, *due).as_str().to_owned()).or_default() += 1;
+        }
         *by_category.entry(category.clone()).or_default() += 1;
         *by_status.entry(status.clone()).or_default() += 1;
         if status == Status::Closed.as_str() {
@@ -91,6 +103,7 @@ pub async fn stats(state: &AppState, caller: &Caller, org_id: i64, q: &IncidentQ
         closed,
         closure_rate: if total == 0 { 0.0 } else { (closed as f64 / total as f64 * 10_000.0).round() / 10_000.0 },
         median_hours_to_close: median(&mut hours).map(|h| (h * 100.0).round() / 100.0),
+        by_sla,
     })
 }
 

@@ -5,6 +5,7 @@ pub mod export;
 pub mod filing;
 pub mod ledger;
 pub mod routes;
+pub mod sla;
 pub mod store;
 pub mod views;
 pub mod workflow;

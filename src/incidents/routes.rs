@@ -4,7 +4,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::domain::NewIncidentRequest;
 use super::export;
 use super::ledger::{self, StatsView};
+use super::sla::{self, CalendarRequest, CalendarView, SlaRulesRequest, SlaRulesView};
 use super::views::{ActionRequest, FiledView, IncidentDetail, IncidentQuery, IncidentView};
+use super::workflow::FeedbackRequest;
 use super::{filing, workflow};
 use crate::access::extractor::CurrentUser;
 use crate::error::{AppError, ErrorBody, Result};
@@ -19,6 +21,17 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/incidents").route(web::post().to(file)))
         .service(web::resource("/incidents/{id}").route(web::get().to(get)))
         .service(web::resource("/incidents/{id}/actions").route(web::post().to(act)))
+        .service(web::resource("/incidents/{id}/feedback").route(web::post().to(feedback)))
+        .service(
+            web::resource("/orgs/{id}/incident-sla")
+                .route(web::get().to(sla_rules))
+                .route(web::put().to(set_sla_rules)),
+        )
+        .service(
+            web::resource("/orgs/{id}/calendar/{year}")
+                .route(web::get().to(calendar))
+                .route(web::put().to(set_calendar)),
+        )
         .service(web::resource("/orgs/{id}/incidents").route(web::get().to(list)))
         .service(web::resource("/orgs/{id}/incidents/stats").route(web::get().to(stats)))
         .service(web::resource("/orgs/{id}/incidents/export").route(web::get().to(export_ledger)));
@@ -73,6 +86,79 @@ pub async fn act(
     Ok(workflow::act(&state, &user.0, id.into_inner(), body.into_inner(), key).await?.into_http())
 }
 
+/// The reporter's feedback (回访) on a closed incident, within 7 days of its closing, once
+/// per closing: `satisfied: false` reopens it (`in_progress`, same assignee, a new deadline).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/feedback", tag = "incidents", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = FeedbackRequest,
+    responses((status = 200, body = IncidentDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "not the reporter", body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "`feedback_refused`: not closed, past 7 days, or given already", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn feedback(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    body: JsonBody<FeedbackRequest>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(workflow::feedback(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+}
+
+/// A county's incident deadlines: every category and severity, the county's own or the
+/// default (for anyone whose roles reach the county).
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/incident-sla", tag = "incidents", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "a county")),
+    responses((status = 200, body = SlaRulesView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn sla_rules(state: web::Data<AppState>, user: CurrentUser, id: web::Path<i64>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(sla::rules(&state, &user.0, id.into_inner()).await?))
+}
+
+/// Replace a county's incident deadlines (county admin); pairs left out take the default.
+/// Applies to incidents filed from now on.
+#[utoipa::path(put, path = "/api/v1/orgs/{id}/incident-sla", tag = "incidents", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "a county")), request_body = SlaRulesRequest,
+    responses((status = 200, body = SlaRulesView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_sla_rules(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+    body: JsonBody<SlaRulesRequest>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(sla::set_rules(&state, &user.0, id.into_inner(), body.into_inner()).await?))
+}
+
+/// A county's holidays and make-up workdays (调休) for a year.
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/calendar/{year}", tag = "incidents", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "a county"), ("year" = i32, Path, minimum = 2000, maximum = 2100)),
+    responses((status = 200, body = CalendarView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn calendar(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(i64, i32)>,
+) -> Result<HttpResponse> {
+    let (id, year) = path.into_inner();
+    Ok(HttpResponse::Ok().json(sla::calendar(&state, &user.0, id, year).await?))
+}
+
+/// Replace a county's holidays and make-up workdays for a year (county admin). Working-day
+/// deadlines of incidents filed from now on follow it.
+#[utoipa::path(put, path = "/api/v1/orgs/{id}/calendar/{year}", tag = "incidents", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "a county"), ("year" = i32, Path, minimum = 2000, maximum = 2100)),
+    request_body = CalendarRequest,
+    responses((status = 200, body = CalendarView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_calendar(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(i64, i32)>,
+    body: JsonBody<CalendarRequest>,
+) -> Result<HttpResponse> {
+    let (id, year) = path.into_inner();
+    Ok(HttpResponse::Ok().json(sla::set_calendar(&state, &user.0, id, year, body.into_inner()).await?))
+}
+
 /// An org's incidents, newest first, filtered; only what the caller may see.
 #[utoipa::path(get, path = "/api/v1/orgs/{id}/incidents", tag = "incidents", security(("bearer" = [])),
     params(("id" = i64, Path), IncidentQuery),
@@ -122,7 +208,7 @@ pub async fn export_ledger(
     if !matches!(format, "xlsx" | "csv") {
         return Err(AppError::field("format", "须为 xlsx 或 csv"));
     }
-    let filter = q.filter()?;
+    let filter = q.filter(state.clock.now())?;
     let vis = ledger::staff_visibility(&state, &user.0, id.into_inner()).await?;
     let name = format!("incidents-{}.{format}", state.clock.now().format("%Y%m%d"));
     let origin = origin(&req);

@@ -9,7 +9,7 @@ use sea_orm::{
 
 use entity::{incident_events, incidents, orgs};
 
-use super::domain::{Action, Category, IncidentSpec, Status};
+use super::domain::{Action, Category, IncidentSpec, Sla, Status};
 use crate::access::Scope;
 use crate::infra::db::by_key;
 
@@ -19,6 +19,7 @@ pub async fn insert_incident<C: ConnectionTrait>(
     grid: &orgs::Model,
     owner: &orgs::Model,
     reporter_id: i64,
+    (due_at, warn_at): (DateTime<Utc>, DateTime<Utc>),
     now: DateTime<Utc>,
 ) -> Result<incidents::Model, DbErr> {
     incidents::ActiveModel {
@@ -42,6 +43,10 @@ pub async fn insert_incident<C: ConnectionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
         closed_at: Set(None),
+        due_at: Set(Some(due_at)),
+        warn_at: Set(Some(warn_at)),
+        watch_at: Set(Some(due_at)),
+        extended: Set(false),
         ..Default::default()
     }
     .insert(txn)
@@ -53,7 +58,8 @@ pub struct NewEvent<'a> {
     pub action: &'a str,
     pub from: Option<Status>,
     pub to: Status,
-    pub actor_id: i64,
+    /// None for the background jobs' moves.
+    pub actor_id: Option<i64>,
     pub note: Option<String>,
     pub media_ids: &'a [i64],
     pub at: DateTime<Utc>,
@@ -140,7 +146,98 @@ pub async fn move_incident<C: ConnectionTrait>(
     if extras.closed {
         q = q.col_expr(I::ClosedAt, Expr::value(now));
     }
+    if matches!(to, Status::Closed | Status::Rejected) {
+        // Off the open ledger: its deadline no longer matters.
+        q = q.col_expr(I::WatchAt, Expr::value(Option::<DateTime<Utc>>::None));
+    }
     let res = q.filter(I::Id.eq(id)).filter(I::Status.eq(from)).exec(txn).await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Move the deadline from `current` to `new_due`, once: only while it has not passed and
+/// was never extended. False when someone else moved it, or it passed.
+pub async fn extend_deadline<C: ConnectionTrait>(
+    txn: &C,
+    id: i64,
+    current: DateTime<Utc>,
+    new_due: DateTime<Utc>,
+    warn_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use incidents::Column as I;
+    let res = incidents::Entity::update_many()
+        .col_expr(I::DueAt, Expr::value(new_due))
+        .col_expr(I::WarnAt, Expr::value(warn_at))
+        .col_expr(I::WatchAt, Expr::value(new_due))
+        .col_expr(I::Extended, Expr::value(true))
+        .col_expr(I::UpdatedAt, Expr::value(now))
+        .filter(I::Id.eq(id))
+        .filter(I::Extended.eq(false))
+        .filter(I::DueAt.eq(current))
+        .filter(I::DueAt.gt(now))
+        .filter(I::WatchAt.is_not_null())
+        .filter(I::Status.is_not_in([Status::Closed, Status::Rejected]))
+        .exec(txn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Touch a closed incident if it is still closed from `closed_at` (holding its row).
+pub async fn touch_closed<C: ConnectionTrait>(
+    txn: &C,
+    id: i64,
+    closed_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use incidents::Column as I;
+    let res = incidents::Entity::update_many()
+        .col_expr(I::UpdatedAt, Expr::value(now))
+        .filter(I::Id.eq(id))
+        .filter(I::Status.eq(Status::Closed))
+        .filter(I::ClosedAt.eq(closed_at))
+        .exec(txn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Whether the reporter gave feedback since `since` (the closing it would answer).
+pub async fn feedback_since<C: ConnectionTrait>(db: &C, id: i64, since: DateTime<Utc>) -> Result<bool, DbErr> {
+    use incident_events::Column as E;
+    let found = incident_events::Entity::find()
+        .select_only()
+        .column(E::Id)
+        .filter(E::IncidentId.eq(id))
+        .filter(E::Action.eq("feedback"))
+        .filter(E::At.gte(since))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Reopen a closed incident on the reporter's feedback: `in_progress` with the same
+/// assignee and a new deadline.
+pub async fn reopen_closed<C: ConnectionTrait>(
+    txn: &C,
+    id: i64,
+    closed_at: DateTime<Utc>,
+    (due_at, warn_at): (DateTime<Utc>, DateTime<Utc>),
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use incidents::Column as I;
+    let res = incidents::Entity::update_many()
+        .col_expr(I::Status, Expr::value(Status::InProgress))
+        .col_expr(I::ClosedAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(I::DueAt, Expr::value(due_at))
+        .col_expr(I::WarnAt, Expr::value(warn_at))
+        .col_expr(I::WatchAt, Expr::value(due_at))
+        .col_expr(I::Extended, Expr::value(false))
+        .col_expr(I::UpdatedAt, Expr::value(now))
+        .filter(I::Id.eq(id))
+        .filter(I::Status.eq(Status::Closed))
+        .filter(I::ClosedAt.eq(closed_at))
+        .exec(txn)
+        .await?;
     Ok(res.rows_affected == 1)
 }
 
@@ -177,6 +274,8 @@ impl Visibility {
 
 #[derive(Default)]
 pub struct ListFilter {
+    /// Open incidents only, by where they stand against their deadline at `now`.
+    pub sla: Option<(Sla, DateTime<Utc>)>,
     pub status: Option<Status>,
     pub category: Option<Category>,
     pub from: Option<DateTime<Utc>>,
@@ -193,6 +292,14 @@ pub async fn list<C: ConnectionTrait>(
 ) -> Result<Vec<incidents::Model>, DbErr> {
     use incidents::Column as I;
     let mut q = incidents::Entity::find().filter(vis.condition());
+    if let Some((sla, now)) = filter.sla {
+        q = q.filter(I::Status.is_not_in([Status::Closed, Status::Rejected]));
+        q = match sla {
+            Sla::Overdue => q.filter(I::DueAt.lte(now)),
+            Sla::Warning => q.filter(I::DueAt.gt(now)).filter(I::WarnAt.lte(now)),
+            Sla::Ok => q.filter(I::WarnAt.gt(now)),
+        };
+    }
     if let Some(status) = filter.status {
         q = q.filter(I::Status.eq(status));
     }
@@ -211,16 +318,21 @@ pub async fn list<C: ConnectionTrait>(
     q.order_by_desc(I::Id).limit(limit).all(db).await
 }
 
-/// (category, status, created_at, closed_at) of the visible incidents filed in a period.
+/// What the statistics read of each incident.
+pub type StatsRow =
+    (String, String, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// (category, status, created_at, closed_at, due_at, warn_at) of the visible incidents
+/// filed in a period.
 pub async fn stats_rows<C: ConnectionTrait>(
     db: &C,
     vis: &Visibility,
     filter: &ListFilter,
-) -> Result<Vec<(String, String, DateTime<Utc>, Option<DateTime<Utc>>)>, DbErr> {
+) -> Result<Vec<StatsRow>, DbErr> {
     use incidents::Column as I;
     let mut q = incidents::Entity::find()
         .select_only()
-        .columns([I::Category, I::Status, I::CreatedAt, I::ClosedAt])
+        .columns([I::Category, I::Status, I::CreatedAt, I::ClosedAt, I::DueAt, I::WarnAt])
         .filter(vis.condition());
     if let Some(from) = filter.from {
         q = q.filter(I::CreatedAt.gte(from));
@@ -260,7 +372,10 @@ pub fn action_label(action: &str) -> &'static str {
         Some(Action::Escalate) => "上报乡镇",
         Some(Action::Reopen) => "重新处置",
         Some(Action::Reject) => "不予受理",
+        Some(Action::Extend) => "延期",
         None if action == "report" => "上报",
+        None if action == "auto_escalate" => "超期自动上报",
+        None if action == "feedback" => "回访",
         None => "其他",
     }
 }

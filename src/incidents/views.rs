@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use entity::{incident_events, incidents};
 
-use super::domain::{number, parse_status, Action, Category, Severity, Status};
+use super::domain::{number, parse_status, Action, Category, Severity, Sla, Status, StatusText};
 use super::store::ListFilter;
 use crate::error::{AppError, Result};
 use crate::geo::CoordSystem;
@@ -46,9 +46,22 @@ pub struct IncidentView {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The deadline (SLA): from the county's rule for its category and severity, counted
+    /// from filing (or from a reopening on the reporter's feedback), or as extended.
+    pub due_at: Option<DateTime<Utc>>,
+    /// For open incidents: `ok`, `warning` (in the last 25 % of the time allowed) or
+    /// `overdue`; null once closed or rejected.
+    pub sla: Option<Sla>,
+    /// The deadline was extended (it can be once).
+    pub extended: bool,
 }
 
-pub fn view(m: incidents::Model) -> IncidentView {
+/// An incident as the API shows it, its deadline judged at `now`.
+pub fn view(m: incidents::Model, now: DateTime<Utc>) -> IncidentView {
+    let sla = match (m.status.is_open(), m.due_at, m.warn_at) {
+        (true, Some(due), Some(warn)) => Some(Sla::at(now, warn, due)),
+        _ => None,
+    };
     IncidentView {
         id: m.id,
         number: number(m.id, m.created_at),
@@ -74,6 +87,9 @@ pub fn view(m: incidents::Model) -> IncidentView {
         created_at: m.created_at,
         updated_at: m.updated_at,
         closed_at: m.closed_at,
+        due_at: m.due_at,
+        sla,
+        extended: m.extended,
     }
 }
 
@@ -98,8 +114,9 @@ pub struct TimelineEntry {
     pub action: String,
     pub from_status: Option<Status>,
     pub to_status: Status,
-    pub actor_id: i64,
-    pub actor_name: String,
+    /// Null for moves made by the system (`auto_escalate`).
+    pub actor_id: Option<i64>,
+    pub actor_name: Option<String>,
     pub note: Option<String>,
     pub media_ids: Vec<i64>,
     /// The photos of `media_ids`, in the same order, with freshly signed links.
@@ -117,7 +134,7 @@ pub(super) async fn fill(
     let people = incidents
         .iter()
         .flat_map(|i| std::iter::once(i.reporter_id).chain(i.assignee_id))
-        .chain(timeline.iter().map(|e| e.actor_id));
+        .chain(timeline.iter().filter_map(|e| e.actor_id));
     let names = state.caches.names.lookup(&state.db, people).await?;
     let photos = media::photos(
         state,
@@ -134,7 +151,7 @@ pub(super) async fn fill(
         i.media = photos.of(&i.media_ids);
     }
     for e in timeline {
-        e.actor_name = names.of(e.actor_id);
+        e.actor_name = names.of_opt(e.actor_id);
         e.media = photos.of(&e.media_ids);
     }
     Ok(())
@@ -155,7 +172,7 @@ pub(super) fn timeline_entry(e: incident_events::Model) -> TimelineEntry {
         from_status: e.from_status,
         to_status: e.to_status,
         actor_id: e.actor_id,
-        actor_name: String::new(),
+        actor_name: None,
         note: e.note,
         media_ids: serde_json::from_value(e.media_ids).unwrap_or_default(),
         media: Vec::new(),
@@ -172,12 +189,18 @@ pub struct ActionRequest {
     pub note: Option<String>,
     /// Required for `assign`: someone holding a role inside the incident's ledger org.
     pub assignee_id: Option<i64>,
+    /// Required for `extend`: the new deadline (RFC 3339), later than the current one and
+    /// at most a year away.
+    pub due_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub media_ids: Vec<i64>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct IncidentQuery {
+    /// Open incidents by their deadline: `ok`, `warning` or `overdue`.
+    #[param(value_type = Option<Sla>)]
+    pub sla: Option<String>,
     #[param(value_type = Option<Status>)]
     pub status: Option<String>,
     #[param(value_type = Option<Category>)]
@@ -195,8 +218,13 @@ pub struct IncidentQuery {
 }
 
 impl IncidentQuery {
-    pub fn filter(&self) -> Result<ListFilter> {
+    /// The filter, with `sla` judged at `now`.
+    pub fn filter(&self, now: DateTime<Utc>) -> Result<ListFilter> {
         let mut fields = crate::error::FieldErrors::new();
+        let sla = self.sla.as_deref().map(|s| Sla::parse(s).ok_or(s)).transpose();
+        if sla.is_err() {
+            fields.insert("sla".into(), "须为 ok、warning 或 overdue".into());
+        }
         let status = self.status.as_deref().map(|s| parse_status(s).ok_or(s)).transpose();
         if status.is_err() {
             fields.insert("status".into(), "未知的状态".into());
@@ -214,6 +242,7 @@ impl IncidentQuery {
             return Err(AppError::Validation(fields));
         }
         Ok(ListFilter {
+            sla: sla.ok().flatten().map(|s| (s, now)),
             status: status.ok().flatten(),
             category: category.ok().flatten(),
             from: self.from,

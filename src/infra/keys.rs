@@ -102,6 +102,16 @@ impl Keys {
         format!("{}:lock:reconcile", self.prefix)
     }
 
+    /// WeChat's access token, shared by every server until shortly before it expires.
+    pub fn wechat_token(&self) -> String {
+        format!("{}:wx:token", self.prefix)
+    }
+
+    /// Held by the one process fetching WeChat's access token at a time.
+    pub fn wechat_token_lock(&self) -> String {
+        format!("{}:lock:wx-token", self.prefix)
+    }
+
     /// Failed password logins for one username (lower-cased), within the window.
     /// Failed password logins for one username from one client address: only that address
     /// is slowed, so nobody can lock someone else out.

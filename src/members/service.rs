@@ -189,6 +189,11 @@ pub async fn find_by_openid<C: ConnectionTrait>(db: &C, openid: &str) -> Result<
     Ok(store::find_by_openid(db, openid).await?)
 }
 
+/// A user's WeChat openid, if they ever logged in through WeChat.
+pub async fn openid_of<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<Option<String>> {
+    Ok(store::find_user(db, user_id).await?.and_then(|u| u.openid))
+}
+
 /// A staff account by username.
 pub async fn find_by_username<C: ConnectionTrait>(db: &C, username: &str) -> Result<Option<users::Model>> {
     Ok(store::find_by_username(db, username).await?)

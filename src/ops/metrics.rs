@@ -14,6 +14,7 @@ use secrecy::ExposeSecret;
 use crate::config::{Environment, Settings};
 use crate::error::AppError;
 use crate::infra::group_commit::WriterMetrics;
+use crate::infra::wechat::WechatMetrics;
 use crate::state::AppState;
 
 pub struct Metrics {
@@ -23,9 +24,10 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(writer: &WriterMetrics) -> anyhow::Result<Metrics> {
+    pub fn new(writer: &WriterMetrics, wechat: &WechatMetrics) -> anyhow::Result<Metrics> {
         let registry = Registry::new();
         writer.register(&registry)?;
+        wechat.register(&registry)?;
         let requests = IntCounterVec::new(
             Opts::new("http_requests_total", "HTTP requests by method, route and status"),
             &["method", "route", "status"],

@@ -20,7 +20,10 @@ use super::store::{self, Deadline, NewMove, NewRedemption, Owner};
 use crate::access::{self, Caller, Role};
 use crate::error::{AppError, ErrorCode, Result};
 use crate::idempotency::{self, Begun, IdempotencyKey};
+use crate::infra::db::begin_write;
 use crate::infra::group_commit::Finish;
+use crate::infra::wechat::WechatClient;
+use crate::notify::{self, domain::Event, Notice};
 use crate::pagination::{Page, PageQuery, PageRequest};
 use crate::points::domain::{LedgerKind, NewEntry};
 use crate::points::service::{self as points, INSUFFICIENT_POINTS};
@@ -144,6 +147,7 @@ pub async fn redeem(
         since,
         key,
         hash,
+        wechat: state.wechat.clone(),
         now,
     };
     state.group_commit.run(move |txn| Box::pin(redeem_in(txn, job))).await
@@ -166,6 +170,8 @@ struct Reservation {
     since: Option<DateTime<Utc>>,
     key: IdempotencyKey,
     hash: String,
+    /// Where the member's notification may go on to.
+    wechat: WechatClient,
     now: DateTime<Utc>,
 }
 
@@ -253,6 +259,19 @@ async fn reserve(txn: &DatabaseTransaction, job: &Reservation) -> Result<idempot
         note: None,
     };
     store::insert_move(txn, line, now).await?;
+    let pickup_by = job.expires_at.with_timezone(&crate::clock::shanghai()).format("%m月%d日 %H:%M");
+    let body = format!(
+        "「{}」×{} 已预留，兑换码 {}，请于 {pickup_by} 前到积分超市领取",
+        item.name, job.quantity, redemption.code
+    );
+    let notice = Notice {
+        event: Event::RedemptionReady,
+        title: "兑换成功，待领取",
+        body: &body,
+        r#ref: format!("redemption:{}", redemption.id),
+        at: now,
+    };
+    notify::push(txn, &job.wechat, [job.user_id], &notice).await?;
     let view = RedemptionView {
         id: redemption.id,
         code: redemption.code,
@@ -383,6 +402,33 @@ pub async fn expire_due(state: &AppState, now: DateTime<Utc>) -> Result<u64> {
         }
     }
     Ok(expired)
+}
+
+/// One pass of the reminder job at `now`: members whose reservation expires within a day
+/// are told once (each reservation's flag moves conditionally, so with N servers once).
+pub async fn remind_expiring(state: &AppState, now: DateTime<Utc>) -> Result<u64> {
+    let due = store::expiring_unnoticed(&state.db, now, now + Duration::hours(24), EXPIRY_BATCH).await?;
+    let mut told = 0;
+    for (id, user_id, item_id, code, expires_at) in due {
+        let name = store::find_item(&state.db, item_id).await?.map(|i| i.name).unwrap_or_default();
+        let txn = begin_write(&state.writer).await?;
+        if !store::mark_expiring_noticed(&txn, id).await? {
+            continue;
+        }
+        let by = expires_at.with_timezone(&crate::clock::shanghai()).format("%m月%d日 %H:%M");
+        let body = format!("「{name}」的兑换码 {code} 将于 {by} 过期，请尽快领取");
+        let notice = Notice {
+            event: Event::RedemptionExpiring,
+            title: "兑换即将过期",
+            body: &body,
+            r#ref: format!("redemption:{id}"),
+            at: now,
+        };
+        notify::push(&txn, &state.wechat, [user_id], &notice).await?;
+        txn.commit().await?;
+        told += 1;
+    }
+    Ok(told)
 }
 
 /// Reservations one expiry pass takes on (sent to the writer together, so they share commits).

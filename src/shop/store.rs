@@ -226,6 +226,42 @@ pub async fn due_reservations<C: ConnectionTrait>(db: &C, now: DateTime<Utc>, li
         .await
 }
 
+/// Reservations that expire within the window and whose member was not told yet:
+/// (id, user_id, item_id, code, expires_at).
+pub async fn expiring_unnoticed<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<(i64, i64, i64, String, DateTime<Utc>)>, DbErr> {
+    use redemptions::Column as R;
+    redemptions::Entity::find()
+        .select_only()
+        .columns([R::Id, R::UserId, R::ItemId, R::Code, R::ExpiresAt])
+        .filter(R::Status.eq(RedemptionStatus::Reserved))
+        .filter(R::ExpiresAt.gt(now))
+        .filter(R::ExpiresAt.lte(until))
+        .filter(R::ExpiringNoticed.eq(false))
+        .order_by_asc(R::ExpiresAt)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Mark "expiring" told, if it is still reserved and untold: whether this call did.
+pub async fn mark_expiring_noticed<C: ConnectionTrait>(txn: &C, id: i64) -> Result<bool, DbErr> {
+    use redemptions::Column as R;
+    let res = redemptions::Entity::update_many()
+        .col_expr(R::ExpiringNoticed, Expr::value(true))
+        .filter(R::Id.eq(id))
+        .filter(R::Status.eq(RedemptionStatus::Reserved))
+        .filter(R::ExpiringNoticed.eq(false))
+        .exec(txn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
 /// Whose redemptions a list shows.
 pub enum Owner {
     User(i64),

@@ -22,6 +22,7 @@ use crate::error::{AppError, ErrorCode, FieldErrors, Named, Result};
 use crate::idempotency::{self, Begun, IdempotencyKey};
 use crate::infra::db::begin_write;
 use crate::media::service::{self as media, MediaView};
+use crate::notify::{self, domain::Event, Notice};
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -458,7 +459,22 @@ pub async fn review(state: &AppState, caller: &Caller, id: i64, req: StarReview)
         let now_status = now_status.as_deref().and_then(Status::parse).unwrap_or(status);
         return Err(invalid_transition(now_status, caller, &branch));
     };
+    let outcome = match (decision, to) {
+        (Decision::Pass, Status::Publicized) => "县级审核通过，进入公示".to_owned(),
+        (Decision::Pass, _) => "乡镇初审通过，已报县级审核".to_owned(),
+        (Decision::Return, _) => format!("被退回修改：{}", comment.as_deref().unwrap_or_default()),
+        (Decision::Reject, _) => format!("未获通过：{}", comment.as_deref().unwrap_or_default()),
+    };
     record(&txn, &moved, step.action(), Some(caller.user_id), Some(status), comment, now).await?;
+    let body = format!("{}年度星级申报{outcome}", moved.year);
+    let notice = Notice {
+        event: Event::StarApplicationReviewed,
+        title: "星级申报有审核结果",
+        body: &body,
+        r#ref: format!("star_application:{}", moved.id),
+        at: now,
+    };
+    notify::push(&txn, &state.wechat, [moved.created_by], &notice).await?;
     txn.commit().await?;
     Ok(view(moved))
 }

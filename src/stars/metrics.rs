@@ -21,8 +21,8 @@ use crate::clock::shanghai;
 use crate::error::{AppError, Result};
 use crate::points::domain::{LedgerKind, PeriodKind};
 
-/// Until incidents carry deadlines of their own (the SLA rules), an incident still open this
-/// long after it was filed counts as overdue.
+/// An incident filed before deadlines existed (no `due_at`) counts as overdue when still
+/// open this long after it was filed; every other one by its own deadline.
 pub const OVERDUE_AFTER: Duration = Duration::days(7);
 
 /// The year's bounds in UTC: [1 January, 1 January next) in Asia/Shanghai.
@@ -249,7 +249,8 @@ async fn cards_approved<C: ConnectionTrait>(
 }
 
 /// Incidents filed in the year on each branch's grids (disputes only, if asked): how many,
-/// how many are closed, and how many are still open past `OVERDUE_AFTER` at `now`.
+/// how many are closed, and how many are still open past their deadline (`due_at`, or
+/// `OVERDUE_AFTER` for those filed before deadlines) at `now`.
 async fn incident_counts<C: ConnectionTrait>(
     db: &C,
     branches: &[i64],
@@ -262,7 +263,8 @@ async fn incident_counts<C: ConnectionTrait>(
     let grid = Alias::new("grid");
     let col = |c: I| Expr::col((incidents::Entity, c));
     let closed = Expr::case(col(I::Status).eq(IncidentStatus::Closed), 1).finally(0);
-    let open = col(I::Status).ne(IncidentStatus::Closed).and(col(I::CreatedAt).lt(now - OVERDUE_AFTER));
+    let past_due = col(I::DueAt).lt(now).or(col(I::DueAt).is_null().and(col(I::CreatedAt).lt(now - OVERDUE_AFTER)));
+    let open = col(I::Status).ne(IncidentStatus::Closed).and(past_due);
     let overdue = Expr::case(open, 1).finally(0);
     let mut q = incidents::Entity::find()
         .select_only()

@@ -22,6 +22,8 @@ use crate::idempotency::{self, Begun, IdempotencyKey};
 use crate::infra::db::begin_write;
 use crate::infra::group_commit::Finish;
 use crate::infra::pending::{self, Owed, PendingKind};
+use crate::infra::wechat::WechatClient;
+use crate::notify::{self, domain::Event, Notice};
 use crate::pagination::{Page, PageRequest};
 use crate::points::boards::BoardUpdate;
 use crate::points::domain::LedgerKind;
@@ -361,6 +363,7 @@ pub async fn review(
         comment,
         task: task.clone(),
         branch_path: branch.path,
+        wechat: state.wechat.clone(),
         now,
     };
     let (claim, update, reopened) = state.group_commit.run(move |txn| Box::pin(review_in(txn, job))).await?;
@@ -384,6 +387,8 @@ struct Review {
     comment: Option<String>,
     task: tasks::Model,
     branch_path: String,
+    /// Where the member's notification may go on to.
+    wechat: WechatClient,
     now: DateTime<Utc>,
 }
 
@@ -395,7 +400,7 @@ async fn review_in(
     txn: &DatabaseTransaction,
     job: Review,
 ) -> Result<Finish<(card_claims::Model, Option<BoardUpdate>, Option<Reopened>)>> {
-    let Review { card_id, reviewer_id, approve, comment, task, branch_path, now } = job;
+    let Review { card_id, reviewer_id, approve, comment, task, branch_path, wechat, now } = job;
     let claim = store::latest_claim(txn, card_id, None).await?.ok_or(NOT_SUBMITTED)?;
     match claim.status {
         ClaimStatus::Submitted => {}
@@ -448,6 +453,15 @@ async fn review_in(
         },
     )
     .await?;
+    let (event, title, body) = if approve {
+        let body = format!("「{}」审核通过，获得 {} 积分", task.title, task.points);
+        (Event::CardApproved, "任务卡审核通过", body)
+    } else {
+        let why = comment.as_deref().map(|c| format!("：{c}")).unwrap_or_default();
+        (Event::CardRejected, "任务卡未通过审核", format!("「{}」未通过审核{why}", task.title))
+    };
+    let notice = Notice { event, title, body: &body, r#ref: format!("card:{card_id}"), at: now };
+    notify::push(txn, &wechat, [claim.user_id], &notice).await?;
     Ok(Finish::Commit((claim, update, reopened)))
 }
 

@@ -223,7 +223,7 @@ async fn the_workflow_moves_allowed_steps_and_refuses_the_rest() {
     assert_eq!(seen["status"], "reported", "a refusal moves nothing: {seen}");
     assert_eq!(seen["allowed_actions"], json!([]), "the reporter may not move it: {seen}");
     let (_, seen) = app.get(&format!("/incidents/{n}"), &f.secretary.token).await;
-    assert_eq!(seen["allowed_actions"], json!(["accept", "escalate", "reject"]), "{seen}");
+    assert_eq!(seen["allowed_actions"], json!(["accept", "escalate", "reject", "extend"]), "{seen}");
     let (status, body) = app.incident_action(&f.secretary.token, n, "fly", json!({})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
@@ -461,20 +461,21 @@ async fn csv_and_xlsx_exports_parse_back() {
     let mut reader = csv::Reader::from_reader(&bytes[3..]);
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
     assert_eq!((header[0].as_str(), header[12].as_str(), header[13].as_str()), ("编号", "上报人", "处置人"));
-    assert_eq!(header[15], "最后操作");
-    assert!(header[17].starts_with("照片"), "{header:?}");
+    assert_eq!((header[15].as_str(), header[16].as_str(), header[17].as_str()), ("办理期限", "时限状态", "最后操作"));
+    assert!(header[19].starts_with("照片"), "{header:?}");
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 3);
     // Newest first.
     let first = &rows[2];
     assert_eq!(&first[0], filed[0]["number"].as_str().unwrap());
-    assert_eq!((&first[2], &first[6], &first[15]), ("安全隐患", "已分派", "分派"));
+    assert_eq!((&first[2], &first[6], &first[17]), ("安全隐患", "已分派", "分派"));
+    assert_eq!(&first[16], "正常", "the deadline's state: {first:?}");
     assert_eq!((&first[12], &first[13]), ("李网格员", "李网格员"), "people by name");
     assert_eq!(&rows[1][2], "矛盾纠纷");
     let minute =
         |s: &str| s.len() == 16 && s.as_bytes()[4] == b'-' && s.as_bytes()[10] == b' ' && s.as_bytes()[13] == b':';
-    assert!(minute(&first[10]) && minute(&first[11]), "YYYY-MM-DD HH:MM: {first:?}");
-    let link = &first[17];
+    assert!(minute(&first[10]) && minute(&first[11]) && minute(&first[15]), "YYYY-MM-DD HH:MM: {first:?}");
+    let link = &first[19];
     assert!(link.starts_with("http://127.0.0.1:"), "an absolute link: {link}");
     let photo = app.client.get(link).send().await.unwrap();
     assert_eq!(photo.status(), StatusCode::OK);
@@ -495,9 +496,12 @@ async fn csv_and_xlsx_exports_parse_back() {
     assert_eq!((text(&cells[0][0]), text(&cells[0][12])), ("编号".to_owned(), "上报人".to_owned()));
     let row = &cells[3];
     assert_eq!(text(&row[0]), filed[0]["number"].as_str().unwrap());
-    assert_eq!((text(&row[12]), text(&row[15])), ("李网格员".to_owned(), "分派".to_owned()));
+    assert_eq!(
+        (text(&row[12]), text(&row[16]), text(&row[17])),
+        ("李网格员".to_owned(), "正常".to_owned(), "分派".to_owned())
+    );
     assert!(matches!(row[7], calamine::Data::Float(_)), "latitude is a number: {:?}", row[7]);
-    for col in [10, 11, 16] {
+    for col in [10, 11, 15, 18] {
         assert!(matches!(row[col], calamine::Data::DateTime(_)), "column {col} is a date cell: {:?}", row[col]);
     }
     // The filing time, in Asia/Shanghai, as Excel counts days (from 1899-12-30).
@@ -510,7 +514,7 @@ async fn csv_and_xlsx_exports_parse_back() {
     assert_eq!(text(&cells[1][3]), "=HYPERLINK(\"http://evil.example/\",\"点我\")", "XLSX keeps text as text");
     let xml = xlsx_part(&bytes, "xl/worksheets/sheet1.xml");
     assert!(xml.contains(r#"state="frozen""#) && xml.contains(r#"ySplit="1""#), "a frozen header row: {xml:.600}");
-    assert!(xml.contains(r#"<autoFilter ref="A1:R4"/>"#), "an autofilter over the table");
+    assert!(xml.contains(r#"<autoFilter ref="A1:T4"/>"#), "an autofilter over the table");
     assert!(xml.contains("<cols>") && xml.contains("customWidth=\"1\""), "column widths are set");
     assert!(xml.contains("<hyperlink "), "the photo is a link");
     assert!(!xml.contains("<f>"), "no formula in the sheet");

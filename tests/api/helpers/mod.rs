@@ -105,6 +105,7 @@ pub async fn test_settings() -> (Settings, Option<std::path::PathBuf>, MockServe
     settings.data_dir = std::env::temp_dir().join("fivestar-tests").display().to_string();
     settings.reconcile_interval_secs = 1;
     settings.sweep_interval_secs = 1;
+    settings.outbox_interval_secs = 1;
     // Tests drive one user hard (races, bulk reviews); the limit has tests of its own.
     settings.write_limit_per_minute = 0;
     (settings, sqlite_file, wechat)
@@ -192,6 +193,10 @@ impl TestApp {
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         parts(self.call(Method::POST, path, Some(token), Some(body)).await).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        parts(self.call(Method::PUT, path, Some(token), Some(body)).await).await
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
