@@ -254,6 +254,12 @@ suite() { # name database-url check-command…
   sed -i '/(replay warm-up)/d' "$ROWS"
   wrk_run "incident replay (same key and body)" "" "$CONNS" file_incident.lua TOKENS="$dir/grid_tokens.txt" \
     GRID="$grid" REPLAY_KEYS=1000
+  # Wave 2's deadline and inbox reads: the draw branch's overdue incidents (by `due_at`, from
+  # 100,000), and a member's inbox (the redemptions above told each of them).
+  wrk_run "incident ledger ?sla=overdue (20 of 100,000)" "" "$CONNS" auth_get.lua TOKENS="$dir/county_token.txt" \
+    BENCH_PATH="/api/v1/orgs/$draw/incidents?sla=overdue&limit=20"
+  wrk_run "GET /me/notifications (the inbox)" "" "$CONNS" auth_get.lua TOKENS="$dir/draw_tokens.txt" \
+    BENCH_PATH="/api/v1/me/notifications?limit=20"
   local month rss rss32 rss_api
   rss_api="$(grep VmHWM /proc/$SERVER_PID/status | awk '{print $2}')"
   echo "resident after the API loads: $(grep -E '^Rss' /proc/$SERVER_PID/status | tr -s ' \t' ' ' | tr '\n' ' ')"

@@ -1,5 +1,5 @@
 -- An approval's SQL as the server runs it on PostgreSQL (claim moved, card moved, ledger
--- entry, summary upsert, Redis record, audit row), for pgbench alone on a `make bench`
+-- entry, summary upsert, Redis record, audit row, the holder's inbox row), for pgbench alone on a `make bench`
 -- database after its loads. The server reads the card's latest claim and then moves it; here
 -- one statement takes the next claim of the table bench_approve (the claims still submitted,
 -- numbered; bench/run.sh makes it and the sequence bench_pick) and moves it, one round trip
@@ -13,4 +13,5 @@ INSERT INTO points_ledger (user_id, branch_id, delta_points, delta_minutes, star
 INSERT INTO points_summary (user_id, balance, earned_total, volunteer_minutes_total, strong_branch, thriving_industry, eco_livable, safe_lawful, civil_happy, updated_at) VALUES (:holder, 2, 2, 10, 0, 0, 0, 0, 2, now()) ON CONFLICT (user_id) DO UPDATE SET balance = points_summary.balance + excluded.balance, earned_total = points_summary.earned_total + excluded.earned_total, volunteer_minutes_total = points_summary.volunteer_minutes_total + excluded.volunteer_minutes_total, strong_branch = points_summary.strong_branch + excluded.strong_branch, thriving_industry = points_summary.thriving_industry + excluded.thriving_industry, eco_livable = points_summary.eco_livable + excluded.eco_livable, safe_lawful = points_summary.safe_lawful + excluded.safe_lawful, civil_happy = points_summary.civil_happy + excluded.civil_happy, updated_at = excluded.updated_at;
 INSERT INTO redis_pending (kind, target_id, created_at) VALUES ('board', :holder, now()) RETURNING id;
 INSERT INTO audit_log (actor_id, action, target_type, target_id, org_id, before, after, reason, created_at) VALUES (1, 'card.approve', 'card', :c, :review_branch, '{"status":"submitted"}', '{"status":"approved"}', NULL, now());
+INSERT INTO notifications (user_id, event, title, body, ref, read_at, created_at, template_id, wx_state, wx_attempts, wx_next_at, wx_lease_until, wx_lease_owner, wx_error, wx_sent_at) VALUES (:holder, 'card_approved', '任务卡审核通过', '「基准任务」审核通过，获得 2 积分', 'card:' || :c, NULL, now(), NULL, 'none', 0, NULL, NULL, NULL, NULL, NULL);
 COMMIT;

@@ -62,6 +62,10 @@ class Run:
 LEDGER = ("INSERT INTO points_ledger (user_id, branch_id, delta_points, delta_minutes, star, kind, ref_type, ref_id, "
           "idempotency_key, note, actor_id, week_key, month_key, year_key, created_epoch, created_at) "
           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING RETURNING *")
+# An inbox row as `notify::push` writes it (no WeChat template in the bench).
+NOTIFICATION = ("INSERT INTO notifications (user_id, event, title, body, ref, read_at, created_at, template_id, wx_state, "
+                "wx_attempts, wx_next_at, wx_lease_until, wx_lease_owner, wx_error, wx_sent_at) "
+                "VALUES (?, ?, ?, ?, ?, NULL, ?, NULL, 'none', 0, NULL, NULL, NULL, NULL, NULL)")
 KEY = ("INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_body, created_at) "
        "VALUES (?, ?, ?, 201, ?, ?) ON CONFLICT DO NOTHING")
 ANSWER = '{"id":1,"code":"ABCDEFGH","status":"reserved","item_id":1,"quantity":1,"points":1}'
@@ -122,6 +126,8 @@ def approve_jobs(db, args):
         run("audit", "INSERT INTO audit_log (actor_id, action, target_type, target_id, org_id, before, after, reason, "
             "created_at) VALUES (1, 'card.approve', 'card', ?, ?, ?, ?, NULL, ?)",
             (str(card), args.review_branch, '{"status":"submitted"}', '{"status":"approved"}', NOW))
+        run("notification", NOTIFICATION, (holder, "card_approved", "任务卡审核通过", "「基准任务」审核通过，获得 2 积分",
+                                           f"card:{card}", NOW))
 
     def per_batch(run):
         # The records settled since the last batch, deleted as `infra::pending` does.
@@ -142,9 +148,10 @@ def filing_jobs(db, args):
         worker, n = random.choice(workers), next(counter)
         incident = run("incident", "INSERT INTO incidents (grid_id, grid_path, owner_org_id, owner_path, category, "
                        "title, description, severity, lat, lng, occurred_at, media_ids, status, reporter_id, "
-                       "created_at, updated_at) VALUES (?, ?, ?, ?, 'hazard', '井盖缺失', '路口井盖缺失，夜间危险', "
-                       "'medium', 30.1, 120.2, ?, '[]', 'reported', ?, ?, ?) RETURNING *",
-                       (grid[0], grid[1], grid[2], branch[0], NOW, worker, NOW, NOW))
+                       "created_at, updated_at, due_at, warn_at, watch_at, extended) VALUES (?, ?, ?, ?, 'hazard', "
+                       "'井盖缺失', '路口井盖缺失，夜间危险', 'medium', 30.1, 120.2, ?, '[]', 'reported', ?, ?, ?, ?, ?, "
+                       "?, 0) RETURNING *",
+                       (grid[0], grid[1], grid[2], branch[0], NOW, worker, NOW, NOW, LATER, LATER, LATER))
         run("timeline", "INSERT INTO incident_events (incident_id, action, to_status, actor_id, media_ids, at) "
             "VALUES (?, 'report', 'reported', ?, '[]', ?)", (incident[0], worker, NOW))
         run("key", KEY, (worker, f"ceiling-{time.time_ns()}-{n}", "h", '{"incident":{"id":1}}', NOW))
@@ -174,6 +181,8 @@ def redeem_jobs(db, args):
         run("stock line", "INSERT INTO shop_stock_moves (org_id, item_id, kind, quantity, stock_after, redemption_id, "
             "user_id, actor_id, donor, note, created_at) VALUES (?, ?, 'redeem', -1, ?, ?, ?, ?, NULL, NULL, ?)",
             (args.branch, args.item, item[5], rid, member, member, NOW))
+        run("notification", NOTIFICATION, (member, "redemption_ready", "兑换成功，待领取",
+                                           "「基准物品」×1 已预留，请按时领取", f"redemption:{rid}", NOW))
         run("key", KEY, (member, f"ceiling-{time.time_ns()}-{n}", "h", ANSWER, NOW))
     return job, None
 
