@@ -103,7 +103,10 @@ async fn county(state: &AppState, caller: &Caller, id: i64) -> Result<orgs::Mode
     Ok(org)
 }
 
+/// A rule names only these fields (`additionalProperties: false`): a misspelt `hour`
+/// would otherwise be dropped unseen.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SlaRuleInput {
     #[schema(value_type = Category)]
     pub category: String,
