@@ -395,8 +395,13 @@ async fn holders(state: &AppState, org_id: i64, roles: &[Role]) -> Result<Vec<i6
 pub async fn watch_due(state: &AppState, now: DateTime<Utc>) -> Result<usize> {
     let mut acted = 0;
     for incident in due_for_watch(&state.db, now, 200).await? {
-        if act_on_deadline(state, incident, now).await? {
-            acted += 1;
+        // One incident that cannot be acted on (its org gone, a write refused) must not hold
+        // up the others behind it: it is logged and tried again next pass.
+        let id = incident.id;
+        match act_on_deadline(state, incident, now).await {
+            Ok(true) => acted += 1,
+            Ok(false) => {}
+            Err(err) => tracing::warn!(incident = id, error = %err, "could not act on a passed deadline"),
         }
     }
     Ok(acted)
