@@ -14,6 +14,7 @@ use crate::state::AppState;
 
 /// The PNG (or JPEG, as WeChat sent it) bytes of the branch's code.
 pub async fn get(state: &AppState, caller: &Caller, branch_id: i64) -> Result<Vec<u8>> {
+    // Staff at the branch or above it: a grid worker holds a role at a grid, below it.
     let branch = access::org_for(state, caller, branch_id, Role::GridWorker).await?;
     if branch.kind != OrgKind::Branch.as_str() {
         return Err(AppError::field("branch_id", "须为支部"));

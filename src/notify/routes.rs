@@ -61,7 +61,8 @@ pub async fn consents(state: web::Data<AppState>, user: CurrentUser) -> Result<H
 }
 
 /// The branch's mini-program code (scene `b=<branch_id>`) to post at a service point, for
-/// its staff (grid workers and above); fetched from WeChat once and kept.
+/// staff holding a role at the branch or above it (its secretary, the township and county
+/// admins); fetched from WeChat once and kept.
 #[utoipa::path(get, path = "/api/v1/orgs/{id}/draw-code.png", tag = "notifications", security(("bearer" = [])),
     params(("id" = i64, Path, description = "a branch")),
     responses((status = 200, description = "the image", content_type = "image/png"),
