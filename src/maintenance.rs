@@ -50,10 +50,7 @@ pub async fn rebuild(state: &AppState, progress: Option<&ProgressBar>) -> anyhow
         let _: () = conn.set(keys.epoch(), state.clock.now().to_rfc3339()).await?;
     }
     // Release only our own lock.
-    let release = redis::Script::new(
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
-    );
-    let _: i64 = release.key(keys.rebuild_lock()).arg(&token).invoke_async(&mut conn).await?;
+    crate::infra::redis::delete_if_equal(&mut conn, &keys.rebuild_lock(), &token).await?;
     Ok(RebuildReport { steps: result? })
 }
 

@@ -11,6 +11,7 @@ use entity::incidents;
 
 use super::domain::{number, Category, Severity, Sla, StatusText};
 use super::store::{self, action_label, ListFilter, Visibility};
+use super::views::sla_of;
 use crate::error::Result;
 use crate::http::export::{column, csv_chunk, Cell, Column, XlsxBook};
 use crate::infra::names::Names;
@@ -83,10 +84,7 @@ fn cells(
     links: &HashMap<i64, String>,
     now: DateTime<Utc>,
 ) -> Vec<Cell> {
-    let sla = match (r.status.is_open(), r.due_at, r.warn_at) {
-        (true, Some(due), Some(warn)) => Sla::at(now, warn, due).label(),
-        _ => "",
-    };
+    let sla = sla_of(r, now).map_or("", Sla::label);
     vec![
         number(r.id, r.created_at).into(),
         grid.into(),

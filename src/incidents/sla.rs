@@ -386,11 +386,6 @@ async fn due_for_watch<C: ConnectionTrait>(
         .await
 }
 
-/// People holding one of `roles` at the org.
-async fn holders(state: &AppState, org_id: i64, roles: &[Role]) -> Result<Vec<i64>> {
-    access::holders_at(&state.db, org_id, roles).await
-}
-
 /// One pass of the deadline watch; the number of incidents acted on.
 pub async fn watch_due(state: &AppState, now: DateTime<Utc>) -> Result<usize> {
     let mut acted = 0;
@@ -419,14 +414,14 @@ async fn act_on_deadline(state: &AppState, i: incidents::Model, now: DateTime<Ut
     let ledger_staff = if on_branch_ledger { vec![Role::Secretary] } else { vec![Role::TownshipAdmin] };
     let mut told_overdue = match i.assignee_id {
         Some(a) => vec![a],
-        None => holders(state, owner.id, &ledger_staff).await?,
+        None => access::holders_at(&state.db, owner.id, &ledger_staff).await?,
     };
     let township_staff = match &escalate_to {
-        Some(t) => holders(state, t.id, &[Role::TownshipAdmin]).await?,
+        Some(t) => access::holders_at(&state.db, t.id, &[Role::TownshipAdmin]).await?,
         None => Vec::new(),
     };
     if escalate_to.is_some() {
-        told_overdue.extend(holders(state, owner.id, &[Role::Secretary]).await?);
+        told_overdue.extend(access::holders_at(&state.db, owner.id, &[Role::Secretary]).await?);
     }
     let txn = begin_write(&state.writer).await?;
     use incidents::Column as I;

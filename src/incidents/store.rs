@@ -364,15 +364,7 @@ pub async fn last_actions<C: ConnectionTrait>(
 
 pub fn action_label(action: &str) -> &'static str {
     match Action::parse(action) {
-        Some(Action::Accept) => "受理",
-        Some(Action::Assign) => "分派",
-        Some(Action::Start) => "开始处置",
-        Some(Action::Resolve) => "办结",
-        Some(Action::Close) => "销号",
-        Some(Action::Escalate) => "上报乡镇",
-        Some(Action::Reopen) => "重新处置",
-        Some(Action::Reject) => "不予受理",
-        Some(Action::Extend) => "延期",
+        Some(a) => a.label(),
         None if action == "report" => "上报",
         None if action == "auto_escalate" => "超期自动上报",
         None if action == "feedback" => "回访",

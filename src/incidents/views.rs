@@ -56,12 +56,18 @@ pub struct IncidentView {
     pub extended: bool,
 }
 
-/// An incident as the API shows it, its deadline judged at `now`.
-pub fn view(m: incidents::Model, now: DateTime<Utc>) -> IncidentView {
-    let sla = match (m.status.is_open(), m.due_at, m.warn_at) {
+/// Where an open incident stands against its deadline at `now`; None once closed or
+/// rejected (or filed before deadlines existed).
+pub fn sla_of(m: &incidents::Model, now: DateTime<Utc>) -> Option<Sla> {
+    match (m.status.is_open(), m.due_at, m.warn_at) {
         (true, Some(due), Some(warn)) => Some(Sla::at(now, warn, due)),
         _ => None,
-    };
+    }
+}
+
+/// An incident as the API shows it, its deadline judged at `now`.
+pub fn view(m: incidents::Model, now: DateTime<Utc>) -> IncidentView {
+    let sla = sla_of(&m, now);
     IncidentView {
         id: m.id,
         number: number(m.id, m.created_at),

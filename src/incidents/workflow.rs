@@ -16,7 +16,7 @@ use crate::access;
 use crate::access::{Caller, OrgKind, Role};
 use crate::error::{AppError, ErrorCode, Named, Result};
 use crate::idempotency::{self, Begun, IdempotencyKey};
-use crate::infra::db::begin_write;
+use crate::infra::db::{begin_write, WriteTxn};
 use crate::notify::{self, domain::Event, Notice};
 use crate::points::boards::path_ids;
 use crate::state::AppState;
@@ -195,10 +195,23 @@ pub async fn act(
         )
         .await?;
     }
-    let moved = store::find_incident(&txn, incident.id).await?.ok_or(AppError::NotFound)?;
+    answer_and_commit(state, caller, txn, incident.id, &claim, now).await
+}
+
+/// The end of a move: the incident as it is now, recorded as the key's answer, and the
+/// transaction committed (or the answer a racing request with the same key recorded first).
+async fn answer_and_commit(
+    state: &AppState,
+    caller: &Caller,
+    txn: WriteTxn,
+    id: i64,
+    claim: &Option<idempotency::Claim>,
+    now: DateTime<Utc>,
+) -> Result<idempotency::Response> {
+    let moved = store::find_incident(&txn, id).await?.ok_or(AppError::NotFound)?;
     let mover = self::mover(state, caller, &moved).await?;
     let answer = idempotency::Response::json(200, &detail(state, &txn, moved, mover).await?)?;
-    if let Some(first) = idempotency::finish(&txn, caller.user_id, &claim, &answer, now).await? {
+    if let Some(first) = idempotency::finish(&txn, caller.user_id, claim, &answer, now).await? {
         return Ok(first);
     }
     txn.commit().await?;
@@ -265,14 +278,7 @@ async fn extend(
         },
     )
     .await?;
-    let moved = store::find_incident(&txn, incident.id).await?.ok_or(AppError::NotFound)?;
-    let mover = self::mover(state, caller, &moved).await?;
-    let answer = idempotency::Response::json(200, &detail(state, &txn, moved, mover).await?)?;
-    if let Some(first) = idempotency::finish(&txn, caller.user_id, &claim, &answer, now).await? {
-        return Ok(first);
-    }
-    txn.commit().await?;
-    Ok(answer)
+    answer_and_commit(state, caller, txn, incident.id, &claim, now).await
 }
 
 /// `POST /incidents/{id}/feedback`: the reporter's word after closing (回访).

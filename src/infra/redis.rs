@@ -101,6 +101,16 @@ impl Redis {
     }
 }
 
+/// Delete `key` only if it still holds `value` (a lock of one's own, a value one read):
+/// the number of keys deleted, 0 or 1.
+pub async fn delete_if_equal(conn: &mut ConnectionManager, key: &str, value: &str) -> RedisResult<i64> {
+    redis::Script::new("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0")
+        .key(key)
+        .arg(value)
+        .invoke_async(conn)
+        .await
+}
+
 impl Inner {
     async fn connect(&self) -> RedisResult<ConnectionManager> {
         let config = ConnectionManagerConfig::new()

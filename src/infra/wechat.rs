@@ -19,7 +19,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::redis::Redis;
+use super::redis::{delete_if_equal, Redis};
 use crate::error::{AppError, ErrorCode};
 
 #[derive(Clone)]
@@ -242,13 +242,7 @@ impl WechatClient {
                         .query_async(&mut conn)
                         .await;
                 }
-                let _: Result<i64, _> = redis::Script::new(
-                    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-                )
-                .key(keys.wechat_token_lock())
-                .arg(&lock)
-                .invoke_async(&mut conn)
-                .await;
+                let _ = delete_if_equal(&mut conn, &keys.wechat_token_lock(), &lock).await;
                 return fetched.map(|(token, _)| token);
             }
             if started.elapsed() > TOKEN_WAIT {
@@ -290,13 +284,7 @@ impl WechatClient {
     /// Drop the cached token if it is still `token` (another server may have replaced it).
     async fn forget_token(&self, redis: &Redis, token: &str) {
         if let Ok(mut conn) = redis.conn().await {
-            let _: Result<i64, _> = redis::Script::new(
-                "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-            )
-            .key(redis.keys().wechat_token())
-            .arg(token)
-            .invoke_async(&mut conn)
-            .await;
+            let _ = delete_if_equal(&mut conn, &redis.keys().wechat_token(), token).await;
         }
     }
 

@@ -29,10 +29,11 @@ pub fn backoff(attempts: i32) -> Duration {
 
 /// One pass; the number of rows attempted.
 pub async fn send_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
-    refresh_queued(state).await;
+    // Without WeChat credentials nothing is queued (`notify::push`): nothing to count.
     if !state.wechat.configured() {
         return Ok(0);
     }
+    refresh_queued(state).await;
     let owner = format!("{}-{}", std::process::id(), crate::infra::random::token_hex(6));
     let rows = store::claim(&state.writer, &owner, now, now + LEASE, BATCH).await?;
     let count = rows.len();
