@@ -1,7 +1,9 @@
 //! HTTP for points, the ledger, volunteer logs, adjustments and leaderboards.
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::service::{self, AdjustRequest, BoardQuery, BoardView, BranchRankingView, LedgerEntryView, PointsView};
+use super::service::{
+    self, AdjustRequest, BoardQuery, BoardView, BranchRankingView, LedgerEntryView, PointsView, RankingQuery,
+};
 use super::volunteer::{self, LogListQuery, LogView, NewLogRequest, ReviewRequest};
 use crate::access::extractor::CurrentUser;
 use crate::error::{ErrorBody, Result};
@@ -141,14 +143,14 @@ pub async fn leaderboard(
 
 /// Branches below a township or county by score per member (staff).
 #[utoipa::path(get, path = "/api/v1/orgs/{id}/branch-ranking", tag = "points", security(("bearer" = [])),
-    params(("id" = i64, Path), BoardQuery),
+    params(("id" = i64, Path), RankingQuery),
     responses((status = 200, body = BranchRankingView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn branch_ranking(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: web::Path<i64>,
-    q: Query<BoardQuery>,
+    q: Query<RankingQuery>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::branch_ranking(&state, &user.0, id.into_inner(), q.into_inner()).await?))
 }

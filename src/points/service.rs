@@ -25,7 +25,7 @@ use crate::infra::db::begin_write;
 use crate::infra::pending::{self, Owed, PendingKind};
 use crate::members::service as members_service;
 use crate::orgs::service as orgs_service;
-use crate::pagination::{Page, PageRequest};
+use crate::pagination::{Page, PageQuery, PageRequest};
 use crate::stars::Star;
 use crate::state::AppState;
 
@@ -284,12 +284,32 @@ pub struct BranchRankEntry {
     pub per_member: f64,
 }
 
+/// One page of the ranking (the list convention: `items`, `next_cursor`), with the
+/// totals of every branch under the org, whatever the page.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BranchRankingView {
     pub period_key: String,
-    pub branches: Vec<BranchRankEntry>,
+    pub items: Vec<BranchRankEntry>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
     pub total: i64,
     pub members: u64,
+}
+
+/// `metric` and `period` as on a leaderboard, paged by `cursor` and `limit`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RankingQuery {
+    /// `points` (default) or `volunteer_minutes`.
+    #[param(value_type = Option<Metric>)]
+    pub metric: Option<String>,
+    /// `week` (default), `month`, `year` or `all`; Asia/Shanghai calendar, ISO weeks.
+    #[param(value_type = Option<PeriodKind>)]
+    pub period: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u64>,
 }
 
 /// Branches below a township or county ranked by score per member (staff only).
@@ -297,9 +317,10 @@ pub async fn branch_ranking(
     state: &AppState,
     caller: &Caller,
     org_id: i64,
-    q: BoardQuery,
+    q: RankingQuery,
 ) -> Result<BranchRankingView> {
-    let q = q.parse()?;
+    let page = PageQuery { cursor: q.cursor, limit: q.limit }.parse()?;
+    let q = BoardQuery { metric: q.metric, period: q.period, limit: None }.parse()?;
     let org = board_org(state, caller, org_id).await?;
     access::authorize(caller, &org, Role::TownshipAdmin)?;
     if org.kind != OrgKind::Township.as_str() && org.kind != OrgKind::County.as_str() {
@@ -327,7 +348,11 @@ pub async fn branch_ranking(
         row.rank = i as u64 + 1;
     }
     let (total, members) = rows.iter().fold((0, 0), |(t, m), r| (t + r.total, m + r.members));
-    Ok(BranchRankingView { period_key: period, branches: rows, total, members })
+    // The cursor is the last rank of the previous page.
+    let rows: Vec<BranchRankEntry> =
+        rows.into_iter().filter(|r| page.after.is_none_or(|after| r.rank as i64 > after)).collect();
+    let Page { items, next_cursor } = Page::from_rows(rows, page, |r| r.rank as i64, |r| r);
+    Ok(BranchRankingView { period_key: period, items, next_cursor, total, members })
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]

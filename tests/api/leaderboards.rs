@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use entity::redis_pending::{self, PendingKind};
 use reqwest::StatusCode;
 use sea_orm::{EntityTrait, PaginatorTrait};
+use serde_json::Value;
 
 use crate::helpers::{spawn_app, spawn_app_with, wait_for, OwnRedis, Session, TestApp, Tree};
 
@@ -161,7 +162,8 @@ async fn branches_rank_by_points_per_member() {
     let (status, ranking) =
         app.get(&format!("/orgs/{}/branch-ranking?metric=points&period=month", b.tree.township), &township.token).await;
     assert_eq!(status, StatusCode::OK, "{ranking}");
-    let rows = ranking["branches"].as_array().unwrap();
+    let rows = ranking["items"].as_array().unwrap();
+    assert_eq!(ranking["next_cursor"], Value::Null);
     assert_eq!(rows[0]["branch_id"], b.tree.branch_b);
     assert_eq!(rows[0]["per_member"], 40.0);
     assert_eq!(rows[1]["branch_id"], b.tree.branch_a);
@@ -169,6 +171,23 @@ async fn branches_rank_by_points_per_member() {
     assert_eq!(rows[1]["total"], 60);
     assert_eq!(rows[1]["per_member"], 30.0);
     assert_eq!(ranking["total"], 100);
+
+    // The list convention: one branch a page, the totals of all on every page.
+    let url = format!("/orgs/{}/branch-ranking?metric=points&period=month&limit=1", b.tree.township);
+    let (status, first) = app.get(&url, &township.token).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["items"].as_array().unwrap().len(), 1);
+    assert_eq!(first["items"][0]["branch_id"], b.tree.branch_b);
+    assert_eq!(first["total"], 100);
+    let cursor = first["next_cursor"].as_str().expect("a second page").to_owned();
+    let (_, second) = app.get(&format!("{url}&cursor={cursor}"), &township.token).await;
+    assert_eq!(second["items"][0]["branch_id"], b.tree.branch_a);
+    assert_eq!(second["items"][0]["rank"], 2);
+    assert_eq!(second["next_cursor"], Value::Null);
+    let (status, bad) = app.get(&format!("{url}&cursor=%21%21"), &township.token).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    let (status, bad) = app.get(&url.replace("limit=1", "limit=101"), &township.token).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
 
     let (status, _) = app.get(&format!("/orgs/{}/branch-ranking", b.tree.township), &a1.token).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
