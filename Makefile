@@ -2,12 +2,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test build lint openapi bench faults
+.PHONY: run test build lint openapi bench faults web
 
 run:
 	scripts/ensure-redis.sh
+	scripts/build-web.sh
 	$(CARGO) build --release --bin fivestar
 	"$${CARGO_TARGET_DIR:-target}/release/fivestar" seed-demo
+	@echo "phone page: http://$${FIVESTAR_BIND:-127.0.0.1:8080}/m/   API reference: http://$${FIVESTAR_BIND:-127.0.0.1:8080}/docs"
 	"$${CARGO_TARGET_DIR:-target}/release/fivestar" serve
 
 test:
@@ -15,6 +17,10 @@ test:
 
 build:
 	$(CARGO) build --release --bin fivestar
+
+# The phone page (web/ → web/dist, served at /m/); only when web/ changed.
+web:
+	scripts/build-web.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

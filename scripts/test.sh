@@ -62,6 +62,9 @@ cargo clippy --workspace --all-targets --features failpoints --quiet -- -D warni
 echo "== the OpenAPI document against the official OpenAPI 3.1 schema (and every \$ref resolves)"
 (cd tools/openapi-check && npm ci --no-audit --no-fund --loglevel=error)
 node tools/openapi-check/check.mjs api-docs/openapi.json
+echo "== the phone page: build (type check, first-page budget) and unit tests (Vitest)"
+scripts/build-web.sh
+(cd web && npx vitest run)
 
 echo "== tests on SQLite"
 # With the crash points compiled in (`infra::pending::crash_point`); never in a release build.
@@ -71,6 +74,8 @@ cargo test --workspace --features failpoints
 export FUZZ_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/fivestar"
 echo "== API fuzz (schemathesis) on SQLite"
 scripts/fuzz-api.sh "sqlite://$WORK/fuzz.db?mode=rwc" "redis://127.0.0.1:$REDIS_PORT"
+echo "== the phone page in a real browser (chromium, playwright-core) on SQLite; screenshots in target/phone-screens/"
+scripts/web-e2e.sh "$FUZZ_BIN" "redis://127.0.0.1:$REDIS_PORT"
 
 echo "== tests on PostgreSQL"
 FIVESTAR_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres" cargo test --workspace --features failpoints --test api

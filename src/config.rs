@@ -62,6 +62,9 @@ pub struct Settings {
     pub wechat_draw_page: String,
     #[serde(default = "defaults::media_dir")]
     pub media_dir: String,
+    /// The built phone page (`scripts/build-web.sh` writes `web/dist`), served at `/m/`.
+    #[serde(default = "defaults::web_dir")]
+    pub web_dir: String,
     /// Where dev-only generated files (the JWT secret) live.
     #[serde(default = "defaults::data_dir")]
     pub data_dir: String,
@@ -129,6 +132,9 @@ mod defaults {
     }
     pub fn media_dir() -> String {
         "data/media".into()
+    }
+    pub fn web_dir() -> String {
+        "web/dist".into()
     }
     pub fn data_dir() -> String {
         "data".into()

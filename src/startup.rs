@@ -156,6 +156,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     .configure(media::config),
             )
             .configure(media::routes::files)
+            .configure(crate::webapp::config)
             .default_service(web::to(errors::not_found))
     })
     .listen(listener)?

@@ -118,9 +118,13 @@ pub async fn json_errors(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let res = next.call(req).await?;
     let status = res.status();
-    let is_json =
-        res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    // A JSON error is ours already; an HTML one is a page written on purpose (the phone
+    // page's "not built yet"). Anything else (actix's plain-text errors) becomes JSON.
+    let written = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.starts_with(b"application/json") || v.starts_with(b"text/html")
+    });
+    if !(status.is_client_error() || status.is_server_error()) || written {
         return Ok(res.map_into_boxed_body());
     }
     let (code, message) = match status {

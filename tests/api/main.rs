@@ -31,3 +31,4 @@ mod stars_metrics;
 mod stars_summary;
 mod stars_workflow;
 mod tasks;
+mod webapp;
