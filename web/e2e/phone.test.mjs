@@ -110,6 +110,9 @@ test('a grid worker files two reports offline; back online exactly two incidents
   await page.waitForURL(/\/m\/report$/)
   await page.locator('[data-test=located]').waitFor()
   await shot(page, 'report')
+  // The service worker keeps the page for the field: it must be in control before the signal goes.
+  await page.waitForFunction(() => navigator.serviceWorker?.controller !== null && navigator.serviceWorker?.controller !== undefined)
+  await page.waitForTimeout(300) // it keeps the files this load fetched
 
   const run = Date.now().toString(36)
   const titles = [`楼道堆物-${run}`, `路灯不亮-${run}`]
@@ -128,6 +131,13 @@ test('a grid worker files two reports offline; back online exactly two incidents
   const pending = page.locator('[data-test=draft-state]', { hasText: '待上传' })
   assert.equal(await pending.count(), 2)
   await shot(page, 'report-offline')
+
+  // Still with no signal, the page is opened again: it comes from the service worker, and
+  // the two reports are still there, waiting (IndexedDB).
+  await page.reload()
+  await page.locator('.offline').waitFor()
+  await page.locator('[data-test=draft]', { hasText: titles[1] }).waitFor()
+  assert.equal(await pending.count(), 2)
 
   // Back online, the first answer from the server is lost on the way to the phone: the
   // server filed it, the phone saw a network error, and the draft waits to be sent again.

@@ -5,5 +5,7 @@ import 'vant/es/dialog/style'
 import './theme.css'
 import App from './App.vue'
 import { router } from './router'
+import { registerOfflineShell } from './offline'
 
 createApp(App).use(router).mount('#app')
+registerOfflineShell()
