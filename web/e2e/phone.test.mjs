@@ -53,6 +53,9 @@ test('a resident draws a card and submits it with a photo; the secretary approve
   await shot(page, 'card')
   await page.getByRole('button', { name: '提交' }).click()
   await page.waitForURL(/\/m\/home$/)
+  // A submitted card waits for review and does not hold the draw back (the limit counts claims).
+  await page.locator('[data-test=active-card]', { hasText: '待审核' }).waitFor()
+  assert.equal(await page.getByRole('button', { name: '抽取任务卡' }).isEnabled(), true)
 
   // The photo was made smaller on the phone: the upload is a fraction of the camera's file.
   assert.equal(uploads.length, 1)
@@ -291,7 +294,7 @@ test('the county sees the star summary and the branch ranking drawn as charts', 
 test('every page fits a 360 px wide phone', async () => {
   const people = {
     resident: ['home', 'ledger', 'board', 'shop', 'codes', 'inbox', 'me'],
-    'grid-worker': ['report'],
+    'grid-worker': ['report', 'incidents'],
     secretary: ['review', 'publish', 'counter'],
     'county-admin': ['stars'],
   }
@@ -349,4 +352,79 @@ test('the server serves the app with the right caching, and a page address falls
   assert.equal(deep.status, 200)
   assert.equal(await deep.text(), html)
   assert.equal((await fetch(`${BASE}/m/assets/missing-abc.js`)).status, 404)
+})
+
+test('a session ended on the server (logged out elsewhere) brings the phone back to the login page', async () => {
+  const { page, context } = await phone(browser)
+  await login(page, 'party-member')
+  await page.waitForURL(/\/m\/home$/)
+  const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('fivestar.session')))
+  const out = await fetch(`${BASE}/api/v1/auth/logout`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ refresh_token: stored.refresh_token }),
+  })
+  assert.equal(out.status, 204)
+  await page.waitForTimeout(2100) // the revocation reaches every server within 2 s
+  await page.locator('.van-tabbar-item', { hasText: '排行' }).click()
+  await page.waitForURL((url) => url.pathname === '/m/login' && url.searchParams.get('redirect') === '/board')
+  assert.equal(await page.evaluate(() => localStorage.getItem('fivestar.session')), null)
+  await context.close()
+})
+
+test('an incident moves on the phones: the secretary accepts and assigns it, the grid worker starts and resolves it with a photo', async () => {
+  const workerTok = await token('grid-worker')
+  const me = (await api(workerTok, '/me')).body
+  const grid = me.roles.find((r) => r.role === 'grid_worker').org_id
+  const filed = await api(workerTok, '/incidents', {
+    method: 'POST',
+    headers: { 'idempotency-key': `e2e-flow-${Date.now()}` },
+    body: {
+      grid_id: grid, category: 'hazard', severity: 'high', title: `井盖缺失-${Date.now().toString(36)}`,
+      description: '路口井盖缺失，已临时围挡', lat: 30.2712, lng: 120.1505, coord_system: 'wgs84',
+      occurred_at: new Date().toISOString(), media_ids: [],
+    },
+  })
+  assert.equal(filed.status, 201, JSON.stringify(filed.body))
+  const id = filed.body.id
+
+  const secretary = await phone(browser)
+  await login(secretary.page, 'secretary')
+  await secretary.page.goto(`${BASE}/m/incidents`)
+  await secretary.page.locator('[data-test=incident]', { hasText: filed.body.number }).click()
+  await secretary.page.waitForURL(new RegExp(`/m/incidents/${id}$`))
+  await secretary.page.locator('[data-test=action-accept]').click()
+  await secretary.page.locator('[data-test=confirm-action]').click()
+  await secretary.page.locator('[data-test=incident-status]', { hasText: '已受理' }).waitFor()
+  await secretary.page.locator('[data-test=action-assign]').click()
+  await secretary.page.locator('.van-action-sheet .van-cell', { hasText: me.display_name }).click()
+  await secretary.page.locator('[data-test=confirm-action]').click()
+  await secretary.page.locator('[data-test=incident-status]', { hasText: '已分派' }).waitFor()
+  await shot(secretary.page, 'incident')
+
+  const worker = await phone(browser)
+  await login(worker.page, 'grid-worker')
+  await worker.page.goto(`${BASE}/m/inbox`)
+  await worker.page.locator('[data-test=notice]', { hasText: filed.body.number }).first().click()
+  await worker.page.waitForURL(new RegExp(`/m/incidents/${id}$`))
+  await worker.page.locator('[data-test=action-start]').click()
+  await worker.page.locator('[data-test=confirm-action]').click()
+  await worker.page.locator('[data-test=incident-status]', { hasText: '处置中' }).waitFor()
+  await worker.page.locator('[data-test=action-resolve]').click()
+  await worker.page.locator('.van-action-sheet textarea').fill('已更换新井盖')
+  await worker.page.locator('.van-action-sheet [data-test=photo-input]').setInputFiles(await cameraPhoto(worker.page))
+  await worker.page.locator('.van-action-sheet .picker .thumb img').waitFor()
+  await worker.page.locator('[data-test=confirm-action]').click()
+  await worker.page.locator('[data-test=incident-status]', { hasText: '已办结' }).waitFor()
+  await shot(worker.page, 'incident-resolved')
+
+  const done = (await api(workerTok, `/incidents/${id}`)).body
+  assert.equal(done.status, 'resolved')
+  assert.equal(done.assignee_id, me.id)
+  assert.deepEqual(done.timeline.map((e) => e.action), ['report', 'accept', 'assign', 'start', 'resolve'])
+  const resolve = done.timeline.at(-1)
+  assert.equal(resolve.note, '已更换新井盖')
+  assert.equal(resolve.media.length, 1)
+  await secretary.context.close()
+  await worker.context.close()
 })

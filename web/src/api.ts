@@ -41,32 +41,47 @@ export interface RequestOptions {
   anonymous?: boolean
 }
 
-let refreshing: Promise<boolean> | null = null
+type Refreshed = 'renewed' | 'ended' | 'unreachable'
+let refreshing: Promise<Refreshed> | null = null
+let signedOut: () => void = () => {}
+
+/** What to do when the session has ended on the server (the app goes to the login page). */
+export function onSignedOut(handler: () => void) {
+  signedOut = handler
+}
 
 /** One refresh at a time, shared by every request that met a 401 meanwhile. */
-function refresh(): Promise<boolean> {
+function refresh(): Promise<Refreshed> {
   const token = session.tokens?.refresh_token
-  if (!token) return Promise.resolve(false)
-  refreshing ??= (async () => {
+  if (!token) return Promise.resolve('ended')
+  refreshing ??= (async (): Promise<Refreshed> => {
     try {
       const res = await fetch(`${API}/auth/refresh`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ refresh_token: token }),
       })
-      if (!res.ok) {
-        if (res.status === 401) clearSession()
-        return false
-      }
+      if (res.status === 401) return 'ended'
+      if (!res.ok) return 'unreachable'
       saveTokens((await res.json()) as Tokens)
-      return true
+      return 'renewed'
     } catch {
-      return false
+      return 'unreachable'
     } finally {
       refreshing = null
     }
   })()
   return refreshing
+}
+
+/** A 401 on a signed-in request: renew the tokens, or end the session here too. */
+async function renewed(): Promise<boolean> {
+  const outcome = await refresh()
+  if (outcome === 'renewed') return true
+  if (outcome === 'unreachable') throw new ApiError(0, 'network', NETWORK_MESSAGE)
+  clearSession()
+  signedOut()
+  return false
 }
 
 async function toError(res: Response): Promise<ApiError> {
@@ -98,12 +113,21 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
     })
   }
-  let res: Response
-  try {
-    res = await send()
-    if (res.status === 401 && !opts.anonymous && (await refresh())) res = await send()
-  } catch {
-    throw new ApiError(0, 'network', NETWORK_MESSAGE)
+  const attempt = async () => {
+    try {
+      return await send()
+    } catch {
+      throw new ApiError(0, 'network', NETWORK_MESSAGE)
+    }
+  }
+  let res = await attempt()
+  if (res.status === 401 && !opts.anonymous && session.tokens && (await renewed())) {
+    res = await attempt()
+    // Renewed tokens refused as well: the session is over (revoked on the server).
+    if (res.status === 401) {
+      clearSession()
+      signedOut()
+    }
   }
   if (!res.ok) throw await toError(res)
   if (res.status === 204) return undefined as T
@@ -146,7 +170,7 @@ export function uploadMedia(blob: Blob, onProgress?: (fraction: number) => void)
     })
   return (async () => {
     let res = await once()
-    if (res.status === 401 && (await refresh())) res = await once()
+    if (res.status === 401 && session.tokens && (await renewed())) res = await once()
     if (res.status === 201 || res.status === 200) return JSON.parse(res.body) as Media
     const headers = new Headers(res.retryAfter ? { 'retry-after': res.retryAfter } : {})
     throw await toError(new Response(res.body || null, { status: res.status, headers }))

@@ -42,11 +42,40 @@ export const CATEGORIES: Record<string, string> = {
   event: '事件',
   dispute: '矛盾纠纷',
   hazard: '安全隐患',
-  environment: '环境卫生',
+  environment: '环境问题',
   other: '其他',
 }
 
-export const SEVERITIES: Record<string, string> = { low: '一般', medium: '较重', high: '紧急' }
+// The labels of the server's ledger export (src/incidents/domain.rs), so both read alike.
+export const SEVERITIES: Record<string, string> = { low: '低', medium: '中', high: '高' }
+
+export const INCIDENT_STATUS: Record<string, string> = {
+  reported: '已上报',
+  accepted: '已受理',
+  assigned: '已分派',
+  in_progress: '处置中',
+  resolved: '已办结',
+  closed: '已销号',
+  rejected: '不予受理',
+  escalated: '已上报乡镇',
+}
+
+export const SLA: Record<string, string> = { ok: '正常', warning: '临期', overdue: '超期' }
+
+export const INCIDENT_ACTIONS: Record<string, string> = {
+  report: '上报',
+  accept: '受理',
+  assign: '分派',
+  start: '开始处置',
+  resolve: '办结',
+  close: '销号',
+  escalate: '上报乡镇',
+  auto_escalate: '超期自动上报乡镇',
+  reopen: '重新处置',
+  reject: '不予受理',
+  extend: '延期',
+  feedback: '群众评价',
+}
 
 export const REDEMPTION_STATUS: Record<string, string> = {
   reserved: '待领取',

@@ -6,6 +6,12 @@ import './theme.css'
 import App from './App.vue'
 import { router } from './router'
 import { registerOfflineShell } from './offline'
+import { onSignedOut } from './api'
+
+onSignedOut(() => {
+  const here = router.currentRoute.value
+  if (!here.meta.public) void router.replace({ path: '/login', query: { redirect: here.fullPath } })
+})
 
 createApp(App).use(router).mount('#app')
 registerOfflineShell()

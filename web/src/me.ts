@@ -62,7 +62,10 @@ export function tabsFor(user: User | null): Tab[] {
     add('/home', '首页', 'home-o')
     add('/shop', '商城', 'shop-o')
   }
-  if (hasRole(user, 'grid_worker')) add('/report', '上报', 'warning-o')
+  if (hasRole(user, 'grid_worker')) {
+    add('/report', '上报', 'warning-o')
+    add('/incidents', '事件', 'todo-list-o')
+  }
   if (hasRole(user, 'secretary')) {
     add('/review', '审核', 'passed')
     add('/publish', '发布', 'add-o')

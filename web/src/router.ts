@@ -17,6 +17,7 @@ declare module 'vue-router' {
 
 const REVIEWERS: Role[] = ['secretary']
 const REPORTERS: Role[] = ['grid_worker', 'secretary']
+const LEDGER: Role[] = ['grid_worker', 'secretary', 'township_admin', 'county_admin']
 const COUNTER: Role[] = ['shop_keeper', 'secretary', ...STAFF_ROLES]
 
 export const router = createRouter({
@@ -33,6 +34,8 @@ export const router = createRouter({
     { path: '/codes', component: () => import('./pages/Codes.vue'), meta: { title: '我的兑换码', child: true } },
     { path: '/inbox', component: () => import('./pages/Inbox.vue'), meta: { title: '消息' } },
     { path: '/report', component: () => import('./pages/Report.vue'), meta: { title: '事件上报', roles: REPORTERS } },
+    { path: '/incidents', component: () => import('./pages/Incidents.vue'), meta: { title: '事件台账', roles: LEDGER } },
+    { path: '/incidents/:id', component: () => import('./pages/Incident.vue'), meta: { title: '事件详情', child: true } },
     { path: '/review', component: () => import('./pages/Review.vue'), meta: { title: '任务审核', roles: REVIEWERS } },
     { path: '/publish', component: () => import('./pages/Publish.vue'), meta: { title: '发布任务', roles: REVIEWERS } },
     { path: '/counter', component: () => import('./pages/Counter.vue'), meta: { title: '兑换核销', roles: COUNTER } },

@@ -60,3 +60,40 @@ export interface Picked {
   blob: Blob
   url: string
 }
+
+export interface TimelineEvent {
+  action: string
+  from_status: string | null
+  to_status: string | null
+  actor_name: string | null
+  note: string | null
+  media: Media[]
+  at: string
+}
+
+export interface Incident {
+  id: number
+  number: string
+  grid_id: number
+  owner_org_id: number
+  category: string
+  severity: string
+  title: string
+  description: string
+  address: string | null
+  lat: number
+  lng: number
+  status: string
+  reporter_id: number
+  reporter_name: string
+  assignee_id: number | null
+  assignee_name: string | null
+  media: Media[]
+  created_at: string
+  closed_at: string | null
+  due_at: string | null
+  sla: string | null
+  extended: boolean
+  timeline?: TimelineEvent[]
+  allowed_actions?: string[]
+}
