@@ -10,6 +10,13 @@ ROOT="$PWD"
 BIN="$1"
 REDIS_URL="$2"
 scripts/apt-install.sh chromium chromium
+# A Chinese font, or the screenshots show boxes where the text is (the tests read the DOM).
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "installing fonts-droid-fallback (a Chinese font for the screenshots)" >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fonts-droid-fallback >/dev/null \
+    || { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fonts-droid-fallback >/dev/null; }
+fi
 scripts/build-web.sh
 
 WORK="$(mktemp -d /tmp/fivestar-e2e.XXXXXX)"

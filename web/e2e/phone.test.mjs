@@ -51,8 +51,19 @@ test('a resident draws a card and submits it with a photo; the secretary approve
   await page.locator('.picker .thumb img').waitFor()
   await page.getByPlaceholder('简单说说你做了什么').fill('给三户邻居讲了防诈骗')
   await shot(page, 'card')
+  // One bar of signal (about 150 KB/s up): the upload's progress shows on the way.
+  const cdp = await resident.context.newCDPSession(page)
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 80, downloadThroughput: -1, uploadThroughput: 150 * 1024 })
   await page.getByRole('button', { name: '提交' }).click()
-  await page.waitForURL(/\/m\/home$/)
+  const pivot = page.locator('.van-progress__pivot')
+  await pivot.waitFor()
+  await page.waitForFunction(() => {
+    const p = Number.parseInt(document.querySelector('.van-progress__pivot')?.textContent ?? '', 10)
+    return p > 0 && p < 95
+  })
+  await shot(page, 'card-uploading')
+  await page.waitForURL(/\/m\/home$/, { timeout: 30000 })
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 })
   // A submitted card waits for review and does not hold the draw back (the limit counts claims).
   await page.locator('[data-test=active-card]', { hasText: '待审核' }).waitFor()
   assert.equal(await page.getByRole('button', { name: '抽取任务卡' }).isEnabled(), true)
@@ -94,6 +105,11 @@ test('a resident draws a card and submits it with a photo; the secretary approve
   await page.goto(`${BASE}/m/board`)
   await page.locator('[data-test=board-entry]').first().waitFor()
   await shot(page, 'board')
+  // The year's board: the adjustment and the task this week both count.
+  await page.locator('.van-tab', { hasText: '本年' }).click()
+  const board = (await api(resTok, `/orgs/${(await api(resTok, '/me')).body.home_branch_id}/leaderboard?period=year&limit=50`)).body
+  const myRow = board.entries.find((e) => e.display_name === '张居民')
+  await page.locator('[data-test=board-entry]', { hasText: '张居民' }).filter({ hasText: `${myRow.score} 分` }).waitFor()
   await page.goto(`${BASE}/m/inbox`)
   await page.locator('[data-test=notice]', { hasText: '通过' }).first().waitFor()
   await shot(page, 'inbox')

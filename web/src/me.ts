@@ -1,6 +1,6 @@
 // The signed-in person, fetched once per session, and where each role starts.
 import { get, ApiError } from './api'
-import { session, clearSession, hasRole, MEMBER_ROLES, STAFF_ROLES, type User } from './session'
+import { session, clearSession, hasRole, MEMBER_ROLES, type User } from './session'
 
 let loading: Promise<User | null> | null = null
 
@@ -42,7 +42,6 @@ export function homeFor(user: User | null): string {
   if (hasRole(user, 'secretary')) return '/review'
   if (hasRole(user, 'township_admin', 'county_admin')) return '/stars'
   if (hasRole(user, 'shop_keeper')) return '/counter'
-  if (hasRole(user, ...STAFF_ROLES)) return '/me'
   return '/me'
 }
 

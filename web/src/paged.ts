@@ -1,42 +1,59 @@
-// A cursor-paged list for Vant's <van-list>: `load` fetches the next page when the list
-// scrolls near its end; `reset` starts over (pull to refresh, a filter changed).
-import { ref, type Ref } from 'vue'
-import { get, ApiError, type Page } from './api'
+// A cursor-paged list for Vant's <van-list> (components/PagedList.vue): `load` fetches the
+// next page when the list scrolls near its end; `reset` starts over (a filter changed, an
+// item was added). Pages replace `items` whole, so shallow reactivity is all it needs.
+import { shallowReactive } from 'vue'
+import { get, ApiError, NETWORK_MESSAGE, type Page } from './api'
 
-export function usePaged<T>(path: () => string, limit = 20) {
-  const items = ref([]) as Ref<T[]>
-  const loading = ref(false)
-  const finished = ref(false)
-  const error = ref(false)
+export interface Paged<T> {
+  items: T[]
+  loading: boolean
+  finished: boolean
+  /** The last page failed: the list shows "…，点击重试" and does not ask again by itself. */
+  error: boolean
+  /** Why it failed. */
+  message: string
+  load(): Promise<void>
+  reset(): Promise<void>
+}
+
+export function usePaged<T>(path: () => string, limit = 20): Paged<T> {
   let cursor: string | null = null
   let generation = 0
 
-  async function load() {
-    const mine = generation
-    loading.value = true
-    try {
-      const sep = path().includes('?') ? '&' : '?'
-      const page = await get<Page<T>>(`${path()}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
-      if (mine !== generation) return
-      items.value = [...items.value, ...page.items]
-      cursor = page.next_cursor
-      finished.value = !cursor
-      error.value = false
-    } catch (e) {
-      if (mine === generation) error.value = !(e instanceof ApiError) || e.status !== 403
-    } finally {
-      if (mine === generation) loading.value = false
-    }
-  }
-
-  async function reset() {
-    generation++
-    cursor = null
-    items.value = []
-    finished.value = false
-    error.value = false
-    await load()
-  }
-
-  return { items, loading, finished, error, load, reset }
+  const list: Paged<T> = shallowReactive({
+    items: [] as T[],
+    loading: false,
+    finished: false,
+    error: false,
+    message: '',
+    async load() {
+      const mine = generation
+      list.loading = true
+      try {
+        const sep = path().includes('?') ? '&' : '?'
+        const more = cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''
+        const page = await get<Page<T>>(`${path()}${sep}limit=${limit}${more}`)
+        if (mine !== generation) return
+        list.items = [...list.items, ...page.items]
+        cursor = page.next_cursor
+        list.finished = !cursor
+        list.error = false
+      } catch (e) {
+        if (mine !== generation) return
+        list.error = true
+        list.message = e instanceof ApiError ? e.message : NETWORK_MESSAGE
+      } finally {
+        if (mine === generation) list.loading = false
+      }
+    },
+    async reset() {
+      generation++
+      cursor = null
+      list.items = []
+      list.finished = false
+      list.error = false
+      await list.load()
+    },
+  })
+  return list
 }

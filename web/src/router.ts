@@ -1,7 +1,7 @@
 // Pages by address under /m/. Every page is its own chunk, so a resident's phone loads the
 // login and home pages and not the county's charts.
 import { createRouter, createWebHistory, type RouteLocationNormalized } from 'vue-router'
-import { session, type Role, MEMBER_ROLES, STAFF_ROLES } from './session'
+import { session, type Role, MEMBER_ROLES } from './session'
 import { loadMe, homeFor } from './me'
 
 declare module 'vue-router' {
@@ -18,7 +18,8 @@ declare module 'vue-router' {
 const REVIEWERS: Role[] = ['secretary']
 const REPORTERS: Role[] = ['grid_worker', 'secretary']
 const LEDGER: Role[] = ['grid_worker', 'secretary', 'township_admin', 'county_admin']
-const COUNTER: Role[] = ['shop_keeper', 'secretary', ...STAFF_ROLES]
+// A counter is a shop's: its keeper, the branch's secretary, a township admin for the township's shop.
+const COUNTER: Role[] = ['shop_keeper', 'secretary', 'township_admin']
 
 export const router = createRouter({
   history: createWebHistory('/m/'),
