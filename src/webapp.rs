@@ -9,10 +9,18 @@
 //!   is a plain 404, never the page in its place.
 //! - The build writes a gzipped copy beside each text file; a browser that takes gzip gets it.
 //! - With no build, `/m/` answers a page saying how to make one.
+//!
+//! Files are answered from memory, each in one write: a file read on the first request is
+//! kept with its gzipped copy and ETag (the build is at most a few megabytes). Hashed files
+//! never change; any other file is checked against its size and modification time on each
+//! request (one `stat`), so a new build is served at once without a restart.
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, LazyLock, RwLock};
+use std::time::SystemTime;
 
-use actix_files::NamedFile;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::AppError;
@@ -30,27 +38,96 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/m/{tail:.*}").route(web::get().to(serve)).route(web::head().to(serve)));
 }
 
+/// One file as it is answered.
+struct Kept {
+    /// Size and modification time when read: a changed file is read again.
+    stamp: (u64, Option<SystemTime>),
+    plain: Bytes,
+    gzipped: Option<Bytes>,
+    etag: HeaderValue,
+    mime: HeaderValue,
+}
+
+/// Every file answered so far, by its path on disk.
+static KEPT: LazyLock<RwLock<HashMap<PathBuf, Arc<Kept>>>> = LazyLock::new(Default::default);
+
 async fn serve(
     req: HttpRequest,
     state: web::Data<AppState>,
     tail: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let root = Path::new(&state.settings.web_dir);
-    let index = root.join("index.html");
-    if !index.is_file() {
-        return Ok(not_built(&state.settings.web_dir));
-    }
     let Some(relative) = inside(&tail) else { return Err(AppError::NotFound) };
-    let file = root.join(&relative);
-    if relative.as_os_str().is_empty() || !file.is_file() {
+    let hashed = relative.starts_with("assets");
+    let (file, cache) = match kept(&root.join(&relative), hashed)? {
+        Some(file) => (file, if hashed { IMMUTABLE } else { REVALIDATE }),
         // `/m/cards/12` is a page of the app; `/m/assets/gone.js` is not.
-        if relative.extension().is_some() {
-            return Err(AppError::NotFound);
-        }
-        return send(&req, &index, REVALIDATE).await;
+        None if relative.extension().is_some() => return Err(AppError::NotFound),
+        None => match kept(&root.join("index.html"), false)? {
+            Some(index) => (index, REVALIDATE),
+            None => return Ok(not_built(&state.settings.web_dir)),
+        },
+    };
+    let mut res = HttpResponse::Ok();
+    res.insert_header((header::CACHE_CONTROL, cache))
+        .insert_header((header::VARY, "accept-encoding"))
+        .insert_header((header::ETAG, file.etag.clone()))
+        .insert_header((header::CONTENT_TYPE, file.mime.clone()));
+    if file.mime.as_bytes().starts_with(b"text/html") {
+        res.insert_header((header::CONTENT_SECURITY_POLICY, CSP));
     }
-    let cache = if relative.starts_with("assets") { IMMUTABLE } else { REVALIDATE };
-    send(&req, &file, cache).await
+    let unchanged = req.headers().get(header::IF_NONE_MATCH).is_some_and(|tags| {
+        tags.to_str().is_ok_and(|tags| tags.split(',').any(|t| t.trim() == file.etag || t.trim() == "*"))
+    });
+    if unchanged {
+        return Ok(res.status(actix_web::http::StatusCode::NOT_MODIFIED).finish());
+    }
+    Ok(match (&file.gzipped, accepts_gzip(&req)) {
+        (Some(gzipped), true) => res.insert_header((header::CONTENT_ENCODING, "gzip")).body(gzipped.clone()),
+        _ => res.body(file.plain.clone()),
+    })
+}
+
+/// The file from memory, read (again) when it is new or changed; None when it is not a
+/// file. `hashed` files are never checked again: their name changes with their content.
+fn kept(path: &Path, hashed: bool) -> Result<Option<Arc<Kept>>, AppError> {
+    if hashed {
+        if let Some(file) = KEPT.read().unwrap_or_else(|e| e.into_inner()).get(path) {
+            return Ok(Some(file.clone()));
+        }
+    }
+    // A stat of a file the kernel has cached: microseconds, not worth a thread hop.
+    let Ok(meta) = std::fs::metadata(path) else { return Ok(None) };
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    let stamp = (meta.len(), meta.modified().ok());
+    if let Some(file) = KEPT.read().unwrap_or_else(|e| e.into_inner()).get(path) {
+        if file.stamp == stamp {
+            return Ok(Some(file.clone()));
+        }
+    }
+    let read = |p: &Path| std::fs::read(p).map(Bytes::from);
+    let plain = read(path)
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context(format!("reading {}", path.display()))))?;
+    let mut gz = path.as_os_str().to_owned();
+    gz.push(".gz");
+    let nanos = stamp.1.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    let mime = match mime.type_() {
+        mime_guess::mime::TEXT => format!("{mime}; charset=utf-8"),
+        _ if mime.subtype() == mime_guess::mime::JAVASCRIPT => "text/javascript; charset=utf-8".to_owned(),
+        _ => mime.to_string(),
+    };
+    let file = Arc::new(Kept {
+        stamp,
+        plain,
+        gzipped: read(Path::new(&gz)).ok(),
+        etag: HeaderValue::from_str(&format!("\"{:x}-{nanos:x}\"", stamp.0)).expect("hex digits are a valid header"),
+        mime: HeaderValue::from_str(&mime).expect("a mime type is a valid header"),
+    });
+    KEPT.write().unwrap_or_else(|e| e.into_inner()).insert(path.to_owned(), file.clone());
+    Ok(Some(file))
 }
 
 /// The path under the app's folder, or None when it would leave it (`..`, a root, a
@@ -69,32 +146,6 @@ fn inside(tail: &str) -> Option<PathBuf> {
         }
     }
     Some(out)
-}
-
-async fn send(req: &HttpRequest, file: &Path, cache: &'static str) -> Result<HttpResponse, AppError> {
-    let mime = actix_files::file_extension_to_mime(file.extension().and_then(|e| e.to_str()).unwrap_or(""));
-    let gzipped = {
-        let mut name = file.as_os_str().to_owned();
-        name.push(".gz");
-        PathBuf::from(name)
-    };
-    let use_gzip = accepts_gzip(req) && gzipped.is_file();
-    let named = NamedFile::open_async(if use_gzip { &gzipped } else { file })
-        .await
-        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context(format!("reading {}", file.display()))))?
-        .set_content_type(mime.clone())
-        .disable_content_disposition();
-    let mut res = named.into_response(req);
-    let headers = res.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    if use_gzip {
-        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
-    if mime.essence_str() == "text/html" {
-        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    }
-    Ok(res)
 }
 
 fn accepts_gzip(req: &HttpRequest) -> bool {

@@ -49,7 +49,8 @@ fn header(res: &reqwest::Response, name: reqwest::header::HeaderName) -> &str {
 
 #[tokio::test]
 async fn the_page_and_its_addresses_get_index_html_revalidated_every_time() {
-    let app = app_serving(&built_app()).await;
+    let dir = built_app();
+    let app = app_serving(&dir).await;
 
     let res = fetch(&app, "/m", &[]).await;
     assert!(res.status().is_redirection(), "{}", res.status());
@@ -73,6 +74,14 @@ async fn the_page_and_its_addresses_get_index_html_revalidated_every_time() {
     let res = fetch(&app, "/m/", &[(IF_NONE_MATCH, &etag)]).await;
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
 
+    // A new build is served at once, with a new ETag, and the old tag no longer matches.
+    let rebuilt = INDEX.replace("index-Ab12", "index-Cd34-rebuilt");
+    std::fs::write(dir.join("index.html"), &rebuilt).unwrap();
+    let res = fetch(&app, "/m/home", &[(IF_NONE_MATCH, &etag)]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_ne!(header(&res, ETAG), etag);
+    assert_eq!(res.text().await.unwrap(), rebuilt);
+
     let res = app.client.head(format!("{}/m/", app.address)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.text().await.unwrap(), "");
@@ -91,7 +100,7 @@ async fn hashed_assets_are_cached_for_a_year_and_sent_gzipped_to_who_takes_it() 
     let res = fetch(&app, "/m/assets/index-Ab12.js", &[]).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(header(&res, CACHE_CONTROL), "public, max-age=31536000, immutable");
-    assert_eq!(header(&res, CONTENT_TYPE), "text/javascript");
+    assert_eq!(header(&res, CONTENT_TYPE), "text/javascript; charset=utf-8");
     assert_eq!(header(&res, CONTENT_ENCODING), "");
     assert_eq!(header(&res, VARY), "accept-encoding");
     assert_eq!(res.text().await.unwrap(), SCRIPT);
@@ -99,7 +108,7 @@ async fn hashed_assets_are_cached_for_a_year_and_sent_gzipped_to_who_takes_it() 
     let res = fetch(&app, "/m/assets/index-Ab12.js", &[(ACCEPT_ENCODING, "br, gzip;q=0.8")]).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(header(&res, CONTENT_ENCODING), "gzip");
-    assert_eq!(header(&res, CONTENT_TYPE), "text/javascript");
+    assert_eq!(header(&res, CONTENT_TYPE), "text/javascript; charset=utf-8");
     assert_eq!(header(&res, CACHE_CONTROL), "public, max-age=31536000, immutable");
     assert_eq!(res.bytes().await.unwrap().as_ref(), GZIPPED);
 
