@@ -44,7 +44,9 @@ struct Kept {
     stamp: (u64, Option<SystemTime>),
     plain: Bytes,
     gzipped: Option<Bytes>,
+    /// One tag per representation: the plain file's, and the gzipped copy's.
     etag: HeaderValue,
+    etag_gzipped: HeaderValue,
     mime: HeaderValue,
 }
 
@@ -68,23 +70,25 @@ async fn serve(
             None => return Ok(not_built(&state.settings.web_dir)),
         },
     };
+    let gzipped = file.gzipped.as_ref().filter(|_| accepts_gzip(&req));
+    let etag = if gzipped.is_some() { &file.etag_gzipped } else { &file.etag };
     let mut res = HttpResponse::Ok();
     res.insert_header((header::CACHE_CONTROL, cache))
         .insert_header((header::VARY, "accept-encoding"))
-        .insert_header((header::ETAG, file.etag.clone()))
+        .insert_header((header::ETAG, etag.clone()))
         .insert_header((header::CONTENT_TYPE, file.mime.clone()));
     if file.mime.as_bytes().starts_with(b"text/html") {
         res.insert_header((header::CONTENT_SECURITY_POLICY, CSP));
     }
     let unchanged = req.headers().get(header::IF_NONE_MATCH).is_some_and(|tags| {
-        tags.to_str().is_ok_and(|tags| tags.split(',').any(|t| t.trim() == file.etag || t.trim() == "*"))
+        tags.to_str().is_ok_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
     });
     if unchanged {
         return Ok(res.status(actix_web::http::StatusCode::NOT_MODIFIED).finish());
     }
-    Ok(match (&file.gzipped, accepts_gzip(&req)) {
-        (Some(gzipped), true) => res.insert_header((header::CONTENT_ENCODING, "gzip")).body(gzipped.clone()),
-        _ => res.body(file.plain.clone()),
+    Ok(match gzipped {
+        Some(gzipped) => res.insert_header((header::CONTENT_ENCODING, "gzip")).body(gzipped.clone()),
+        None => res.body(file.plain.clone()),
     })
 }
 
@@ -123,11 +127,17 @@ fn kept(path: &Path, hashed: bool) -> Result<Option<Arc<Kept>>, AppError> {
         stamp,
         plain,
         gzipped: read(Path::new(&gz)).ok(),
-        etag: HeaderValue::from_str(&format!("\"{:x}-{nanos:x}\"", stamp.0)).expect("hex digits are a valid header"),
-        mime: HeaderValue::from_str(&mime).expect("a mime type is a valid header"),
+        etag: tag(format!("\"{:x}-{nanos:x}\"", stamp.0)),
+        etag_gzipped: tag(format!("\"{:x}-{nanos:x}-gz\"", stamp.0)),
+        mime: HeaderValue::try_from(mime).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream")),
     });
     KEPT.write().unwrap_or_else(|e| e.into_inner()).insert(path.to_owned(), file.clone());
     Ok(Some(file))
+}
+
+/// An ETag of hex digits in quotes (always a valid header value).
+fn tag(value: String) -> HeaderValue {
+    HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
 /// The path under the app's folder, or None when it would leave it (`..`, a root, a

@@ -110,7 +110,16 @@ async fn hashed_assets_are_cached_for_a_year_and_sent_gzipped_to_who_takes_it() 
     assert_eq!(header(&res, CONTENT_ENCODING), "gzip");
     assert_eq!(header(&res, CONTENT_TYPE), "text/javascript; charset=utf-8");
     assert_eq!(header(&res, CACHE_CONTROL), "public, max-age=31536000, immutable");
+    let gzip_tag = header(&res, ETAG).to_owned();
     assert_eq!(res.bytes().await.unwrap().as_ref(), GZIPPED);
+
+    // Each representation has its own tag: the plain file's does not answer for the gzipped one.
+    let plain_tag = header(&fetch(&app, "/m/assets/index-Ab12.js", &[]).await, ETAG).to_owned();
+    assert_ne!(plain_tag, gzip_tag);
+    let res = fetch(&app, "/m/assets/index-Ab12.js", &[(ACCEPT_ENCODING, "gzip"), (IF_NONE_MATCH, &plain_tag)]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = fetch(&app, "/m/assets/index-Ab12.js", &[(ACCEPT_ENCODING, "gzip"), (IF_NONE_MATCH, &gzip_tag)]).await;
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
 
     // gzip refused by q=0: the plain file.
     let res = fetch(&app, "/m/assets/index-Ab12.js", &[(ACCEPT_ENCODING, "gzip;q=0, identity")]).await;
