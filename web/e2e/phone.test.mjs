@@ -384,7 +384,8 @@ test('a session ended on the server (logged out elsewhere) brings the phone back
   await page.waitForTimeout(2100) // the revocation reaches every server within 2 s
   await page.locator('.van-tabbar-item', { hasText: '排行' }).click()
   await page.waitForURL((url) => url.pathname === '/m/login' && url.searchParams.get('redirect') === '/board')
-  assert.equal(await page.evaluate(() => localStorage.getItem('fivestar.session')), null)
+  // Nothing of the person is left on the phone: neither the tokens nor their name and roles.
+  assert.deepEqual(await page.evaluate(() => [localStorage.getItem('fivestar.session'), localStorage.getItem('fivestar.me')]), [null, null])
   await context.close()
 })
 

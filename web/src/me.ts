@@ -1,6 +1,6 @@
 // The signed-in person, fetched once per session, and where each role starts.
 import { get, ApiError } from './api'
-import { session, clearSession, hasRole, MEMBER_ROLES, type User } from './session'
+import { session, clearSession, hasRole, MEMBER_ROLES, USER_KEY, type User } from './session'
 
 let loading: Promise<User | null> | null = null
 
@@ -20,11 +20,9 @@ export function loadMe(force = false): Promise<User | null> {
   return loading
 }
 
-const CACHE_KEY = 'fivestar.me'
-
 function offlineUser(): User | null {
   try {
-    const raw = localStorage.getItem(CACHE_KEY)
+    const raw = localStorage.getItem(USER_KEY)
     return raw ? (session.user = JSON.parse(raw) as User) : null
   } catch {
     return null
@@ -32,7 +30,7 @@ function offlineUser(): User | null {
 }
 
 export function rememberMe(user: User) {
-  localStorage.setItem(CACHE_KEY, JSON.stringify(user))
+  localStorage.setItem(USER_KEY, JSON.stringify(user))
 }
 
 export function homeFor(user: User | null): string {

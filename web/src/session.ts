@@ -27,6 +27,8 @@ export interface User {
 }
 
 const STORAGE_KEY = 'fivestar.session'
+/** The person last signed in, for opening the page with no signal (me.ts). */
+export const USER_KEY = 'fivestar.me'
 
 function load(): Tokens | null {
   try {
@@ -49,6 +51,7 @@ export function clearSession() {
   session.tokens = null
   session.user = null
   globalThis.localStorage?.removeItem(STORAGE_KEY)
+  globalThis.localStorage?.removeItem(USER_KEY)
 }
 
 /** The org where the person holds `role` (the first, when several). */
