@@ -146,9 +146,11 @@ fn inside(tail: &str) -> Option<PathBuf> {
     let mut out = PathBuf::new();
     for part in Path::new(tail).components() {
         match part {
-            Component::Normal(name)
-                if !name.to_string_lossy().starts_with('.') && !name.to_string_lossy().contains('\\') =>
-            {
+            Component::Normal(name) => {
+                let name = name.to_str()?;
+                if name.starts_with('.') || name.contains('\\') {
+                    return None;
+                }
                 out.push(name)
             }
             Component::CurDir => {}

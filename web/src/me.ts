@@ -1,6 +1,6 @@
 // The signed-in person, fetched once per session, and where each role starts.
 import { get, ApiError } from './api'
-import { session, clearSession, hasRole, MEMBER_ROLES, USER_KEY, type User } from './session'
+import { session, clearSession, hasRole, MEMBER_ROLES, STAR_ROLES, USER_KEY, type User } from './session'
 
 let loading: Promise<User | null> | null = null
 
@@ -38,7 +38,7 @@ export function homeFor(user: User | null): string {
   if (hasRole(user, ...MEMBER_ROLES)) return '/home'
   if (hasRole(user, 'grid_worker')) return '/report'
   if (hasRole(user, 'secretary')) return '/review'
-  if (hasRole(user, 'township_admin', 'county_admin')) return '/stars'
+  if (hasRole(user, ...STAR_ROLES)) return '/stars'
   if (hasRole(user, 'shop_keeper')) return '/counter'
   return '/me'
 }
@@ -67,7 +67,7 @@ export function tabsFor(user: User | null): Tab[] {
     add('/review', '审核', 'passed')
     add('/publish', '发布', 'add-o')
   }
-  if (hasRole(user, 'township_admin', 'county_admin')) add('/stars', '星级', 'star-o')
+  if (hasRole(user, ...STAR_ROLES)) add('/stars', '星级', 'star-o')
   if (hasRole(user, 'shop_keeper')) add('/counter', '核销', 'scan')
   if (hasRole(user, ...MEMBER_ROLES, 'secretary')) add('/board', '排行', 'bar-chart-o')
   add('/inbox', '消息', 'bell')

@@ -30,9 +30,9 @@ export function usePaged<T>(path: () => string, limit = 20): Paged<T> {
       const mine = generation
       list.loading = true
       try {
-        const sep = path().includes('?') ? '&' : '?'
+        const base = path()
         const more = cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''
-        const page = await get<Page<T>>(`${path()}${sep}limit=${limit}${more}`)
+        const page = await get<Page<T>>(`${base}${base.includes('?') ? '&' : '?'}limit=${limit}${more}`)
         if (mine !== generation) return
         list.items = [...list.items, ...page.items]
         cursor = page.next_cursor

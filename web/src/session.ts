@@ -66,6 +66,12 @@ export function hasRole(user: User | null, ...roles: Role[]): boolean {
 /** Member roles: the people who draw cards and spend points. */
 export const MEMBER_ROLES: Role[] = ['resident', 'party_member']
 export const STAFF_ROLES: Role[] = ['township_admin', 'county_admin', 'super_admin']
+/** Who files incidents, and whose org's incident ledger a person reads. */
+export const REPORTER_ROLES: Role[] = ['grid_worker', 'secretary']
+export const LEDGER_ROLES: Role[] = ['grid_worker', 'secretary', 'township_admin', 'county_admin']
+/** A counter is a shop's: its keeper, the branch's secretary, a township admin for the township's shop. */
+export const COUNTER_ROLES: Role[] = ['shop_keeper', 'secretary', 'township_admin']
+export const STAR_ROLES: Role[] = ['township_admin', 'county_admin']
 
 /** The branch whose pool, board and shop the person uses. */
 export function branchOf(user: User | null): number | null {
