@@ -275,10 +275,11 @@ async fn an_open_objection_holds_the_award_and_an_upheld_one_sends_it_back() {
         .await;
     let resolve = format!("/objections/{}/resolve", id(&second));
     app.post(&resolve, &r.county_admin.token, json!({"upheld": false, "comment": "不属实"})).await;
-    app.clock.advance(chrono::Duration::days(2));
-    // Two servers' award passes at once: one award, one rating.
+    // Two servers' award passes at once: one award, one rating. They are called for a
+    // moment past the window while the shared clock stays inside it, so the servers' own
+    // background passes (every second in tests) cannot award it first.
     let sibling = app.spawn_sibling().await;
-    let now = app.clock.now();
+    let now = app.clock.now() + chrono::Duration::days(2);
     let (x, y) = tokio::join!(
         fivestar::stars::applications::award_due(&app.state, now),
         fivestar::stars::applications::award_due(&sibling.state, now)
